@@ -1,0 +1,155 @@
+"""The ``khforecast`` command: catalog, template, validate, forecast, forecast-series, run.
+
+Errors a user can fix print as one line (no traceback unless ``--debug``). Exit codes:
+0 success, 1 the data or a run has problems, 2 a usage error (DESIGN §4).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from khforecast import __version__
+from khforecast.errors import KhforecastError, ObservationError
+
+__all__ = ["main", "build_parser"]
+
+
+class _UsageError(KhforecastError):
+    """Raised when arguments are individually valid but make no sense together."""
+
+
+# --------------------------------------------------------------------------------------------
+# command handlers: each imports its module lazily so `khforecast --help` stays fast
+# --------------------------------------------------------------------------------------------
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    raise NotImplementedError("catalog: being built (issue 2)")
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    raise NotImplementedError("template: being built (issue 2)")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    raise NotImplementedError("validate: being built (issue 2)")
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    raise NotImplementedError("forecast: being built (issue 3)")
+
+
+def _cmd_forecast_series(args: argparse.Namespace) -> int:
+    raise NotImplementedError("forecast-series: being built (issue 3)")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    raise NotImplementedError("run: being built (issue 4)")
+
+
+# --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (kept separate so tests and docs can inspect it)."""
+    p = argparse.ArgumentParser(
+        prog="khforecast",
+        description="Forecasts and target probabilities for Khánh Hòa plan 8839/KH-UBND.",
+    )
+    p.add_argument("--version", action="version", version=f"khforecast {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    c = sub.add_parser("catalog", help="list the plan's indicators and targets")
+    c.add_argument("--sector", help="sector I..X")
+    c.add_argument("--id", dest="indicator_id", help="one indicator id, e.g. 33 or 33.poor_districts")
+    c.add_argument("--tasks", action="store_true", help="list Appendix II tasks instead of indicators")
+    c.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    c.set_defaults(func=_cmd_catalog)
+
+    t = sub.add_parser("template", help="write the Excel template for observations")
+    t.add_argument("out", metavar="OUT.xlsx")
+    t.add_argument("--start-year", type=int, default=2015)
+    t.add_argument("--end-year", type=int, default=2030)
+    t.add_argument("--force", action="store_true", help="overwrite OUT.xlsx if it exists")
+    t.set_defaults(func=_cmd_template)
+
+    v = sub.add_parser("validate", help="check observation files (CSV or the Excel template)")
+    v.add_argument("data", nargs="+", metavar="DATA")
+    v.add_argument("--decimal", choices=[".", ","], default=None,
+                   help="decimal mark of the numbers (default: '.'; ',' for Vietnamese format)")
+    v.set_defaults(func=_cmd_validate)
+
+    f = sub.add_parser("forecast", help="forecast every indicator and assess its targets")
+    f.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")
+    f.add_argument("--out", required=True, metavar="DIR")
+    f.add_argument("--place", default="khanh_hoa")
+    f.add_argument("--scenario", action="append", default=None,
+                   help="scenario name from params/scenarios.yaml (repeatable; default: bau)")
+    f.add_argument("--params", default=None, help="a params YAML (default: params/batch.yaml)")
+    f.add_argument("--seed", type=int, default=20240809)
+    f.add_argument("--sims", type=int, default=4000)
+    f.add_argument("--jobs", type=int, default=None)
+    f.add_argument("--decimal", choices=[".", ","], default=None)
+    f.set_defaults(func=_cmd_forecast)
+
+    s = sub.add_parser("forecast-series", help="the same engine on any yearly series")
+    s.add_argument("--input", required=True, metavar="CSV", help="columns series_id, t, value")
+    s.add_argument("--horizon", type=int, required=True, metavar="H")
+    s.add_argument("--out", required=True, metavar="CSV")
+    s.add_argument("--domain", choices=["real", "positive", "percent"], default="real")
+    s.add_argument("--quantiles", default="0.05,0.1,0.25,0.5,0.75,0.9,0.95")
+    s.add_argument("--seed", type=int, default=20240809)
+    s.add_argument("--sims", type=int, default=4000)
+    s.add_argument("--jobs", type=int, default=1)
+    s.set_defaults(func=_cmd_forecast_series)
+
+    r = sub.add_parser("run", help="the batch: forecasts, then every briefing rendered to HTML")
+    r.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")
+    r.add_argument("--place", default="khanh_hoa")
+    r.add_argument("--out", default="outputs", metavar="DIR", help="parent folder of run folders")
+    r.add_argument("--sectors", nargs="*", default=None, help="sectors I..X (default: all)")
+    r.add_argument("--lang", choices=["vi", "en"], default="vi")
+    r.add_argument("--jobs", type=int, default=None, help="parallel notebooks (default: cores)")
+    r.add_argument("--params", default=None, help="batch params YAML (default: params/batch.yaml)")
+    r.add_argument("--seed", type=int, default=None)
+    r.add_argument("--sims", type=int, default=None)
+    r.add_argument("--pdf", action="store_true", help="also print PDFs with headless Chromium")
+    r.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ObservationError as exc:
+        if args.debug:
+            raise
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        n_err = sum(p.severity == "error" for p in exc.problems)
+        print(f"khforecast: {n_err} problem(s) found; nothing was written", file=sys.stderr)
+        return 1
+    except _UsageError as exc:
+        if args.debug:
+            raise
+        print(f"khforecast: usage error: {exc}", file=sys.stderr)
+        return 2
+    except KhforecastError as exc:
+        if args.debug:
+            raise
+        print(f"khforecast: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("khforecast: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal bug: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"khforecast: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+              "the traceback, and please report it)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
