@@ -1,0 +1,301 @@
+"""Vietnamese and English strings, number formats and probability words for the briefings.
+
+Vietnamese is the default language. Every heading, label and status word of a briefing comes from
+:data:`STRINGS` through :func:`t`, so a briefing never mixes languages. Numbers follow each
+language's convention: ``3,5 %`` and ``48.749`` in Vietnamese, ``3.5%`` and ``48,749`` in English.
+
+Probabilities are put in words on one fixed scale, close to the IPCC's calibrated language
+(Mastrandrea et al. 2010), with wider bands so that every probability gets a word:
+
+=============  =========================  ======================
+``p_meet``     Vietnamese                 English
+=============  =========================  ======================
+>= 0.90        rất có khả năng            very likely
+>= 0.66        có khả năng                likely
+>= 0.33        khả năng ngang nhau        about as likely as not
+>= 0.10        ít có khả năng             unlikely
+< 0.10         rất ít có khả năng         very unlikely
+=============  =========================  ======================
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+__all__ = [
+    "LANGS",
+    "Lang",
+    "PROBABILITY_SCALE",
+    "STRINGS",
+    "check_lang",
+    "format_number",
+    "format_percent",
+    "format_signed",
+    "probability_words",
+    "t",
+]
+
+Lang = Literal["vi", "en"]
+LANGS: tuple[str, ...] = ("vi", "en")
+
+#: (lower bound of p, Vietnamese words, English words), from the highest band down.
+PROBABILITY_SCALE: tuple[tuple[float, str, str], ...] = (
+    (0.90, "rất có khả năng", "very likely"),
+    (0.66, "có khả năng", "likely"),
+    (0.33, "khả năng ngang nhau", "about as likely as not"),
+    (0.10, "ít có khả năng", "unlikely"),
+    (0.00, "rất ít có khả năng", "very unlikely"),
+)
+
+#: key -> (Vietnamese, English). Keys are grouped by prefix: ``status.``, ``escap.``, ``h.``
+#: (headings), ``col.`` (table columns), ``fig.`` (chart labels), ``msg.`` (sentences).
+STRINGS: dict[str, tuple[str, str]] = {
+    # status words (assessment.csv `status`)
+    "status.met": ("Đã đạt", "Met"),
+    "status.missed": ("Không đạt", "Missed"),
+    "status.on_track": ("Đúng hướng", "On track"),
+    "status.at_risk": ("Có nguy cơ", "At risk"),
+    "status.off_track": ("Chệch hướng", "Off track"),
+    "status.no_data": ("Chưa có số liệu", "No data"),
+    "status.insufficient_data": ("Chưa đủ số liệu", "Insufficient data"),
+    "status.qualitative": ("Định tính", "Qualitative"),
+    "status.not_yet_published": ("Chưa công bố", "Not yet published"),
+    # ESCAP-style progress labels (assessment.csv `escap_label`, when the engine writes it)
+    "escap.achieved": ("Đã đạt mục tiêu", "Target achieved"),
+    "escap.on_track": ("Đúng tiến độ", "On track"),
+    "escap.maintain": ("Duy trì tiến độ", "Maintain progress"),
+    "escap.accelerate": ("Cần tăng tốc", "Accelerate progress"),
+    "escap.accelerate_to_achieve": ("Cần tăng tốc", "Accelerate progress"),
+    "escap.reverse": ("Cần đảo ngược xu hướng", "Reverse trend"),
+    "escap.reverse_trend": ("Cần đảo ngược xu hướng", "Reverse trend"),
+    "escap.regressing": ("Đang đi lùi", "Regressing"),
+    "escap.insufficient_data": ("Chưa đủ số liệu", "Insufficient data"),
+    "escap.no_data": ("Chưa có số liệu", "No data"),
+    # headings
+    "h.sector_briefing": ("Báo cáo nhanh lĩnh vực {sector}: {name}",
+                          "Sector briefing {sector}: {name}"),
+    "h.overview": ("Tổng quan toàn tỉnh: khả năng đạt mục tiêu Kế hoạch 8839/KH-UBND",
+                   "Province overview: will plan 8839/KH-UBND meet its targets?"),
+    "h.deep_dive": ("Phân tích chuyên sâu chỉ tiêu {id}: {name}",
+                    "Indicator deep dive {id}: {name}"),
+    "h.scenarios": ("So sánh các kịch bản", "Scenarios compared"),
+    "h.scenario_explorer": ("Khám phá kịch bản", "Scenario explorer"),
+    "h.headline": ("Tóm tắt", "At a glance"),
+    "h.look_back_2025": ("Mục tiêu năm 2025: nhìn lại", "The 2025 targets looked back on"),
+    "h.outlook_2030": ("Triển vọng đến năm 2030", "Outlook to 2030"),
+    "h.fan_charts": ("Dự báo từng chỉ tiêu", "Forecast of each indicator"),
+    "h.required_change": ("Tốc độ cần thiết so với tốc độ lịch sử",
+                          "Required versus historical yearly change"),
+    "h.agencies_at_risk": ("Cơ quan chủ trì các chỉ tiêu có nguy cơ và nhiệm vụ liên quan",
+                           "Lead agencies of the indicators at risk and their tasks"),
+    "h.data_gaps": ("Khoảng trống số liệu", "Data gaps"),
+    "h.method": ("Ghi chú phương pháp", "Method note"),
+    "h.calibration": ("Hiệu chỉnh: độ phủ của khoảng dự báo", "Calibration: interval coverage"),
+    "h.sources": ("Nguồn số liệu", "Data sources"),
+    "h.status_by_sector": ("Tình trạng theo lĩnh vực (mục tiêu 2030)",
+                           "Status by sector (2030 targets)"),
+    "h.biggest_risks": ("Những rủi ro lớn nhất", "The biggest risks"),
+    "h.accelerations": ("Những chỉ tiêu cần tăng tốc nhiều nhất",
+                        "The largest accelerations needed"),
+    "h.coverage": ("Mức độ bao phủ số liệu", "Data coverage"),
+    "h.data": ("Số liệu và thang đo", "Data and scale"),
+    "h.model_fit": ("Mô hình và sai số kiểm định ngược", "Models and back-test errors"),
+    "h.distribution_2030": ("Phân phối dự báo năm {year}", "Forecast distribution in {year}"),
+    "h.note": ("Ghi chú", "Note"),
+    "h.toc": ("Mục lục", "Contents"),
+    "h.index": ("Kết quả chạy khforecast", "khforecast run"),
+    "h.briefings": ("Các báo cáo", "Briefings"),
+    # table columns
+    "col.id": ("Mã", "Id"),
+    "col.indicator": ("Chỉ tiêu", "Indicator"),
+    "col.unit": ("Đơn vị", "Unit"),
+    "col.last_value": ("Giá trị gần nhất", "Last value"),
+    "col.target": ("Mục tiêu", "Target"),
+    "col.probability": ("Khả năng đạt", "Probability of meeting"),
+    "col.status": ("Tình trạng", "Status"),
+    "col.escap": ("Nhãn ESCAP", "ESCAP label"),
+    "col.lead": ("Cơ quan chủ trì", "Lead agency"),
+    "col.result": ("Kết quả", "Result"),
+    "col.value": ("Giá trị", "Value"),
+    "col.year": ("Năm", "Year"),
+    "col.place": ("Địa bàn", "Place"),
+    "col.source": ("Nguồn", "Source"),
+    "col.note": ("Ghi chú", "Note"),
+    "col.data_status": ("Loại số liệu", "Data status"),
+    "col.sector": ("Lĩnh vực", "Sector"),
+    "col.n_indicators": ("Số chỉ tiêu", "Indicators"),
+    "col.with_data": ("Có số liệu", "With data"),
+    "col.n_obs": ("Số quan sát", "Observations"),
+    "col.years": ("Các năm", "Years"),
+    "col.required": ("Cần mỗi năm", "Required per year"),
+    "col.historical": ("Lịch sử mỗi năm", "Historical per year"),
+    "col.ratio": ("Gấp (lần)", "Ratio"),
+    "col.agency": ("Cơ quan", "Agency"),
+    "col.indicators_at_risk": ("Chỉ tiêu có nguy cơ", "Indicators at risk"),
+    "col.task": ("Nhiệm vụ (Phụ lục II)", "Task (Appendix II)"),
+    "col.due": ("Thời hạn", "Due"),
+    "col.model": ("Mô hình", "Model"),
+    "col.scenario": ("Kịch bản", "Scenario"),
+    "col.median": ("Trung vị", "Median"),
+    "col.interval80": ("Khoảng 80 %", "80% interval"),
+    "col.briefing": ("Báo cáo", "Briefing"),
+    "col.run_status": ("Trạng thái", "Run status"),
+    "col.seconds": ("Thời gian (giây)", "Time (s)"),
+    "col.horizon": ("Tầm dự báo (năm)", "Horizon (years)"),
+    "col.coverage": ("Độ phủ", "Coverage"),
+    "col.nominal": ("Danh nghĩa", "Nominal"),
+    "col.count": ("Số chỉ tiêu", "Count"),
+    "col.total": ("Tổng", "Total"),
+    # figure labels
+    "fig.observed": ("Số liệu quan sát", "Observed"),
+    "fig.median": ("Trung vị dự báo", "Median forecast"),
+    "fig.band": ("Khoảng {level} %", "{level}% band"),
+    "fig.target": ("Mục tiêu {year}", "{year} target"),
+    "fig.year": ("Năm", "Year"),
+    "fig.vietnam": ("Cả nước", "Viet Nam"),
+    "fig.required": ("Cần mỗi năm", "Required per year"),
+    "fig.historical": ("Lịch sử mỗi năm", "Historical per year"),
+    "fig.change_axis": ("Thay đổi mỗi năm (đơn vị của chỉ tiêu)",
+                        "Change per year (indicator units)"),
+    "fig.sector": ("Lĩnh vực", "Sector"),
+    "fig.status": ("Tình trạng", "Status"),
+    "fig.probability": ("Khả năng đạt mục tiêu {year}", "Probability of meeting the {year} target"),
+    "fig.density": ("Tỷ lệ mô phỏng", "Share of simulations"),
+    # sentences
+    "msg.illustrative": (
+        "SỐ LIỆU MINH HỌA: các con số trong báo cáo này không phải số liệu thống kê thật, "
+        "chỉ dùng để trình diễn công cụ.",
+        "ILLUSTRATIVE DATA: the figures in this briefing are not real statistics; they only "
+        "demonstrate the tool."),
+    "msg.headline": ("Mục tiêu 2030 của {n} chỉ tiêu trong lĩnh vực:",
+                     "The 2030 targets of the sector's {n} indicators:"),
+    "msg.headline_overview": ("Mục tiêu 2030 của {n} chỉ tiêu toàn tỉnh:",
+                              "The 2030 targets of the province's {n} indicators:"),
+    "msg.nowcast": ("chưa công bố; khả năng đã đạt {p} ({words})",
+                    "not yet published; probability it was met {p} ({words})"),
+    "msg.no_rows": ("Không có chỉ tiêu nào.", "None."),
+    "msg.no_quant_data": ("Không có chỉ tiêu định lượng nào của lĩnh vực có số liệu để vẽ.",
+                          "No quantitative indicator of this sector has data to chart."),
+    "msg.no_risk": ("Không có chỉ tiêu nào có nguy cơ hoặc chệch hướng.",
+                    "No indicator is at risk or off track."),
+    "msg.gaps": ("{n} trên {total} chỉ tiêu của lĩnh vực chưa có số liệu công khai cấp tỉnh. "
+                 "Khả năng đạt mục tiêu của các chỉ tiêu này chưa thể đánh giá.",
+                 "{n} of the sector's {total} indicators have no public provincial data. "
+                 "Whether they will meet their targets cannot be assessed."),
+    "msg.gaps_overview": ("{n} trên {total} chỉ tiêu chưa có số liệu công khai cấp tỉnh.",
+                          "{n} of {total} indicators have no public provincial data."),
+    "msg.past_due": ("quá hạn", "past due"),
+    "msg.as_of": ("tính đến ngày {date}", "as of {date}"),
+    "msg.successor": ("nay là {name}", "now {name}"),
+    "msg.method": (
+        "Mỗi chỉ tiêu được dự báo bằng {sims} đường mô phỏng từ các mô hình chuỗi thời gian "
+        "(kịch bản {scenario}, hạt giống ngẫu nhiên {seed}). Khả năng đạt là tỷ lệ các đường "
+        "mô phỏng đạt mục tiêu vào năm mục tiêu, không phải từ một dự báo điểm. Ngưỡng tình trạng: "
+        "đúng hướng khi khả năng ≥ {hi}, có nguy cơ khi ≥ {lo}, chệch hướng khi thấp hơn. "
+        "Thang từ ngữ: ≥ 0,90 rất có khả năng; ≥ 0,66 có khả năng; ≥ 0,33 khả năng ngang nhau; "
+        "≥ 0,10 ít có khả năng; thấp hơn: rất ít có khả năng.",
+        "Each indicator is forecast with {sims} simulated paths from time-series models "
+        "(scenario {scenario}, random seed {seed}). The probability of meeting a target is the "
+        "share of paths that meet it in the target year, never a point forecast. Status "
+        "thresholds: on track when the probability is ≥ {hi}, at risk when ≥ {lo}, off track "
+        "below. Words: ≥ 0.90 very likely; ≥ 0.66 likely; ≥ 0.33 about as likely as not; "
+        "≥ 0.10 unlikely; below: very unlikely."),
+    "msg.no_calibration": ("Bảng hiệu chỉnh không có trong lần chạy này.",
+                           "This run holds no calibration table."),
+    "msg.run_info": ("Lần chạy {run_id}, ngày {date}, địa bàn {place}",
+                     "Run {run_id} of {date}, place {place}"),
+    "msg.ok": ("thành công", "succeeded"),
+    "msg.failed": ("lỗi", "failed"),
+    "msg.failed_list": ("Các báo cáo sau bị lỗi: {names}", "These briefings failed: {names}"),
+    "msg.pdf": ("PDF", "PDF"),
+    "msg.no_scenarios": ("Lần chạy này chỉ có một kịch bản.", "This run holds one scenario only."),
+    "msg.no_backtest": ("Chưa có sai số kiểm định ngược cho chỉ tiêu này.",
+                        "No back-test errors are available for this indicator."),
+    "msg.unit": ("Đơn vị: {unit}", "Unit: {unit}"),
+    "msg.explorer_static": (
+        "Mở sổ tay này trong JupyterLab với interactive = True để điều chỉnh kịch bản trực tiếp.",
+        "Open this notebook in JupyterLab with interactive = True to move the scenario live."),
+    "label.acceleration": ("Tăng tốc (đơn vị/năm)", "Acceleration (units/year)"),
+    "label.shock": ("Cú sốc (đơn vị)", "Shock (units)"),
+    "label.start_year": ("Năm bắt đầu", "Start year"),
+    "label.indicator": ("Chỉ tiêu", "Indicator"),
+    "label.probability": ("Khả năng đạt mục tiêu {year}: {p} ({words})",
+                          "Probability of meeting the {year} target: {p} ({words})"),
+}
+
+
+def check_lang(lang: str) -> Lang:
+    """Return ``lang`` if it is ``"vi"`` or ``"en"``; raise ``ValueError`` naming it otherwise."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
+    return lang  # type: ignore[return-value]
+
+
+def t(key: str, lang: str = "vi", **fields: object) -> str:
+    """Return the string ``key`` in ``lang``, with ``{field}`` placeholders filled from ``fields``.
+
+    Raises ``KeyError`` naming the key when it is not in :data:`STRINGS`.
+    """
+    index = LANGS.index(check_lang(lang))
+    try:
+        text = STRINGS[key][index]
+    except KeyError:
+        raise KeyError(f"no string {key!r} in khforecast.i18n.STRINGS") from None
+    return text.format(**fields) if fields else text
+
+
+def _is_missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def format_number(x: float | int | None, lang: str = "vi", decimals: int = 1) -> str:
+    """Format a number the language's way: ``48.749,5`` (vi) or ``48,749.5`` (en); ``–`` if missing."""
+    check_lang(lang)
+    if _is_missing(x):
+        return "–"
+    text = f"{float(x):,.{decimals}f}"  # type: ignore[arg-type]
+    if text.startswith("-") and float(text.replace(",", "")) == 0:
+        text = text[1:]  # never "-0,0"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def format_signed(x: float | None, lang: str = "vi", decimals: int = 1) -> str:
+    """Format a change with its sign: ``+1,5`` / ``−0,3`` (a true minus sign); ``–`` if missing."""
+    if _is_missing(x):
+        return "–"
+    text = format_number(abs(float(x)), lang, decimals)  # type: ignore[arg-type]
+    if round(float(x), decimals) == 0:  # type: ignore[arg-type]
+        return text
+    return ("+" if float(x) > 0 else "−") + text  # type: ignore[arg-type]
+
+
+def format_percent(x: float | None, lang: str = "vi", decimals: int = 0, *,
+                   fraction: bool = True) -> str:
+    """Format a percentage: ``3,5 %`` (vi) or ``3.5%`` (en); ``–`` if missing.
+
+    ``x`` is a fraction (0.035) by default, as probabilities are; pass ``fraction=False`` for a
+    value already in percent (3.5), as the catalog's ``%`` indicators are.
+    """
+    if _is_missing(x):
+        check_lang(lang)
+        return "–"
+    value = float(x) * 100 if fraction else float(x)  # type: ignore[arg-type]
+    number = format_number(value, lang, decimals)
+    return f"{number} %" if lang == "vi" else f"{number}%"
+
+
+def probability_words(p: float | None, lang: str = "vi") -> str:
+    """Put a probability in words on the fixed scale :data:`PROBABILITY_SCALE`; ``–`` if missing.
+
+    Raises ``ValueError`` when ``p`` is outside [0, 1].
+    """
+    check_lang(lang)
+    if _is_missing(p):
+        return "–"
+    p = float(p)  # type: ignore[arg-type]
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a probability must be in [0, 1], got {p!r}")
+    band = next(b for b in PROBABILITY_SCALE if p >= b[0])  # the last band starts at 0
+    return band[1] if lang == "vi" else band[2]
