@@ -39,7 +39,19 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
-    raise NotImplementedError("forecast-series: being built (issue 3)")
+    from khforecast.series import forecast_series, read_series, write_series_forecasts
+
+    if args.horizon < 1 or args.sims < 1 or args.jobs < 1:
+        raise _UsageError("--horizon, --sims and --jobs must be >= 1")
+    frame = read_series(args.input, domain=args.domain)
+    out = forecast_series(frame, args.horizon, domain=args.domain, quantiles=args.quantiles,
+                          seed=args.seed, sims=args.sims, jobs=args.jobs)
+    write_series_forecasts(out, args.out)
+    n_short = int((out.groupby("series_id")["model"].first() == "insufficient_data").sum())
+    print(f"wrote {len(out)} rows for {out['series_id'].nunique()} series to {args.out}"
+          + (f" ({n_short} with fewer than 3 points: insufficient_data)" if n_short else ""),
+          file=sys.stderr)
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
