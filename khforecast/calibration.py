@@ -1,0 +1,626 @@
+"""Interval calibration borrowed across series: pooled rolling-origin back-tests on panels.
+
+Ten yearly points cannot calibrate one series' intervals, so the width of the predictive paths
+is calibrated on many similar series at once: the 63-province GSO panels and the multi-country
+UN/UNDP/WHO panels. Each back-test hides the years after an origin, forecasts them from a short
+training window (3 to 20 points, the lengths khforecast meets in practice) and records where the
+realised value fell in the predictive distribution. The ``spread`` multiplier per horizon and
+training-length bucket that makes the 80 % and 95 % intervals cover as they should is shipped in
+``khforecast/data/calibration.json``; re-derive it with::
+
+    python -m khforecast.calibration --out khforecast/data/calibration.json
+
+Coverage reported by :func:`calibration_table` is out of sample: leave-one-panel-out, i.e. the
+multipliers used for a panel's back-tests were fitted on all the *other* panels.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from khforecast._io import atomic_write_text
+from khforecast.errors import KhforecastError
+from khforecast.scales import Domain, fit_scale
+
+__all__ = [
+    "Calibration",
+    "PanelSeries",
+    "load_calibration",
+    "load_panel_series",
+    "backtest",
+    "fit_spread",
+    "out_of_sample_spread",
+    "calibration_table",
+    "derive_calibration",
+    "QUANTILES",
+    "HORIZONS",
+]
+
+QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
+#: horizons calibrated one by one; longer horizons reuse the last one's multiplier
+HORIZONS = 10
+#: training-length buckets (inclusive lower bounds): 3-4, 5-7, 8-11, 12+ (models need >= 3 points)
+N_OBS_BUCKETS = (3, 5, 8, 12)
+#: the quantile levels of the draws stored per back-test cell (as offsets from the median)
+_GRID = np.array([0.01, 0.025, 0.05, 0.075] + [k / 20 for k in range(2, 19)] + [0.925, 0.95, 0.975, 0.99])
+_DCOLS = [f"d{round(q * 1000):03d}" for q in _GRID]
+_S_GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 241))
+
+
+def _bucket(n_obs: int) -> int:
+    """Index of the training-length bucket of ``n_obs`` points."""
+    return max(i for i, lo in enumerate(N_OBS_BUCKETS) if n_obs >= lo) if n_obs >= N_OBS_BUCKETS[0] else 0
+
+
+def _bucket_label(i: int) -> str:
+    lo = N_OBS_BUCKETS[i]
+    hi = N_OBS_BUCKETS[i + 1] - 1 if i + 1 < len(N_OBS_BUCKETS) else None
+    return f"{lo}+" if hi is None else (f"{lo}" if hi == lo else f"{lo}-{hi}")
+
+
+# --------------------------------------------------------------------------------------------
+# the shipped calibration
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """Spread multipliers per horizon (1..HORIZONS) and training-length bucket.
+
+    ``multipliers[b][h-1]`` widens (>1) or narrows (<1) the paths' dispersion around their
+    median on the modelling scale, for a series of bucket ``b`` at horizon ``h``.
+    """
+
+    multipliers: tuple[tuple[float, ...], ...]
+    buckets: tuple[int, ...] = N_OBS_BUCKETS
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def spread(self, h: int, n_obs: int) -> np.ndarray:
+        """The (h,) multipliers for horizons 1..h of a series with ``n_obs`` points."""
+        row = np.asarray(self.multipliers[_bucket(n_obs)], dtype=float)
+        idx = np.minimum(np.arange(h), len(row) - 1)
+        return row[idx]
+
+    def to_json(self) -> str:
+        """Serialise deterministically (sorted keys, fixed float precision)."""
+        doc = {
+            "format": 1,
+            "buckets": list(self.buckets),
+            "bucket_labels": [_bucket_label(i) for i in range(len(self.buckets))],
+            "horizons": len(self.multipliers[0]),
+            "multipliers": [[round(float(v), 4) for v in row] for row in self.multipliers],
+            "meta": self.meta,
+        }
+        return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "calibration.json") -> Calibration:
+        """Parse the JSON written by :meth:`to_json`."""
+        try:
+            doc = json.loads(text)
+            mult = tuple(tuple(float(v) for v in row) for row in doc["multipliers"])
+            buckets = tuple(int(b) for b in doc["buckets"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KhforecastError(f"{source}: expected a khforecast calibration file, "
+                                  f"could not read it ({exc})") from exc
+        if len(mult) != len(buckets) or any(len(r) != len(mult[0]) or min(r) <= 0 for r in mult):
+            raise KhforecastError(f"{source}: expected one row of positive multipliers per "
+                                  f"bucket ({len(buckets)}), found {len(mult)} rows")
+        return cls(mult, buckets, doc.get("meta", {}))
+
+    @classmethod
+    def identity(cls) -> Calibration:
+        """No widening: every multiplier is 1 (the models' own intervals)."""
+        return cls(tuple(tuple([1.0] * HORIZONS) for _ in N_OBS_BUCKETS), N_OBS_BUCKETS,
+                   {"note": "identity"})
+
+
+@lru_cache(maxsize=1)
+def load_calibration() -> Calibration:
+    """The calibration shipped in ``khforecast/data/calibration.json`` (cached)."""
+    ref = resources.files("khforecast") / "data" / "calibration.json"
+    return Calibration.from_json(ref.read_text(encoding="utf-8"), source=str(ref))
+
+
+# --------------------------------------------------------------------------------------------
+# panels
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PanelSeries:
+    """One yearly series of a panel (consecutive years)."""
+
+    panel: str
+    series_id: str
+    domain: Domain
+    years: np.ndarray
+    values: np.ndarray
+
+
+#: GSO panel file -> (main indicator, domain)
+_GSO_PANELS: dict[str, tuple[str, Domain]] = {
+    "unemployment_rate": ("unemployment_rate_working_age", "percent"),
+    "trained_labour_force_share": ("trained_labour_force_share_15plus", "percent"),
+    "informal_employment_rate": ("informal_employment_rate", "percent"),
+    "employed_persons": ("employed_persons", "positive"),
+    "labour_productivity": ("labour_productivity", "positive"),
+    "labour_force": ("labour_force_15plus", "positive"),
+    "poverty_rate": ("poverty_rate_households", "percent"),
+    "literacy_rate_15plus": ("literacy_rate_15plus", "percent"),
+    "population_average": ("population_average_total", "positive"),
+    "infant_mortality_rate": ("infant_mortality_rate", "positive"),
+    "patient_beds_provincial_doh": ("patient_beds_provincial_doh_total", "positive"),
+    "doctors_provincial_doh": ("medical_staff_provincial_doh_doctor", "positive"),
+    "trained_employed_workers_share_gso2016vintage": ("trained_employed_workers_share_15plus",
+                                                      "percent"),
+}
+#: country panel file -> domain (covariate-only and single-year panels are left out)
+_COUNTRY_PANELS: dict[str, Domain] = {
+    "life_expectancy": "positive",
+    "hdi": "positive",
+    "expected_years_schooling": "positive",
+    "mean_years_schooling": "positive",
+    "secondary_education_25plus": "percent",
+    "dtp3_coverage_sdg": "percent",
+    "water_safely_managed": "percent",
+    "sanitation_safely_managed": "percent",
+    "physicians_per10k": "positive",
+    "health_workers_per10k": "positive",
+    "hospital_beds_per10k": "positive",
+    "unemployment_rate": "percent",
+    "completion_rate": "percent",
+}
+
+
+def _default_gso_dir() -> Path | None:
+    env = os.environ.get("KHFORECAST_GSO_PANELS")
+    for cand in ([Path(env)] if env else []) + [Path("/work/shared/data/gso_panels")]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def _default_country_dir() -> Path | None:
+    env = os.environ.get("KHFORECAST_COUNTRY_PANELS")
+    for cand in ([Path(env)] if env else []) + [Path("/work/shared/benchmarks")]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def _read_gso(name: str, gso_dir: Path | None) -> pd.DataFrame:
+    """A GSO panel as a frame: the package copy (``khforecast.panels``) or the CSV folder."""
+    try:
+        from khforecast.panels import load_panel  # the observations engineer's package copies
+    except ImportError:
+        load_panel = None
+    if load_panel is not None:
+        try:
+            return load_panel(name)
+        except Exception:  # noqa: BLE001 - a panel the package does not ship: read the folder
+            if gso_dir is None:
+                raise
+    if gso_dir is None:
+        raise KhforecastError(f"GSO panel {name!r}: no khforecast.panels copy and no panel "
+                              "folder (set KHFORECAST_GSO_PANELS or pass --gso-dir)")
+    return pd.read_csv(gso_dir / f"{name}.csv")
+
+
+def _runs(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The longest run of consecutive years (the latest one on ties)."""
+    order = np.argsort(years)
+    years, values = years[order], values[order]
+    breaks = np.flatnonzero(np.diff(years) != 1) + 1
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks, len(years)]
+    lengths = ends - starts
+    i = int(np.flatnonzero(lengths == lengths.max())[-1])
+    return years[starts[i]:ends[i]], values[starts[i]:ends[i]]
+
+
+def load_panel_series(panels: Iterable[str] | None = None, *, gso_dir: Path | None = None,
+                      country_dir: Path | None = None, min_years: int = 6) -> list[PanelSeries]:
+    """Every usable yearly series of the calibration panels.
+
+    Parameters
+    ----------
+    panels
+        Panel names to keep, ``gso:<file>`` or ``country:<file>`` (default: all known).
+    gso_dir, country_dir
+        Folders of the CSVs (defaults: ``$KHFORECAST_GSO_PANELS`` / ``$KHFORECAST_COUNTRY_PANELS``
+        or the shared data folders).
+    min_years
+        Shortest run of consecutive years kept.
+
+    Returns
+    -------
+    list of PanelSeries
+        Sorted by panel then series id; each the longest run of consecutive years of one
+        province / country (and breakdown).
+    """
+    gso_dir = gso_dir or _default_gso_dir()
+    country_dir = country_dir or _default_country_dir()
+    wanted = None if panels is None else set(panels)
+    out: list[PanelSeries] = []
+    for name, (indicator, domain) in _GSO_PANELS.items():
+        key = f"gso:{name}"
+        if wanted is not None and key not in wanted:
+            continue
+        df = _read_gso(name, gso_dir)
+        df = df[(df["geo_level"] == "province") & (df["indicator"] == indicator)]
+        for slug, g in df.groupby("province_slug", sort=True):
+            out.extend(_series(key, str(slug), domain, g, min_years))
+    if country_dir is not None:
+        for name, domain in _COUNTRY_PANELS.items():
+            key = f"country:{name}"
+            if wanted is not None and key not in wanted:
+                continue
+            path = country_dir / f"panel_{name}.csv"
+            if not path.exists():
+                continue
+            df = pd.read_csv(path, dtype={"code": str})
+            extra = [c for c in df.columns if c not in ("entity", "code", "year", "value")]
+            if "sex" in extra:  # keep totals where the panel has them
+                if (df["sex"] == "both").any():
+                    df = df[df["sex"] == "both"]
+            if "age" in extra:
+                df = df[df["age"] == "15+"]
+            keys = ["code"] + extra
+            for k, g in df.groupby(keys, sort=True):
+                sid = "/".join(str(v) for v in (k if isinstance(k, tuple) else (k,)))
+                out.extend(_series(key, sid, domain, g, min_years))
+    elif wanted is not None and any(w.startswith("country:") for w in wanted):
+        raise KhforecastError("country panels requested but no folder found (set "
+                              "KHFORECAST_COUNTRY_PANELS or pass --country-dir)")
+    out.sort(key=lambda s: (s.panel, s.series_id))
+    return out
+
+
+def _series(panel: str, sid: str, domain: Domain, g: pd.DataFrame, min_years: int) -> list[PanelSeries]:
+    g = g.dropna(subset=["value"]).drop_duplicates("year", keep="last")
+    years = g["year"].to_numpy(dtype=int)
+    values = g["value"].to_numpy(dtype=float)
+    if len(years) < min_years:
+        return []
+    years, values = _runs(years, values)
+    if len(years) < min_years or (domain != "real" and np.any(values <= 0)):
+        return []
+    if domain == "percent" and np.any(values >= 100):
+        return []
+    return [PanelSeries(panel, sid, domain, years, values)]
+
+
+# --------------------------------------------------------------------------------------------
+# back-tests
+# --------------------------------------------------------------------------------------------
+def _simulate(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, domain: Domain,
+              models: Sequence[str] | None) -> tuple[np.ndarray, str]:
+    """Draw paths with khforecast's models at spread 1; returns (paths (n, h), model)."""
+    from khforecast.models import simulate_paths
+
+    res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models)
+    return np.asarray(res.paths, dtype=float), str(res.model)
+
+
+def _origins(n: int, rng: np.random.Generator, max_cases: int) -> list[tuple[int, int]]:
+    """(train_start, origin) index pairs: one per training-length bucket that fits."""
+    cases = []
+    for b, lo in enumerate(N_OBS_BUCKETS):
+        hi = N_OBS_BUCKETS[b + 1] - 1 if b + 1 < len(N_OBS_BUCKETS) else 20
+        n_train = int(rng.integers(lo, hi + 1))
+        if n_train + 1 > n:
+            continue
+        # the origin (last training index) leaves at least one year to check
+        origin = int(rng.integers(n_train - 1, n - 1))
+        cases.append((origin - n_train + 1, origin))
+    rng.shuffle(cases)
+    return cases[:max_cases]
+
+
+def _backtest_one(args: tuple) -> list[dict]:
+    """All back-test cells of one series: a pure function of the series, settings and seed."""
+    s, seed_seq, n_sims, max_cases, models = args
+    rng = np.random.default_rng(seed_seq)
+    rows: list[dict] = []
+    for start, origin in _origins(len(s.values), rng, max_cases):
+        train = s.values[start:origin + 1]
+        test = s.values[origin + 1:origin + 1 + HORIZONS]
+        h = len(test)
+        try:
+            paths, model = _simulate(train, h, n_sims, rng, s.domain, models)
+        except Exception as exc:  # noqa: BLE001 - recorded, the series is skipped
+            rows.append({"panel": s.panel, "series_id": s.series_id, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        scale = fit_scale(train, s.domain)  # the transform simulate_paths applied the spread on
+        zp = scale.forward(paths)
+        med = np.median(zp, axis=0)
+        offs = np.quantile(zp - med, _GRID, axis=0)  # (len(_GRID), h)
+        zy = scale.forward(test)
+        zl = float(scale.forward(train[-1]))
+        for j in range(h):
+            row = {
+                "panel": s.panel, "series_id": s.series_id, "domain": s.domain,
+                "n_train": len(train), "origin": int(s.years[origin]), "horizon": j + 1,
+                "year": int(s.years[origin + 1 + j]), "value": float(test[j]),
+                "last_value": float(train[-1]), "first_value": float(train[0]),
+                "first_year": int(s.years[start]), "model": model,
+                "median": float(scale.backward(med[j])),
+                "z": float(zy[j] - med[j]), "z_last": zl - float(med[j]), "error": "",
+            }
+            row.update({c: float(offs[k, j]) for k, c in enumerate(_DCOLS)})
+            rows.append(row)
+    return rows
+
+
+def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0,
+             max_cases: int = 5, models: Sequence[str] | None = None, jobs: int = 1) -> pd.DataFrame:
+    """Pooled rolling-origin back-tests at spread 1.
+
+    For each series, up to ``max_cases`` origins are drawn, one per training-length bucket,
+    the training window is forecast up to :data:`HORIZONS` years ahead and the realised values
+    are placed in the predictive distribution. Each series gets its own
+    ``SeedSequence(seed).spawn`` child (in input order), so results do not depend on ``jobs``.
+
+    Returns
+    -------
+    DataFrame
+        One row per series, origin and horizon: ``panel, series_id, domain, n_train, origin,
+        horizon, year, value`` (realised), ``last_value, first_value, first_year, model,
+        median`` (natural scale), ``z`` (realised minus median on the modelling scale),
+        ``d010 … d990`` (quantiles of the draws at levels 0.010 … 0.990, minus their median,
+        on the modelling scale) and
+        ``error`` (non-empty where the models failed; those rows carry no values).
+    """
+    children = np.random.SeedSequence(seed).spawn(len(series))
+    tasks = [(s, c, n_sims, max_cases, tuple(models) if models else None)
+             for s, c in zip(series, children)]
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            results = list(ex.map(_backtest_one, tasks, chunksize=8))
+    else:
+        results = [_backtest_one(t) for t in tasks]
+    rows = [r for rs in results for r in rs]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    if "z" not in df:
+        df["z"] = np.nan
+    return df.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# fitting and scoring
+# --------------------------------------------------------------------------------------------
+def _offsets(bt: pd.DataFrame) -> np.ndarray:
+    return bt[_DCOLS].to_numpy(dtype=float)
+
+
+def _pit(bt: pd.DataFrame, s: np.ndarray | float) -> np.ndarray:
+    """PIT of the realised values when the spread is ``s`` (scalar or per row)."""
+    d = _offsets(bt)
+    z = bt["z"].to_numpy(dtype=float) / np.broadcast_to(np.asarray(s, dtype=float), (len(bt),))
+    out = np.empty(len(bt))
+    for i in range(len(bt)):
+        out[i] = np.interp(z[i], d[i], _GRID, left=0.0, right=1.0)
+    return out
+
+
+def _needed(bt: pd.DataFrame, level: float) -> np.ndarray:
+    """The smallest spread whose central ``level`` interval covers each realised value."""
+    lo_col = f"d{round(1000 * (1 - level) / 2):03d}"
+    hi_col = f"d{round(1000 * (1 + level) / 2):03d}"
+    z = bt["z"].to_numpy(dtype=float)
+    lo = bt[lo_col].to_numpy(dtype=float)
+    hi = bt[hi_col].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.where(z >= 0, z / np.maximum(hi, 1e-12), z / np.minimum(lo, -1e-12))
+    return np.where(z == 0, 0.0, need)
+
+
+def _fit_cell(bt: pd.DataFrame) -> float:
+    """The spread whose 80 % and 95 % coverages are jointly closest to nominal."""
+    n80, n95 = _needed(bt, 0.80), _needed(bt, 0.95)
+    c80 = (n80[None, :] <= _S_GRID[:, None]).mean(axis=1)
+    c95 = (n95[None, :] <= _S_GRID[:, None]).mean(axis=1)
+    loss = (c80 - 0.80) ** 2 + (c95 - 0.95) ** 2
+    return float(_S_GRID[int(np.argmin(loss))])
+
+
+def fit_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> Calibration:
+    """Fit the spread multipliers per training-length bucket and horizon.
+
+    A cell with fewer than ``min_cell`` back-tests borrows from its neighbours: it is pooled
+    with the adjacent horizons of the same bucket until it has enough. Multipliers are then
+    made non-decreasing in the horizon (an interval should not narrow further ahead).
+    """
+    ok = bt[bt["error"] == ""]
+    if ok.empty:
+        raise KhforecastError("calibration: no successful back-test to fit the spread on")
+    bucket = ok["n_train"].map(_bucket).to_numpy()
+    horizon = ok["horizon"].to_numpy()
+    rows = []
+    for b in range(len(N_OBS_BUCKETS)):
+        row = []
+        for h in range(1, HORIZONS + 1):
+            width = 0
+            sel = (bucket == b) & (horizon == h)
+            while sel.sum() < min_cell and width < HORIZONS:
+                width += 1
+                sel = (bucket == b) & (np.abs(horizon - h) <= width)
+            if sel.sum() < min_cell:  # a thin bucket: pool every bucket at this horizon
+                sel = np.abs(horizon - h) <= max(width, 1)
+            row.append(_fit_cell(ok[sel]) if sel.any() else 1.0)
+        rows.append(tuple(np.maximum.accumulate(row).tolist()))
+    return Calibration(tuple(rows), N_OBS_BUCKETS, {"n_backtests": int(len(ok))})
+
+
+def _spread_per_row(bt: pd.DataFrame, cal: Calibration) -> np.ndarray:
+    return np.array([cal.spread(int(h), int(n))[-1] for h, n in zip(bt["horizon"], bt["n_train"])])
+
+
+def out_of_sample_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> np.ndarray:
+    """Leave-one-panel-out spread per back-test row: fitted on every other panel."""
+    ok = bt["error"] == ""
+    s = np.full(len(bt), np.nan)
+    for panel in sorted(bt.loc[ok, "panel"].unique()):
+        train = bt[ok & (bt["panel"] != panel)]
+        cal = fit_spread(train, min_cell=min_cell)
+        sel = ok & (bt["panel"] == panel)
+        s[sel.to_numpy()] = _spread_per_row(bt[sel], cal)
+    return s
+
+
+def calibration_table(bt: pd.DataFrame, spread: np.ndarray | None = None,
+                      by: str = "horizon") -> pd.DataFrame:
+    """Coverage, PIT summary and Brier score of back-tests, by horizon (or ``by`` any column).
+
+    Parameters
+    ----------
+    bt
+        Back-tests from :func:`backtest`.
+    spread
+        Spread per row (e.g. :func:`out_of_sample_spread`); ``None`` means 1 (uncalibrated).
+    by
+        Column to group on (``horizon``, ``panel``, ``n_train``...); an ``all`` row is added.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>, n, coverage80, coverage95, pit_lo10, pit_hi10, pit_ks, brier`` where
+        ``pit_lo10`` / ``pit_hi10`` are the shares of PIT values below 0.1 / above 0.9
+        (0.10 each when calibrated), ``pit_ks`` the largest gap between the PIT's empirical CDF
+        and the uniform one, and ``brier`` the mean Brier score of P(value > median of the
+        training window's last value) — a "will it rise" event.
+    """
+    ok = (bt["error"] == "").to_numpy()
+    df = bt[ok].copy()
+    s = np.ones(len(df)) if spread is None else np.asarray(spread, dtype=float)[ok]
+    z = df["z"].to_numpy(dtype=float)
+    lo80, hi80 = df["d100"].to_numpy() * s, df["d900"].to_numpy() * s
+    lo95, hi95 = df["d025"].to_numpy() * s, df["d975"].to_numpy() * s
+    df["_c80"] = (z >= lo80) & (z <= hi80)
+    df["_c95"] = (z >= lo95) & (z <= hi95)
+    pit = _pit(df, s)
+    df["_pit"] = pit
+    # Brier of the "above the last observed value" event
+    p_above = 1.0 - _pit(df.assign(z=df["z_last"]), s)
+    event = (df["value"].to_numpy() > df["last_value"].to_numpy()).astype(float)
+    df["_brier"] = (p_above - event) ** 2
+
+    def summarise(g: pd.DataFrame) -> dict:
+        p = g["_pit"].to_numpy()
+        ps = np.sort(p)
+        ecdf = np.arange(1, len(ps) + 1) / len(ps)
+        return {
+            "n": int(len(g)),
+            "coverage80": float(g["_c80"].mean()),
+            "coverage95": float(g["_c95"].mean()),
+            "pit_lo10": float((p < 0.1).mean()),
+            "pit_hi10": float((p > 0.9).mean()),
+            "pit_ks": float(np.max(np.abs(ecdf - ps))) if len(ps) else math.nan,
+            "brier": float(g["_brier"].mean()),
+        }
+
+    rows = [{by: k, **summarise(g)} for k, g in df.groupby(by, sort=True)]
+    rows.append({by: "all", **summarise(df)})
+    out = pd.DataFrame(rows)
+    out[by] = out[by].astype(str)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# derivation command
+# --------------------------------------------------------------------------------------------
+def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: int = 5,
+                       panels: Iterable[str] | None = None, max_series_per_panel: int = 120,
+                       jobs: int = 1, gso_dir: Path | None = None,
+                       country_dir: Path | None = None) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
+    """Run the back-tests, fit the multipliers on all panels, and score them out of sample.
+
+    Returns
+    -------
+    (Calibration, DataFrame, DataFrame)
+        The calibration fitted on every panel (to ship), the back-tests, and the
+        leave-one-panel-out :func:`calibration_table` by horizon.
+    """
+    series = load_panel_series(panels, gso_dir=gso_dir, country_dir=country_dir)
+    series = _thin(series, max_series_per_panel, seed)
+    if not series:
+        raise KhforecastError("calibration: no panel series found to back-test")
+    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs)
+    cal = fit_spread(bt)
+    n_panels = int(bt.loc[bt["error"] == "", "panel"].nunique())
+    table = calibration_table(bt, out_of_sample_spread(bt) if n_panels > 1 else _spread_per_row(bt, cal))
+    from khforecast import __version__
+
+    meta = {
+        "command": "python -m khforecast.calibration",
+        "seed": seed, "n_sims": n_sims, "max_cases": max_cases,
+        "max_series_per_panel": max_series_per_panel,
+        "panels": sorted({s.panel for s in series}),
+        "n_series": len(series),
+        "n_backtests": int((bt["error"] == "").sum()),
+        "n_failed": int((bt["error"] != "").sum()),
+        "models": sorted(bt.loc[bt["error"] == "", "model"].unique().tolist()),
+        "out_of_sample": "leave-one-panel-out" if n_panels > 1 else "in-sample (one panel)",
+        "oos_coverage80": round(float(table.iloc[-1]["coverage80"]), 4),
+        "oos_coverage95": round(float(table.iloc[-1]["coverage95"]), 4),
+        "khforecast_version": __version__,
+    }
+    return Calibration(cal.multipliers, cal.buckets, meta), bt, table
+
+
+def _thin(series: list[PanelSeries], k: int, seed: int) -> list[PanelSeries]:
+    """At most ``k`` series per panel, a seeded sample (so no panel dominates the pool)."""
+    out: list[PanelSeries] = []
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    for panel in sorted({s.panel for s in series}):
+        group = [s for s in series if s.panel == panel]
+        if len(group) > k:
+            idx = np.sort(rng.choice(len(group), size=k, replace=False))
+            group = [group[i] for i in idx]
+        out.extend(group)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m khforecast.calibration``: re-derive ``calibration.json`` and print the table."""
+    p = argparse.ArgumentParser(prog="python -m khforecast.calibration", description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="where to write the calibration JSON")
+    p.add_argument("--seed", type=int, default=20240809)
+    p.add_argument("--sims", type=int, default=1000)
+    p.add_argument("--max-cases", type=int, default=5, help="back-test origins per series")
+    p.add_argument("--max-series", type=int, default=120, help="series per panel (a seeded sample)")
+    p.add_argument("--panels", nargs="*", default=None, help="e.g. gso:unemployment_rate country:hdi")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--gso-dir", type=Path, default=None)
+    p.add_argument("--country-dir", type=Path, default=None)
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        cal, bt, table = derive_calibration(seed=args.seed, n_sims=args.sims, max_cases=args.max_cases,
+                                            panels=args.panels, max_series_per_panel=args.max_series,
+                                            jobs=args.jobs, gso_dir=args.gso_dir, country_dir=args.country_dir)
+    except KhforecastError as exc:
+        print(f"khforecast.calibration: error: {exc}", file=sys.stderr)
+        return 1
+    atomic_write_text(args.out, cal.to_json())
+    print(f"# {cal.meta['n_backtests']} back-tests on {cal.meta['n_series']} series, "
+          f"{len(cal.meta['panels'])} panels; coverage {cal.meta['out_of_sample']}; "
+          f"{time.perf_counter() - t0:.0f} s")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
