@@ -27,15 +27,55 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-    raise NotImplementedError("template: being built (issue 2)")
+    from pathlib import Path
+
+    from khforecast.observations import YEAR_MAX, YEAR_MIN
+    from khforecast.template import write_template
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        raise _UsageError(f"OUT.xlsx must end in .xlsx, got {args.out!r}")
+    if not YEAR_MIN <= args.start_year <= args.end_year <= YEAR_MAX:
+        raise _UsageError(f"--start-year/--end-year must satisfy {YEAR_MIN} <= start <= end <= "
+                          f"{YEAR_MAX}, got {args.start_year}..{args.end_year}")
+    if out.exists() and not args.force:
+        raise _UsageError(f"{args.out} exists; use --force to overwrite it")
+    write_template(out, start_year=args.start_year, end_year=args.end_year, force=args.force)
+    print(f"wrote {args.out} (years {args.start_year}-{args.end_year}); fill it in, then run "
+          f"`khforecast validate {args.out}`")
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    raise NotImplementedError("validate: being built (issue 2)")
+    from khforecast.observations import check_observations
+
+    frame, problems = check_observations(*args.data, decimal=args.decimal)
+    if any(p.severity == "error" for p in problems):
+        raise ObservationError(problems)
+    for problem in problems:
+        print(str(problem), file=sys.stderr)
+    years = (f"years {frame['year'].min()}-{frame['year'].max()}" if len(frame)
+             else "no years")
+    n_warn = len(problems)
+    print(f"valid: {len(args.data)} file(s), {len(frame)} row(s), "
+          f"{frame['indicator_id'].nunique()} indicator(s), {frame['place'].nunique()} "
+          f"place(s), {years}" + (f"; {n_warn} warning(s) on stderr" if n_warn else ""))
+    return 0
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    raise NotImplementedError("forecast: being built (issue 3)")
+    from khforecast.assess import run_forecast
+
+    if args.sims < 1 or (args.jobs is not None and args.jobs < 1):
+        raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
+    manifest = run_forecast(args.out, data=args.data or None, place=args.place,
+                            scenarios=args.scenario, params=args.params, seed=args.seed,
+                            sims=args.sims, jobs=args.jobs, decimal=args.decimal)
+    counts = manifest["counts"]
+    status = ", ".join(f"{k} {v}" for k, v in counts["status"].items())
+    print(f"khforecast: {counts['series']} series, {counts['assessment_rows']} assessment rows "
+          f"({status}) written to {args.out} in {manifest['timings_s']['total']:.1f} s")
+    return 0
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
