@@ -23,7 +23,77 @@ class _UsageError(KhforecastError):
 # command handlers: each imports its module lazily so `khforecast --help` stays fast
 # --------------------------------------------------------------------------------------------
 def _cmd_catalog(args: argparse.Namespace) -> int:
-    raise NotImplementedError("catalog: being built (issue 2)")
+    import json
+
+    from khforecast.catalog import load_catalog, normalize_sector
+    from khforecast.errors import CatalogError
+
+    cat = load_catalog()
+    sector = normalize_sector(args.sector) if args.sector else None
+    ind = cat.get(args.indicator_id) if args.indicator_id else None
+    if ind is not None and sector is not None and ind.sector != sector:
+        raise CatalogError(f"indicator {ind.id} is in sector {ind.sector}, not {sector}")
+    out = sys.stdout
+    try:
+        if args.tasks:
+            if ind is not None:
+                seen = {t.id for lead in ind.leads for t in cat.tasks_for(agency=lead)}
+                tasks = [t for t in cat.tasks if t.id in seen]
+            else:
+                tasks = cat.tasks_for(sector=sector)
+            frame = cat.tasks_frame()
+            frame = frame[frame["id"].isin({t.id for t in tasks})]
+            if args.format == "csv":
+                frame.to_csv(out, index=False, lineterminator="\n")
+            elif args.format == "json":
+                recs = json.loads(frame.to_json(orient="records", force_ascii=False))
+                json.dump({"tasks": recs}, out, ensure_ascii=False, indent=1)
+                out.write("\n")
+            else:
+                out.write(_catalog_table(
+                    ["id", "due", "lead", "title"],
+                    [[t.id, t.due_text, t.lead, t.title_vi] for t in tasks], widths=(8, 18, 36, 70)))
+            return 0
+        if ind is not None:
+            inds = [ind, *cat.children(ind.id)]
+        elif sector is not None:
+            inds = cat.in_sector(sector)
+        else:
+            inds = list(cat.indicators.values())
+        if args.format == "csv":
+            frame = cat.to_frame()
+            frame[frame["id"].isin({i.id for i in inds})].to_csv(out, index=False,
+                                                                 lineterminator="\n")
+        elif args.format == "json":
+            json.dump({"meta": dict(cat.meta), "indicators": [i.to_dict() for i in inds]}, out,
+                      ensure_ascii=False, indent=1)
+            out.write("\n")
+        else:
+            out.write(_catalog_table(
+                ["id", "sector", "name", "unit", "2025", "2030", "lead"],
+                [[i.id, i.sector, i.name_vi, i.unit, i.targets[2025].text, i.targets[2030].text,
+                  i.lead] for i in inds], widths=(18, 6, 60, 15, 22, 22, 36)))
+        out.flush()
+    except BrokenPipeError:  # `khforecast catalog | head`: the reader left, nothing to report
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[int]) -> str:
+    """Left-aligned text columns, each cut to its maximum width with an ellipsis."""
+    import unicodedata
+
+    def cell(s: object, w: int) -> str:
+        s = " ".join(unicodedata.normalize("NFC", str(s)).split())
+        return s if len(s) <= w else s[: w - 1] + "…"
+
+    cells = [[cell(v, w) for v, w in zip(r, widths)] for r in [header, *rows]]
+    cols = [max(len(r[k]) for r in cells) for k in range(len(header))]
+    lines = ["  ".join(v.ljust(c) for v, c in zip(r, cols)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * c for c in cols))
+    return "\n".join(lines) + "\n"
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
