@@ -674,11 +674,13 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
             sink.add(raw.loc, "an indicator id such as 02 or 33.poor_districts", _show(raw.value))
             ok = False
         elif iid not in id_set:
-            near = [i for i in ids if len(iid) > 2 and i.startswith(iid)][:3] or \
-                difflib.get_close_matches(iid, ids, n=2, cutoff=0.5)
+            near = ([i for i in ids if len(iid) > 2 and i.startswith(iid)][:3]
+                    or difflib.get_close_matches(iid, [i for i in ids if "." in i], n=2,
+                                                 cutoff=0.6))
             sink.add(raw.loc, "an indicator id of the catalog", _show(raw.value),
                      hint=("did you mean " + " or ".join(near) + "?") if near
-                     else "see `khforecast catalog` for the ids")
+                     else f"the ids run {ids[0]}-{ids[-1]}, with sub-rows such as "
+                          "33.poor_districts; see `khforecast catalog`")
             ok = False
         place = DEFAULT_PLACE
         if "place" in rec:

@@ -161,14 +161,12 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         dv.showErrorMessage = True
         ws.add_data_validation(dv)
 
-    sectors = getattr(catalog, "sectors", {})
     current_sector = None
     for ind in catalog.indicators.values():
         if ind.sector != current_sector:
             current_sector = ind.sector
-            sec = sectors.get(ind.sector) if hasattr(sectors, "get") else None
-            title = getattr(sec, "name_vi", "") if sec is not None else ""
-            ws.append([None, f"{ind.sector}. {title}".strip(" .")])
+            sec = catalog.sectors.get(ind.sector)
+            ws.append([None, f"{ind.sector}. {sec.name_vi}" if sec else ind.sector])
             for cell in ws[ws.max_row][: len(header)]:
                 cell.fill = sector_fill
                 cell.font = Font(bold=True)
