@@ -60,9 +60,9 @@ _DCOLS = [f"d{round(q * 1000):03d}" for q in _GRID]
 _S_GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 241))
 
 
-def _bucket(n_obs: int) -> int:
-    """Index of the training-length bucket of ``n_obs`` points."""
-    return max(i for i, lo in enumerate(N_OBS_BUCKETS) if n_obs >= lo) if n_obs >= N_OBS_BUCKETS[0] else 0
+def _bucket(n_obs: int, buckets: Sequence[int] = N_OBS_BUCKETS) -> int:
+    """Index of the training-length bucket of ``n_obs`` points (the first for fewer points)."""
+    return max((i for i, lo in enumerate(buckets) if n_obs >= lo), default=0)
 
 
 def _bucket_label(i: int) -> str:
@@ -88,7 +88,7 @@ class Calibration:
 
     def spread(self, h: int, n_obs: int) -> np.ndarray:
         """The (h,) multipliers for horizons 1..h of a series with ``n_obs`` points."""
-        row = np.asarray(self.multipliers[_bucket(n_obs)], dtype=float)
+        row = np.asarray(self.multipliers[_bucket(n_obs, self.buckets)], dtype=float)
         idx = np.minimum(np.arange(h), len(row) - 1)
         return row[idx]
 
@@ -450,7 +450,7 @@ def fit_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> Calibration:
     horizon = ok["horizon"].to_numpy()
     rows = []
     for b in range(len(N_OBS_BUCKETS)):
-        row = []
+        row, weight = [], []
         for h in range(1, HORIZONS + 1):
             width = 0
             sel = (bucket == b) & (horizon == h)
@@ -460,8 +460,21 @@ def fit_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> Calibration:
             if sel.sum() < min_cell:  # a thin bucket: pool every bucket at this horizon
                 sel = np.abs(horizon - h) <= max(width, 1)
             row.append(_fit_cell(ok[sel]) if sel.any() else 1.0)
-        rows.append(tuple(np.maximum.accumulate(row).tolist()))
+            weight.append(float(sel.sum()))
+        rows.append(tuple(_isotonic(np.log(row), np.maximum(weight, 1.0)).round(12).tolist()))
     return Calibration(tuple(rows), N_OBS_BUCKETS, {"n_backtests": int(len(ok))})
+
+
+def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least-squares non-decreasing fit (pool adjacent violators); returns exp of it."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for yi, wi in zip(np.asarray(y, float), np.asarray(w, float)):
+        blocks.append([yi, wi, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    return np.exp(np.concatenate([[m] * c for m, _, c in blocks]))
 
 
 def _spread_per_row(bt: pd.DataFrame, cal: Calibration) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""Calibration: the shipped multipliers, the spread fit, back-tests and reproducibility."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from khforecast import calibration as C
+from khforecast.errors import KhforecastError
+
+
+def _synthetic_backtests(true_scale: float, n: int = 12000, seed: int = 0) -> pd.DataFrame:
+    """Back-test rows whose realised offsets are N(0, true_scale) and draws are N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    offsets = norm.ppf(C._GRID)
+    df = pd.DataFrame({c: np.full(n, offsets[k]) for k, c in enumerate(C._DCOLS)})
+    df["z"] = rng.normal(0.0, true_scale, n)
+    df["z_last"] = 0.0
+    df["horizon"] = rng.integers(1, C.HORIZONS + 1, n)
+    df["n_train"] = rng.integers(3, 20, n)
+    df["error"] = ""
+    df["panel"] = np.where(np.arange(n) % 2 == 0, "a", "b")
+    df["value"] = df["z"]
+    df["last_value"] = 0.0
+    return df
+
+
+def test_shipped_calibration_loads_and_has_out_of_sample_coverage_in_band():
+    cal = C.load_calibration()
+    assert len(cal.multipliers) == len(C.N_OBS_BUCKETS)
+    for row in cal.multipliers:
+        assert all(m > 0 for m in row)
+        assert list(row) == sorted(row), "multipliers must not shrink with the horizon"
+    assert cal.meta["out_of_sample"] == "leave-one-panel-out"
+    assert 0.77 <= cal.meta["oos_coverage80"] <= 0.83
+    assert 0.93 <= cal.meta["oos_coverage95"] <= 0.97
+
+
+def test_spread_shape_bucket_and_beyond_last_horizon():
+    cal = C.Calibration(((1.0, 2.0), (3.0, 4.0)), (3, 8))
+    assert cal.spread(1, 3).tolist() == [1.0]
+    assert cal.spread(4, 7).tolist() == [1.0, 2.0, 2.0, 2.0]  # later horizons reuse the last
+    assert cal.spread(2, 30).tolist() == [3.0, 4.0]
+
+
+def test_calibration_json_round_trip_and_bad_file_message():
+    cal = C.Calibration(((1.0, 1.25),) * len(C.N_OBS_BUCKETS), C.N_OBS_BUCKETS, {"seed": 3})
+    back = C.Calibration.from_json(cal.to_json())
+    assert back.multipliers == cal.multipliers and back.meta == {"seed": 3}
+    with pytest.raises(KhforecastError, match=r"cal\.json: expected a khforecast calibration file"):
+        C.Calibration.from_json("{not json", source="cal.json")
+    with pytest.raises(KhforecastError, match="positive multipliers"):
+        C.Calibration.from_json(json.dumps({"buckets": [3], "multipliers": [[1.0, -1.0]]}))
+
+
+@pytest.mark.parametrize("true_scale", [0.6, 1.0, 2.0])
+def test_fit_recovers_the_scale_that_calibrates(true_scale):
+    bt = _synthetic_backtests(true_scale)
+    cal = C.fit_spread(bt, min_cell=40)
+    fitted = np.array(cal.multipliers)
+    assert np.all(np.abs(fitted / true_scale - 1) < 0.15)  # ~300 back-tests per cell
+    assert abs(np.exp(np.log(fitted / true_scale).mean()) - 1) < 0.04
+    table = C.calibration_table(bt, C.out_of_sample_spread(bt))
+    overall = table.iloc[-1]
+    assert abs(overall["coverage80"] - 0.80) < 0.03
+    assert abs(overall["coverage95"] - 0.95) < 0.02
+    raw = C.calibration_table(bt).iloc[-1]  # spread 1: wrong unless the scale is 1
+    if true_scale == 2.0:
+        assert raw["coverage80"] < 0.55
+
+
+def test_backtest_rows_and_jobs_do_not_change_results():
+    series = C.load_panel_series(["gso:unemployment_rate"])[:12]
+    assert all(s.panel == "gso:unemployment_rate" and len(s.values) >= 6 for s in series)
+    one = C.backtest(series, n_sims=200, seed=5, max_cases=2, jobs=1)
+    two = C.backtest(series, n_sims=200, seed=5, max_cases=2, jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+    assert (one["error"] == "").all()
+    assert one["horizon"].between(1, C.HORIZONS).all()
+    assert (one["n_train"] >= 3).all()
+    assert (one["year"] == one["origin"] + one["horizon"]).all()
+    d = one[C._DCOLS].to_numpy()
+    assert np.all(np.diff(d, axis=1) >= -1e-12), "quantile offsets must be ordered"
+
+
+def test_command_reproduces_the_file_on_a_tiny_subset(tmp_path, capsys):
+    args = ["--panels", "gso:unemployment_rate", "gso:informal_employment_rate",
+            "--max-series", "15", "--sims", "200", "--seed", "11", "--max-cases", "2"]
+    assert C.main(["--out", str(tmp_path / "a.json"), *args]) == 0
+    assert C.main(["--out", str(tmp_path / "b.json"), *args]) == 0
+    a = (tmp_path / "a.json").read_bytes()
+    assert a == (tmp_path / "b.json").read_bytes()
+    doc = json.loads(a)
+    assert doc["meta"]["seed"] == 11 and doc["meta"]["out_of_sample"] == "leave-one-panel-out"
+    assert "coverage80" in capsys.readouterr().out
+    cal, _, _ = C.derive_calibration(seed=11, n_sims=200, max_cases=2, max_series_per_panel=15,
+                                     panels=["gso:unemployment_rate", "gso:informal_employment_rate"])
+    assert cal.to_json().encode() == a
+
+
+@pytest.mark.slow
+def test_held_out_coverage_on_the_gso_panels():
+    """Multipliers fitted on the other GSO panels cover a held-out panel's years as promised."""
+    panels = [f"gso:{n}" for n in ("unemployment_rate", "trained_labour_force_share",
+                                   "informal_employment_rate", "population_average",
+                                   "literacy_rate_15plus", "infant_mortality_rate")]
+    cal, bt, table = C.derive_calibration(seed=3, n_sims=500, max_cases=4, panels=panels,
+                                          max_series_per_panel=63)
+    overall = table.iloc[-1]
+    assert 0.72 <= overall["coverage80"] <= 0.88
+    assert 0.89 <= overall["coverage95"] <= 0.99
+    assert int(overall["n"]) > 1000
