@@ -61,16 +61,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.qualitative": ("Định tính", "Qualitative"),
     "status.not_yet_published": ("Chưa công bố", "Not yet published"),
     # ESCAP-style progress labels (assessment.csv `escap_label`, when the engine writes it)
-    "escap.achieved": ("Đã đạt mục tiêu", "Target achieved"),
-    "escap.on_track": ("Đúng tiến độ", "On track"),
-    "escap.maintain": ("Duy trì tiến độ", "Maintain progress"),
+    "escap.maintain_progress": ("Duy trì tiến độ", "Maintain progress"),
     "escap.accelerate": ("Cần tăng tốc", "Accelerate progress"),
-    "escap.accelerate_to_achieve": ("Cần tăng tốc", "Accelerate progress"),
-    "escap.reverse": ("Cần đảo ngược xu hướng", "Reverse trend"),
     "escap.reverse_trend": ("Cần đảo ngược xu hướng", "Reverse trend"),
-    "escap.regressing": ("Đang đi lùi", "Regressing"),
-    "escap.insufficient_data": ("Chưa đủ số liệu", "Insufficient data"),
-    "escap.no_data": ("Chưa có số liệu", "No data"),
     # headings
     "h.sector_briefing": ("Báo cáo nhanh lĩnh vực {sector}: {name}",
                           "Sector briefing {sector}: {name}"),
@@ -215,8 +208,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.explorer_static": (
         "Mở sổ tay này trong JupyterLab với interactive = True để điều chỉnh kịch bản trực tiếp.",
         "Open this notebook in JupyterLab with interactive = True to move the scenario live."),
-    "label.acceleration": ("Tăng tốc (đơn vị/năm)", "Acceleration (units/year)"),
-    "label.shock": ("Cú sốc (đơn vị)", "Shock (units)"),
+    "label.acceleration": ("Hệ số tăng tốc", "Acceleration factor"),
+    "label.shock": ("Cú sốc (tỷ lệ)", "Shock (fraction)"),
     "label.start_year": ("Năm bắt đầu", "Start year"),
     "label.indicator": ("Chỉ tiêu", "Indicator"),
     "label.probability": ("Khả năng đạt mục tiêu {year}: {p} ({words})",
