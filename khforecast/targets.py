@@ -89,6 +89,9 @@ class Target:
         if missing:
             raise TargetParseError(f"target {self.text!r} ({self.year}), kind {self.kind}: "
                                    f"missing {', '.join(missing)}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise TargetParseError(f"target {self.text!r} ({self.year}): low {self.low:g} is "
+                                   f"above high {self.high:g}")
         if self.direction not in (1, -1, 0):
             raise TargetParseError(f"target {self.text!r} ({self.year}): direction must be "
                                    f"1, -1 or 0, got {self.direction!r}")
@@ -256,8 +259,10 @@ class Target:
     def threshold_level(self, base_value: float | None = None) -> float | None:
         """The LEVEL in ``year`` that just meets the target (None for qualitative/none).
 
-        For ``annual_change``/``ratio_to_base`` this needs the base-year level, for
-        ``cumulative`` it is the total of the flows.
+        For ``annual_change``/``ratio_to_base`` this needs the base-year level (an
+        ``annual_change`` band with direction 0 aims at the middle of its range), for
+        ``cumulative`` it is the total of the flows; a ``between`` band with direction 0 has
+        no single level (None).
         """
         if not self.is_quantitative:
             return None

@@ -114,6 +114,8 @@ def test_target_rejects_unknown_kind_and_missing_fields():
         Target(year=2030, text="x", kind="ge")
     with pytest.raises(TargetParseError, match="missing value, start_year"):
         Target(year=2030, text="x", kind="cumulative")
+    with pytest.raises(TargetParseError, match="low 5 is above high 3"):
+        Target(year=2030, text="x", kind="between", low=5.0, high=3.0)
     with pytest.raises(TargetParseError, match="direction must be"):
         Target(year=2030, text="x", kind="ge", value=1.0, direction=2)
 
