@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from khforecast.catalog import Catalog, Indicator
     from khforecast.targets import Target
 
-__all__ = ["ILLUSTRATIVE_SEED", "generate_illustrative", "illustrative_source", "to_csv_text", "main"]
+__all__ = ["ILLUSTRATIVE_SEED", "generate_illustrative", "illustrative_source", "to_csv_text",
+           "main"]
 
 #: The seed of the shipped illustrative file (the plan's number).
 ILLUSTRATIVE_SEED = 8839
@@ -184,7 +185,7 @@ def generate_illustrative(catalog: Catalog | None = None, seed: int = ILLUSTRATI
     children = np.random.SeedSequence(seed).spawn(len(quantitative))
     source = illustrative_source(seed)
     rows: list[dict[str, object]] = []
-    for i, (ind, child) in enumerate(zip(quantitative, children)):
+    for i, (ind, child) in enumerate(zip(quantitative, children, strict=True)):
         rng = np.random.default_rng(child)
         years, values = _series(ind, i, rng)
         flow = ind.observed_as == "flow"
@@ -193,7 +194,7 @@ def generate_illustrative(catalog: Catalog | None = None, seed: int = ILLUSTRATI
                 f"{_driver(ind).year} target ({_driver(ind).kind})")
         rows.extend({"indicator_id": ind.id, "place": place, "year": int(y),
                      "value": float(v), "source": source, "status": "illustrative",
-                     "note": note} for y, v in zip(years, values))
+                     "note": note} for y, v in zip(years, values, strict=True))
     frame = pd.DataFrame(rows, columns=list(INPUT_COLUMNS))
     return frame.astype({"year": "int64", "value": "float64"})
 

@@ -387,7 +387,7 @@ def _header(names: list[object], locs: list[_Loc], sink: _Sink, require_source: 
     """Map known column names to positions; report missing/duplicate/unknown columns."""
     known = INPUT_COLUMNS
     index: dict[str, int] = {}
-    for i, (name, loc) in enumerate(zip(names, locs)):
+    for i, (name, loc) in enumerate(zip(names, locs, strict=True)):
         key = _text(name).lower().lstrip("\ufeff")
         if key in index:
             sink.add(loc, "each column once", f"a second column '{key}'")
@@ -665,6 +665,12 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
     """Validate raw records; return the good rows as dicts."""
     ids = list(cat.indicators)
     id_set = set(ids)
+    children: dict[str, list[str]] = {}
+    for ind in cat.indicators.values():
+        if ind.parent:
+            children.setdefault(ind.parent, []).append(ind.id)
+    headings = {pid: kids for pid, kids in children.items()
+                if not any(t.is_quantitative for t in cat.get(pid).targets.values())}
     good: list[dict[str, object]] = []
     for rec in records:
         ok = True
@@ -682,6 +688,9 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
                      else f"the ids run {ids[0]}-{ids[-1]}, with sub-rows such as "
                           "33.poor_districts; see `khforecast catalog`")
             ok = False
+        elif iid in headings:
+            sink.add(raw.loc, f"one of the rows of {iid} (" + ", ".join(headings[iid]) + ")",
+                     f"{iid}, a heading with no target of its own", severity="warning")
         place = DEFAULT_PLACE
         if "place" in rec:
             text = _text(rec["place"].value)
@@ -883,8 +892,9 @@ def read_observations(*paths: str | os.PathLike[str], decimal: str | None = None
     Examples
     --------
     >>> obs = read_observations(bundled_observations_path(), require_source=True)
-    >>> obs.loc[(obs.indicator_id == "02") & (obs.year == 2018), ["place", "value"]].iloc[0].tolist()
-    ['khanh_hoa', 3.46]
+    >>> row = obs[(obs.indicator_id == "02") & (obs.place == "khanh_hoa") & (obs.year == 2018)]
+    >>> float(row["value"].iloc[0])
+    3.46
     """
     frame, problems = check_observations(*paths, decimal=decimal, catalog=catalog,
                                          require_source=require_source)

@@ -201,7 +201,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     status_dv.showErrorMessage = True
     src.add_data_validation(status_dv)
     status_dv.add("E2:E1000")
-    for col, w in zip("ABCDEF", (16, 18, 14, 70, 14, 40)):
+    for col, w in zip("ABCDEF", (16, 18, 14, 70, 14, 40), strict=True):
         src.column_dimensions[col].width = w
     src.freeze_panes = "A2"
 

@@ -1,4 +1,4 @@
-"""Tests of reading and validating observations (CSV, TSV, UTF-16, xlsx) and `khforecast validate`."""
+"""Tests of reading and validating observations (CSV, TSV, UTF-16, xlsx) and `validate`."""
 from __future__ import annotations
 
 import io
@@ -178,7 +178,7 @@ def test_bad_file_lists_every_problem_in_row_order() -> None:
     frame, problems = check_observations(DATA / "bad_observations.csv")
     msgs = _messages(problems)
     assert len(msgs) == len(BAD_EXPECTED)
-    for msg, pattern in zip(msgs, BAD_EXPECTED):
+    for msg, pattern in zip(msgs, BAD_EXPECTED, strict=True):
         assert re.search(pattern, msg), (msg, pattern)
     # the good rows survive: row 2, and the two 03 rows (a warning only)
     assert frame[["indicator_id", "year"]].values.tolist() == [["02", 2019], ["03", 2020],
@@ -414,3 +414,12 @@ def test_random_workbooks_never_raise(tmp_path: Path, header: list[str], rows: l
     path = tmp_path / "book.xlsx"
     wb.save(path)
     _check_only_problems(path)
+
+
+def test_heading_row_gets_a_warning_naming_its_rows(tmp_path: Path) -> None:
+    frame, problems = check_observations(_write(tmp_path, "indicator_id,year,value\n85,2020,50\n"))
+    assert len(frame) == 1
+    assert [str(p).split(": ", 1)[1] for p in problems] == [
+        "expected one of the rows of 85 (85.urban, 85.rural), got 85, a heading with no target "
+        "of its own"]
+    assert problems[0].severity == "warning"
