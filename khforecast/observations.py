@@ -318,17 +318,17 @@ def _slug(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 def _load_bytes(path: Path, sink: _Sink) -> bytes | None:
     """The file's bytes, or None with a problem when it cannot be read."""
-    if not path.exists():
-        sink.add(None, "an existing file", "no such file")
-        return None
-    if path.is_dir():
-        sink.add(None, "a file", "a directory")
-        return None
     try:
         return path.read_bytes()
+    except FileNotFoundError:
+        sink.add(None, "an existing file", "no such file")
+    except IsADirectoryError:
+        sink.add(None, "a file", "a directory")
     except OSError as exc:
         sink.add(None, "a readable file", exc.strerror or type(exc).__name__)
-        return None
+    except ValueError as exc:  # e.g. a NUL character in the name
+        sink.add(None, "a valid file name", str(exc))
+    return None
 
 
 def _decode(data: bytes, sink: _Sink) -> str | None:
