@@ -324,8 +324,11 @@ def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJo
         src = Path(params.source)
         files.append(("params", src))
         files += [("params", p) for p in sorted((src.parent / "sectors").glob("*.yaml"))]
-        if (src.parent / "scenarios.yaml").is_file():
-            files.append(("params", src.parent / "scenarios.yaml"))
+    from khforecast.scenarios import default_scenarios_path
+
+    scenarios = default_scenarios_path()
+    if scenarios is not None:
+        files.append(("scenarios", scenarios))
     files += [("notebook", j.template) for j in {j.template: j for j in jobs}.values()]
     return [{"kind": kind, "path": str(p.resolve()), "sha256": sha256_file(p)} for kind, p in files]
 
@@ -398,7 +401,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     out_dir = Path(out)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
-                         extra_notebooks=extra_notebooks)  # params errors before any write
+                         extra_notebooks=[*bp.extra_notebooks, *extra_notebooks])
+    # (params errors are raised above, before anything is written)
     run_dir.mkdir(parents=True)
     n_jobs = max(1, jobs or bp.jobs or os.cpu_count() or 1)
     manifest: dict[str, Any] = {

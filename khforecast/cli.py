@@ -165,7 +165,30 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("run: being built (issue 4)")
+    from khforecast.batch import run_batch
+    from khforecast.catalog import normalize_sector
+    from khforecast.errors import CatalogError
+
+    try:
+        sectors = [normalize_sector(s) for s in args.sectors] if args.sectors else None
+    except CatalogError as exc:
+        raise _UsageError(f"--sectors: {exc}") from None
+    if args.jobs is not None and args.jobs < 1:
+        raise _UsageError(f"--jobs: expected a positive number of notebooks, found {args.jobs}")
+    result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
+                       lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
+                       sims=args.sims, pdf=args.pdf)
+    print(result.run_dir / "index.html")
+    if result.failed:
+        for entry in result.manifest["notebooks"]:
+            if entry["status"] != "ok":
+                where = result.run_dir / (entry["notebook"] or "")
+                print(f"khforecast run: {entry['name']} failed: {entry['error']} (saved in "
+                      f"{where})", file=sys.stderr)
+        print(f"khforecast run: {len(result.failed)} of {len(result.manifest['notebooks'])} "
+              "notebook(s) failed; outputs/latest was not moved", file=sys.stderr)
+        return 1
+    return 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class BatchParams:
     run_date: _dt.date | None = None  # "as of" date for past-due tasks; None = today (UTC)
     deep_dives: tuple[str, ...] = ()  # indicator ids that get a deep-dive notebook
     scenario_explorer: bool = True  # also render the scenario comparison notebook
+    extra_notebooks: tuple[str, ...] = ()  # your own notebooks, run with run_dir and lang
     sectors: Mapping[str, SectorParams] = field(default_factory=dict)
     source: str = ""  # the batch.yaml read, or "" for the defaults
 
@@ -155,6 +156,15 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = _str_list(path, key, v)
             if key == "scenarios" and not out[key]:
                 raise _bad(path, key, "at least one scenario name", v)
+        elif key == "extra_notebooks":
+            found = []
+            for name in _str_list(path, key, v):
+                nb = (path.parent / name) if path.is_file() else Path(name)
+                if nb.suffix != ".ipynb" or not nb.is_file():
+                    raise _bad(path, key, "paths of existing .ipynb files (relative to this "
+                               "file)", name)
+                found.append(str(nb.resolve()))
+            out[key] = tuple(found)
         elif key == "scenario_explorer":
             if not isinstance(v, bool):
                 raise _bad(path, key, "true or false", v)
