@@ -455,7 +455,7 @@ def _read_csv(data: bytes, sink: _Sink, require_source: bool) -> list[_Record]:
     return records
 
 
-def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, decimal: str
+def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
                ) -> list[_Record]:
     """Raw records of the Excel template (or a first sheet laid out like the CSV)."""
     from openpyxl import load_workbook
@@ -479,8 +479,7 @@ def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, decimal: str
             if DATA_SHEET in names:
                 data_rows = rows(DATA_SHEET)
                 src_rows = rows(SOURCES_SHEET) if SOURCES_SHEET in names else None
-                return _template_records(data_rows, src_rows, loc, sink, require_source,
-                                         decimal)
+                return _template_records(data_rows, src_rows, loc, sink, require_source, ids)
             if not names:
                 sink.add(None, "a workbook with a sheet", "no sheets")
                 return []
@@ -520,7 +519,7 @@ def _long_sheet_records(sheet: str, rows: list[tuple[object, ...]], loc, sink: _
 
 def _template_records(data_rows: list[tuple[object, ...]],
                       src_rows: list[tuple[object, ...]] | None, loc, sink: _Sink,
-                      require_source: bool, decimal: str) -> list[_Record]:
+                      require_source: bool, ids: list[str]) -> list[_Record]:
     """Map each filled value cell of the template's data sheet back to a long record."""
     if not data_rows:
         sink.add(_Loc(1, "indicator_id", "A1", DATA_SHEET), "the template's header row",
@@ -531,13 +530,14 @@ def _template_records(data_rows: list[tuple[object, ...]],
     if "indicator_id" not in keys or "place" not in keys:
         missing = [k for k in ("indicator_id", "place") if k not in keys]
         for k in missing:
-            sink.add(_Loc(1, k, "1", DATA_SHEET), f"a header cell '{k}' in row 1",
+            sink.add(_Loc(1, k, "A1", DATA_SHEET), f"a header cell '{k}' in row 1",
                      "the header " + ", ".join(repr(k) for k in keys if k))
         return []
     c_id, c_place = keys.index("indicator_id"), keys.index("place")
     years: dict[int, _Raw] = {c: _Raw(head[c], loc(DATA_SHEET, 1, c, _text(head[c])))
                               for c in range(c_place + 1, len(head)) if _text(head[c])}
-    sources = _sources(src_rows, loc, sink) if src_rows is not None else []
+    sources = _sources(src_rows, loc, sink, ids) if src_rows is not None else []
+    used: set[int] = set()
     records: list[_Record] = []
     for r, row in enumerate(data_rows[1:], start=2):
         for c in range(c_place + 1, len(row)):
@@ -557,8 +557,13 @@ def _template_records(data_rows: list[tuple[object, ...]],
                 "year": header,
                 "value": _Raw(value, loc(DATA_SHEET, r, c, column)),
             }
-            _attach_source(rec, sources, sink, require_source)
+            _attach_source(rec, sources, sink, require_source, used)
             records.append(rec)
+    for s in sources:
+        if s.row not in used:
+            sink.add(s.fields["indicator_id"].loc, "a sources row that matches values of the "
+                     "data sheet (indicator_id, place, year)", f"no value of {s.indicator_id} "
+                     f"at {s.place} in its years", severity="warning")
     return records
 
 
@@ -574,7 +579,8 @@ class _SourceRow:
     row: int
 
 
-def _sources(rows: list[tuple[object, ...]], loc, sink: _Sink) -> list[_SourceRow]:
+def _sources(rows: list[tuple[object, ...]], loc, sink: _Sink, ids: list[str]
+             ) -> list[_SourceRow]:
     """Parse the sources sheet; each row covers one year, a range '2018-2024' or all years."""
     out: list[_SourceRow] = []
     if not rows:
@@ -604,14 +610,18 @@ def _sources(rows: list[tuple[object, ...]], loc, sink: _Sink) -> list[_SourceRo
             if first > last:
                 sink.add(spec.loc, "a range from an earlier to a later year", _show(spec.value))
                 continue
+        iid = _indicator_id(cells["indicator_id"].value)
+        if iid not in ids:
+            sink.add(cells["indicator_id"].loc, "an indicator id of the catalog",
+                     _show(cells["indicator_id"].value), hint=_id_hint(iid, ids))
+            continue
         place = _text(cells["place"].value) if "place" in cells else ""
-        out.append(_SourceRow(_indicator_id(cells["indicator_id"].value), place or DEFAULT_PLACE,
-                              first, last, cells, r))
+        out.append(_SourceRow(iid, place or DEFAULT_PLACE, first, last, cells, r))
     return out
 
 
 def _attach_source(rec: _Record, sources: list[_SourceRow], sink: _Sink,
-                   require_source: bool) -> None:
+                   require_source: bool, used: set[int]) -> None:
     """Give a template value the source/status/note of the most specific sources row."""
     iid = _indicator_id(rec["indicator_id"].value)
     place = _text(rec["place"].value) or DEFAULT_PLACE
@@ -633,6 +643,7 @@ def _attach_source(rec: _Record, sources: list[_SourceRow], sink: _Sink,
                      f"{iid} at {place} in {year}", "none")
         return
     best = ranked[min(ranked)]
+    used.update(s.row for s in best)
     if len(best) > 1:
         sink.add(best[1].fields["indicator_id"].loc, f"one sources row for {iid} at {place} "
                  f"in {year}", f"rows {best[0].row} and {best[1].row} of sheet "
@@ -660,6 +671,16 @@ def _where(loc: _Loc, file: str) -> str:
     return f"{file} row {loc.row}"
 
 
+def _id_hint(iid: str, ids: list[str]) -> str:
+    """The nearest catalog ids to an unknown one, or where to find the ids."""
+    near = ([i for i in ids if len(iid) > 2 and i.startswith(iid)][:3]
+            or difflib.get_close_matches(iid, [i for i in ids if "." in i], n=2, cutoff=0.6))
+    if near:
+        return "did you mean " + " or ".join(near) + "?"
+    return (f"the ids run {ids[0]}-{ids[-1]}, with sub-rows such as 33.poor_districts; see "
+            "`khforecast catalog`")
+
+
 def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: str,
                    require_source: bool) -> list[dict[str, object]]:
     """Validate raw records; return the good rows as dicts."""
@@ -680,13 +701,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
             sink.add(raw.loc, "an indicator id such as 02 or 33.poor_districts", _show(raw.value))
             ok = False
         elif iid not in id_set:
-            near = ([i for i in ids if len(iid) > 2 and i.startswith(iid)][:3]
-                    or difflib.get_close_matches(iid, [i for i in ids if "." in i], n=2,
-                                                 cutoff=0.6))
             sink.add(raw.loc, "an indicator id of the catalog", _show(raw.value),
-                     hint=("did you mean " + " or ".join(near) + "?") if near
-                     else f"the ids run {ids[0]}-{ids[-1]}, with sub-rows such as "
-                          "33.poor_districts; see `khforecast catalog`")
+                     hint=_id_hint(iid, ids))
             ok = False
         elif iid in headings:
             sink.add(raw.loc, f"one of the rows of {iid} (" + ", ".join(headings[iid]) + ")",
@@ -837,7 +853,7 @@ def check_observations(*paths: str | os.PathLike[str], decimal: str | None = Non
         data = _load_bytes(Path(f), sink)
         if data is None:
             continue
-        records = _records(Path(f), data, sink, require_source, decimal)
+        records = _records(Path(f), data, sink, require_source, list(cat.indicators))
         for row in _check_records(records, sink, cat, decimal, require_source):
             row["file"] = f
             rows.append(row)
@@ -854,7 +870,7 @@ def check_observations(*paths: str | os.PathLike[str], decimal: str | None = Non
     return frame.reset_index(drop=True), problems
 
 
-def _records(path: Path, data: bytes, sink: _Sink, require_source: bool, decimal: str
+def _records(path: Path, data: bytes, sink: _Sink, require_source: bool, ids: list[str]
              ) -> list[_Record]:
     """Dispatch on content (not only the name): CSV text, xlsx, or one clear problem."""
     suffix = path.suffix.lower()
@@ -869,7 +885,7 @@ def _records(path: Path, data: bytes, sink: _Sink, require_source: bool, decimal
                      "an empty file" if not data else "a file that is not one",
                      hint="a CSV saved under an .xlsx name? rename it to .csv" if data else "")
             return []
-        return _read_xlsx(data, sink, require_source, decimal)
+        return _read_xlsx(data, sink, require_source, ids)
     if is_zip:
         sink.add(None, "a CSV text file", "a zip archive (an .xlsx workbook with a .csv name?)",
                  hint="rename it to .xlsx, or save it from Excel as 'CSV UTF-8'")

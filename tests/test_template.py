@@ -197,3 +197,41 @@ def test_template_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "must end in .xlsx" in capsys.readouterr().err
     assert main(["validate", str(out)]) == 0
     assert "valid: 1 file(s), 0 row(s)" in capsys.readouterr().out
+
+
+def test_filled_template_fixture_reads_with_sources() -> None:
+    obs = read_observations(DATA / "filled_template.xlsx", require_source=True)
+    two = obs[obs.indicator_id == "02"]
+    assert two["year"].tolist() == list(range(2018, 2025))
+    assert two["value"].tolist() == [3.46, 3.49, 4.7, 5.72, 3.1, 2.8, 2.66]
+    assert two["status"].tolist() == ["final"] * 6 + ["preliminary"]  # one year beats a range
+    eighty = obs[obs.indicator_id == "80"].iloc[0]
+    assert (eighty.place, eighty.year, eighty.value, eighty.note) == (
+        "khanh_hoa_merged", 2025, 1200.0, "units completed in 2025")
+
+
+BAD_TEMPLATE = [
+    rf"sheet '{DATA_SHEET}' cell G5 \(column 'place'\): expected a place code .*got 'Khánh Hòa'",
+    rf"sheet '{DATA_SHEET}' cell I5 \(column '2019'\): .*got '3,49' \(.*--decimal ,",
+    rf"sheet '{DATA_SHEET}' cell J7 \(column '2020'\): expected a percent in 0-100 .*got 101\.5",
+    rf"sheet '{DATA_SHEET}' cell K13 \(column '2021'\): expected a number, got 'n/a'",
+    rf"sheet '{DATA_SHEET}' cell L13 \(column '2022'\): expected a number, got a date/time",
+    rf"sheet '{DATA_SHEET}' cell J69 \(column '2020'\): expected a value >= 0 .*got -3",
+    rf"sheet '{SOURCES_SHEET}' cell A2 \(column 'indicator_id'\): expected an indicator id of "
+    r"the catalog, got '99'",
+    rf"sheet '{SOURCES_SHEET}' cell C3 \(column 'year'\): expected a range from an earlier to "
+    r"a later year, got '2024-2018'",
+    rf"sheet '{SOURCES_SHEET}' cell E4 \(column 'status'\): expected a status in final, "
+    r"preliminary, estimate, illustrative \(or empty\), got 'draft'",
+    rf"^warning: .*sheet '{SOURCES_SHEET}' cell A5 \(column 'indicator_id'\): expected a "
+    r"sources row that matches values .*got no value of 59 at ninh_thuan in its years",
+]
+
+
+def test_bad_template_fixture_lists_every_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(DATA / "bad_template.xlsx")]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == len(BAD_TEMPLATE) + 1
+    for line, pattern in zip(lines, BAD_TEMPLATE, strict=False):
+        assert re.search(pattern, line), (line, pattern)
+    assert lines[-1] == "khforecast: 9 problem(s) found; nothing was written"
