@@ -90,11 +90,12 @@ def render_html(notebook: str | os.PathLike[str], out: str | os.PathLike[str], *
     exporter = HTMLExporter(template_name="khbriefing",
                             extra_template_basedirs=[str(_templates_dir())],
                             exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+                            exclude_output_prompt=True, embed_images=True,
+                            language_code=lang)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={REMOVE_TAG}),
                                    enabled=True)
     page, _ = exporter.from_notebook_node(
-        nb, resources={"khforecast_css": _css(), "language_code": lang})
+        nb, resources={"khforecast_css": _css()})
     page = _toc(page, lang)
     bad = network_references(page)
     if bad:
