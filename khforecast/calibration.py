@@ -42,7 +42,7 @@ __all__ = [
     "load_panel_series",
     "backtest",
     "fit_spread",
-    "out_of_sample_spread",
+    "out_of_sample_params",
     "calibration_table",
     "derive_calibration",
     "QUANTILES",
@@ -57,7 +57,6 @@ N_OBS_BUCKETS = (3, 5, 8, 12)
 #: the quantile levels of the draws stored per back-test cell (as offsets from the median)
 _GRID = np.array([0.01, 0.025, 0.05, 0.075] + [k / 20 for k in range(2, 19)] + [0.925, 0.95, 0.975, 0.99])
 _DCOLS = [f"d{round(q * 1000):03d}" for q in _GRID]
-_S_GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 241))
 
 
 def _bucket(n_obs: int, buckets: Sequence[int] = N_OBS_BUCKETS) -> int:
@@ -65,9 +64,9 @@ def _bucket(n_obs: int, buckets: Sequence[int] = N_OBS_BUCKETS) -> int:
     return max((i for i, lo in enumerate(buckets) if n_obs >= lo), default=0)
 
 
-def _bucket_label(i: int) -> str:
-    lo = N_OBS_BUCKETS[i]
-    hi = N_OBS_BUCKETS[i + 1] - 1 if i + 1 < len(N_OBS_BUCKETS) else None
+def _bucket_label(i: int, buckets: Sequence[int] = N_OBS_BUCKETS) -> str:
+    lo = buckets[i]
+    hi = buckets[i + 1] - 1 if i + 1 < len(buckets) else None
     return f"{lo}+" if hi is None else (f"{lo}" if hi == lo else f"{lo}-{hi}")
 
 
@@ -76,15 +75,18 @@ def _bucket_label(i: int) -> str:
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Calibration:
-    """Spread multipliers per horizon (1..HORIZONS) and training-length bucket.
+    """Spread multipliers per horizon and training-length bucket, and a tail per bucket.
 
     ``multipliers[b][h-1]`` widens (>1) or narrows (<1) the paths' dispersion around their
-    median on the modelling scale, for a series of bucket ``b`` at horizon ``h``.
+    median on the modelling scale, for a series of bucket ``b`` at horizon ``h``;
+    ``tails[b]`` is the spread of a per-path log-normal scale factor (0: none) that gives the
+    predictive distribution the heavier tails pooled back-tests show.
     """
 
     multipliers: tuple[tuple[float, ...], ...]
     buckets: tuple[int, ...] = N_OBS_BUCKETS
     meta: dict = field(default_factory=dict, compare=False)
+    tails: tuple[float, ...] = ()
 
     def spread(self, h: int, n_obs: int) -> np.ndarray:
         """The (h,) multipliers for horizons 1..h of a series with ``n_obs`` points."""
@@ -92,14 +94,33 @@ class Calibration:
         idx = np.minimum(np.arange(h), len(row) - 1)
         return row[idx]
 
+    def tail(self, n_obs: int) -> float:
+        """The tail parameter for a series with ``n_obs`` points (0 when none was fitted)."""
+        return float(self.tails[_bucket(n_obs, self.buckets)]) if self.tails else 0.0
+
+    def widen_tails(self, z: np.ndarray, n_obs: int, rng: np.random.Generator) -> np.ndarray:
+        """Scale each path's deviation from the median by its own factor ``exp(tail * e)``.
+
+        ``z`` is (n_paths, h) on the modelling scale (after the spread); one ``e ~ N(0, 1)`` per
+        path keeps the path's years coherent. Returns a new array; every value stays on its side
+        of the median, so the median (of an odd number of paths) is unchanged.
+        """
+        tau = self.tail(n_obs)
+        if tau == 0.0:
+            return z.copy()
+        med = np.median(z, axis=0)
+        factor = np.exp(tau * rng.standard_normal(z.shape[0]))
+        return med[None, :] + factor[:, None] * (z - med[None, :])
+
     def to_json(self) -> str:
         """Serialise deterministically (sorted keys, fixed float precision)."""
         doc = {
-            "format": 1,
+            "format": 2,
             "buckets": list(self.buckets),
-            "bucket_labels": [_bucket_label(i) for i in range(len(self.buckets))],
+            "bucket_labels": [_bucket_label(i, self.buckets) for i in range(len(self.buckets))],
             "horizons": len(self.multipliers[0]),
             "multipliers": [[round(float(v), 4) for v in row] for row in self.multipliers],
+            "tails": [round(float(v), 4) for v in self.tails],
             "meta": self.meta,
         }
         return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -111,19 +132,23 @@ class Calibration:
             doc = json.loads(text)
             mult = tuple(tuple(float(v) for v in row) for row in doc["multipliers"])
             buckets = tuple(int(b) for b in doc["buckets"])
+            tails = tuple(float(v) for v in doc.get("tails", ()))
         except (ValueError, KeyError, TypeError) as exc:
             raise KhforecastError(f"{source}: expected a khforecast calibration file, "
                                   f"could not read it ({exc})") from exc
         if len(mult) != len(buckets) or any(len(r) != len(mult[0]) or min(r) <= 0 for r in mult):
             raise KhforecastError(f"{source}: expected one row of positive multipliers per "
                                   f"bucket ({len(buckets)}), found {len(mult)} rows")
-        return cls(mult, buckets, doc.get("meta", {}))
+        if tails and (len(tails) != len(buckets) or min(tails) < 0):
+            raise KhforecastError(f"{source}: expected one tail >= 0 per bucket "
+                                  f"({len(buckets)}), found {list(tails)}")
+        return cls(mult, buckets, doc.get("meta", {}), tails)
 
     @classmethod
     def identity(cls) -> Calibration:
-        """No widening: every multiplier is 1 (the models' own intervals)."""
+        """No widening: every multiplier is 1 and no tail (the models' own intervals)."""
         return cls(tuple(tuple([1.0] * HORIZONS) for _ in N_OBS_BUCKETS), N_OBS_BUCKETS,
-                   {"note": "identity"})
+                   {"note": "identity"}, tuple(0.0 for _ in N_OBS_BUCKETS))
 
 
 @lru_cache(maxsize=1)
@@ -401,68 +426,135 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
 # --------------------------------------------------------------------------------------------
 # fitting and scoring
 # --------------------------------------------------------------------------------------------
+# A predictive distribution at spread s and tail tau is the scale mixture
+#     F(z) = E_e[ F1(z / (s * exp(tau * e))) ],  e ~ N(0, 1),
+# of the models' own distribution F1 (spread 1) on the modelling scale: tau = 0 is a plain
+# widening, tau > 0 gives heavier tails (pooled series differ in how wrong their models are).
+# F1 is known per back-test through its quantile offsets d; the expectation uses Gauss-Hermite
+# nodes. To fit fast, F1(z * c) is tabulated once per back-test on a log grid of c = 1/s, and a
+# node's factor exp(tau * x_k) is a shift along that grid.
+_LOG_C = np.linspace(np.log(1 / 10), np.log(10), 231)  # c = 1 / spread, step 0.02 in log
+_STEP = float(_LOG_C[1] - _LOG_C[0])
+_TAU_GRID = np.round(np.arange(0.0, 1.21, 0.1), 2)
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(7)
+_GH_W = _GH_W / _GH_W.sum()
+
+
 def _offsets(bt: pd.DataFrame) -> np.ndarray:
     return bt[_DCOLS].to_numpy(dtype=float)
 
 
-def _pit(bt: pd.DataFrame, s: np.ndarray | float) -> np.ndarray:
-    """PIT of the realised values when the spread is ``s`` (scalar or per row)."""
+def _cdf_rows(z: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """F1 of each row at ``z`` (rows, or rows x k), piecewise linear through the row's offsets."""
+    z2 = z if z.ndim == 2 else z[:, None]
+    out = np.empty(z2.shape)
+    n_knots = d.shape[1]
+    for j in range(z2.shape[1]):
+        zj = z2[:, j]
+        idx = (d <= zj[:, None]).sum(axis=1)  # knots at or below zj
+        lo = np.clip(idx - 1, 0, n_knots - 1)
+        hi = np.clip(idx, 0, n_knots - 1)
+        dl, dh = d[np.arange(len(zj)), lo], d[np.arange(len(zj)), hi]
+        gl, gh = _GRID[lo], _GRID[hi]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(dh > dl, (zj - dl) / (dh - dl), 0.0)
+        val = gl + np.clip(frac, 0.0, 1.0) * (gh - gl)
+        val = np.where(idx == 0, 0.0, np.where(idx == n_knots, 1.0, val))
+        out[:, j] = val
+    return out if z.ndim == 2 else out[:, 0]
+
+
+def _mix_cdf(bt: pd.DataFrame, s: np.ndarray, tau: np.ndarray, col: str = "z") -> np.ndarray:
+    """The calibrated predictive CDF of each back-test at its ``col`` offset."""
     d = _offsets(bt)
-    z = bt["z"].to_numpy(dtype=float) / np.broadcast_to(np.asarray(s, dtype=float), (len(bt),))
-    out = np.empty(len(bt))
-    for i in range(len(bt)):
-        out[i] = np.interp(z[i], d[i], _GRID, left=0.0, right=1.0)
-    return out
+    z = bt[col].to_numpy(dtype=float)
+    m = np.exp(np.outer(np.asarray(tau, dtype=float), _GH_X))  # rows x nodes
+    vals = _cdf_rows(z[:, None] / (np.asarray(s, dtype=float)[:, None] * m), d)
+    return vals @ _GH_W
 
 
-def _needed(bt: pd.DataFrame, level: float) -> np.ndarray:
-    """The smallest spread whose central ``level`` interval covers each realised value."""
-    lo_col = f"d{round(1000 * (1 - level) / 2):03d}"
-    hi_col = f"d{round(1000 * (1 + level) / 2):03d}"
+def _coverage_counts(bt: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Per (panel, bucket, horizon) cell: n, and covered counts (cell, tau, c-grid) at 80/95 %."""
+    d = _offsets(bt)
     z = bt["z"].to_numpy(dtype=float)
-    lo = bt[lo_col].to_numpy(dtype=float)
-    hi = bt[hi_col].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        need = np.where(z >= 0, z / np.maximum(hi, 1e-12), z / np.minimum(lo, -1e-12))
-    return np.where(z == 0, 0.0, need)
+    table = _cdf_rows(z[:, None] * np.exp(_LOG_C)[None, :], d).astype(np.float32)  # rows x C
+    cells = pd.DataFrame({"panel": bt["panel"].to_numpy(),
+                          "bucket": bt["n_train"].map(_bucket).to_numpy(),
+                          "horizon": bt["horizon"].to_numpy()})
+    key = cells.groupby(["panel", "bucket", "horizon"], sort=True).ngroup().to_numpy()
+    n_cells = int(key.max()) + 1
+    c80 = np.zeros((n_cells, len(_TAU_GRID), len(_LOG_C)))
+    c95 = np.zeros_like(c80)
+    n_c = len(_LOG_C)
+    order = np.argsort(key, kind="stable")
+    table = table[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(key[order])) + 1]
+    for t, tau in enumerate(_TAU_GRID):
+        mix = np.zeros(table.shape, dtype=np.float32)
+        for x, w in zip(_GH_X, _GH_W):
+            shift = int(round(tau * x / _STEP))  # c / exp(tau x) is `shift` grid steps lower
+            idx = np.clip(np.arange(n_c) - shift, 0, n_c - 1)
+            mix += np.float32(w) * table[:, idx]
+        c80[:, t, :] = np.add.reduceat(((mix >= 0.1) & (mix <= 0.9)).astype(np.float32), starts, axis=0)
+        c95[:, t, :] = np.add.reduceat(((mix >= 0.025) & (mix <= 0.975)).astype(np.float32), starts, axis=0)
+    index = cells.assign(key=key).drop_duplicates("key").sort_values("key").reset_index(drop=True)
+    index["n"] = np.bincount(key, minlength=n_cells)
+    return index, c80, c95
 
 
-def _fit_cell(bt: pd.DataFrame) -> float:
-    """The spread whose 80 % and 95 % coverages are jointly closest to nominal."""
-    n80, n95 = _needed(bt, 0.80), _needed(bt, 0.95)
-    c80 = (n80[None, :] <= _S_GRID[:, None]).mean(axis=1)
-    c95 = (n95[None, :] <= _S_GRID[:, None]).mean(axis=1)
-    loss = (c80 - 0.80) ** 2 + (c95 - 0.95) ** 2
-    return float(_S_GRID[int(np.argmin(loss))])
+def _fit_counts(index: pd.DataFrame, c80: np.ndarray, c95: np.ndarray, keep: np.ndarray,
+                min_cell: int) -> Calibration:
+    """Fit (spread per bucket and horizon, tail per bucket) from the cells in ``keep``."""
+    mult_rows, tails = [], []
+    for b in range(len(N_OBS_BUCKETS)):
+        best: tuple[float, int, list[float], list[float]] | None = None
+        for t in range(len(_TAU_GRID)):
+            total, spreads, weights = 0.0, [], []
+            for h in range(1, HORIZONS + 1):
+                width = 0
+                sel = keep & (index["bucket"].to_numpy() == b) & (index["horizon"].to_numpy() == h)
+                while index["n"].to_numpy()[sel].sum() < min_cell and width < HORIZONS:
+                    width += 1
+                    sel = keep & (index["bucket"].to_numpy() == b) & \
+                        (np.abs(index["horizon"].to_numpy() - h) <= width)
+                if index["n"].to_numpy()[sel].sum() < min_cell:  # thin bucket: all buckets
+                    sel = keep & (np.abs(index["horizon"].to_numpy() - h) <= max(width, 1))
+                n = float(index["n"].to_numpy()[sel].sum())
+                if n == 0:
+                    spreads.append(1.0)
+                    weights.append(1.0)
+                    continue
+                cov80 = c80[sel, t, :].sum(axis=0) / n
+                cov95 = c95[sel, t, :].sum(axis=0) / n
+                loss = ((cov80 - 0.80) / 0.03) ** 2 + ((cov95 - 0.95) / 0.02) ** 2
+                j = int(np.argmin(loss))
+                total += loss[j] * n
+                spreads.append(float(np.exp(-_LOG_C[j])))
+                weights.append(n)
+            if best is None or total < best[0] - 1e-9:
+                best = (total, t, spreads, weights)
+        assert best is not None
+        _, t, spreads, weights = best
+        mult_rows.append(tuple(_isotonic(np.log(spreads), np.asarray(weights)).round(12).tolist()))
+        tails.append(float(_TAU_GRID[t]))
+    return Calibration(tuple(mult_rows), N_OBS_BUCKETS, {}, tuple(tails))
 
 
 def fit_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> Calibration:
-    """Fit the spread multipliers per training-length bucket and horizon.
+    """Fit the spread multipliers per training-length bucket and horizon, and a tail per bucket.
 
-    A cell with fewer than ``min_cell`` back-tests borrows from its neighbours: it is pooled
-    with the adjacent horizons of the same bucket until it has enough. Multipliers are then
-    made non-decreasing in the horizon (an interval should not narrow further ahead).
+    For each bucket, every tail parameter of a grid is tried; for each horizon the spread that
+    brings the 80 % and 95 % coverages jointly closest to nominal is found (each miss measured
+    in units of its tolerance, ±3 points at 80 %, ±2 at 95 %); the tail with the smallest total
+    miss wins. A cell with fewer than ``min_cell`` back-tests is pooled with adjacent horizons
+    of its bucket. Spreads are then made non-decreasing in the horizon (an interval should not
+    narrow further ahead) by a weighted isotonic fit on the log scale.
     """
     ok = bt[bt["error"] == ""]
     if ok.empty:
         raise KhforecastError("calibration: no successful back-test to fit the spread on")
-    bucket = ok["n_train"].map(_bucket).to_numpy()
-    horizon = ok["horizon"].to_numpy()
-    rows = []
-    for b in range(len(N_OBS_BUCKETS)):
-        row, weight = [], []
-        for h in range(1, HORIZONS + 1):
-            width = 0
-            sel = (bucket == b) & (horizon == h)
-            while sel.sum() < min_cell and width < HORIZONS:
-                width += 1
-                sel = (bucket == b) & (np.abs(horizon - h) <= width)
-            if sel.sum() < min_cell:  # a thin bucket: pool every bucket at this horizon
-                sel = np.abs(horizon - h) <= max(width, 1)
-            row.append(_fit_cell(ok[sel]) if sel.any() else 1.0)
-            weight.append(float(sel.sum()))
-        rows.append(tuple(_isotonic(np.log(row), np.maximum(weight, 1.0)).round(12).tolist()))
-    return Calibration(tuple(rows), N_OBS_BUCKETS, {"n_backtests": int(len(ok))})
+    index, c80, c95 = _coverage_counts(ok)
+    return _fit_counts(index, c80, c95, np.ones(len(index), dtype=bool), min_cell)
 
 
 def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -477,23 +569,29 @@ def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.exp(np.concatenate([[m] * c for m, _, c in blocks]))
 
 
-def _spread_per_row(bt: pd.DataFrame, cal: Calibration) -> np.ndarray:
-    return np.array([cal.spread(int(h), int(n))[-1] for h, n in zip(bt["horizon"], bt["n_train"])])
+def _params_per_row(bt: pd.DataFrame, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    s = np.array([cal.spread(int(h), int(n))[-1] for h, n in zip(bt["horizon"], bt["n_train"])])
+    t = np.array([cal.tail(int(n)) for n in bt["n_train"]])
+    return s, t
 
 
-def out_of_sample_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> np.ndarray:
-    """Leave-one-panel-out spread per back-test row: fitted on every other panel."""
-    ok = bt["error"] == ""
+def out_of_sample_params(bt: pd.DataFrame, *, min_cell: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-panel-out (spread, tail) per back-test row: fitted on every other panel."""
+    ok = (bt["error"] == "").to_numpy()
     s = np.full(len(bt), np.nan)
-    for panel in sorted(bt.loc[ok, "panel"].unique()):
-        train = bt[ok & (bt["panel"] != panel)]
-        cal = fit_spread(train, min_cell=min_cell)
-        sel = ok & (bt["panel"] == panel)
-        s[sel.to_numpy()] = _spread_per_row(bt[sel], cal)
-    return s
+    t = np.full(len(bt), np.nan)
+    okdf = bt[ok]
+    index, c80, c95 = _coverage_counts(okdf)
+    pos = np.flatnonzero(ok)
+    for panel in sorted(okdf["panel"].unique()):
+        cal = _fit_counts(index, c80, c95, (index["panel"] != panel).to_numpy(), min_cell)
+        rows = (okdf["panel"] == panel).to_numpy()
+        s_p, t_p = _params_per_row(okdf[rows], cal)
+        s[pos[rows]], t[pos[rows]] = s_p, t_p
+    return s, t
 
 
-def calibration_table(bt: pd.DataFrame, spread: np.ndarray | None = None,
+def calibration_table(bt: pd.DataFrame, params: tuple[np.ndarray, np.ndarray] | None = None,
                       by: str = "horizon") -> pd.DataFrame:
     """Coverage, PIT summary and Brier score of back-tests, by horizon (or ``by`` any column).
 
@@ -501,46 +599,48 @@ def calibration_table(bt: pd.DataFrame, spread: np.ndarray | None = None,
     ----------
     bt
         Back-tests from :func:`backtest`.
-    spread
-        Spread per row (e.g. :func:`out_of_sample_spread`); ``None`` means 1 (uncalibrated).
+    params
+        ``(spread, tail)`` per row (e.g. :func:`out_of_sample_params`); ``None`` means the
+        models' own distribution (spread 1, no tail).
     by
         Column to group on (``horizon``, ``panel``, ``n_train``...); an ``all`` row is added.
 
     Returns
     -------
     DataFrame
-        ``<by>, n, coverage80, coverage95, pit_lo10, pit_hi10, pit_ks, brier`` where
-        ``pit_lo10`` / ``pit_hi10`` are the shares of PIT values below 0.1 / above 0.9
-        (0.10 each when calibrated), ``pit_ks`` the largest gap between the PIT's empirical CDF
-        and the uniform one, and ``brier`` the mean Brier score of P(value > median of the
-        training window's last value) — a "will it rise" event.
+        ``<by>, n, coverage80, coverage95, pit_lo10, pit_hi10, pit_ks, brier`` where coverage
+        is the share of realised values inside the central 80 / 95 % interval, ``pit_lo10`` /
+        ``pit_hi10`` the shares of PIT values below 0.1 / above 0.9 (0.10 each when
+        calibrated), ``pit_ks`` the largest gap between the PIT's empirical CDF and the
+        uniform one, and ``brier`` the mean Brier score of P(value > the last training
+        value), a "will it rise" event.
     """
     ok = (bt["error"] == "").to_numpy()
     df = bt[ok].copy()
-    s = np.ones(len(df)) if spread is None else np.asarray(spread, dtype=float)[ok]
-    z = df["z"].to_numpy(dtype=float)
-    lo80, hi80 = df["d100"].to_numpy() * s, df["d900"].to_numpy() * s
-    lo95, hi95 = df["d025"].to_numpy() * s, df["d975"].to_numpy() * s
-    df["_c80"] = (z >= lo80) & (z <= hi80)
-    df["_c95"] = (z >= lo95) & (z <= hi95)
-    pit = _pit(df, s)
+    if params is None:
+        s, t = np.ones(len(df)), np.zeros(len(df))
+    else:
+        s, t = np.asarray(params[0], dtype=float)[ok], np.asarray(params[1], dtype=float)[ok]
+    pit = _mix_cdf(df, s, t)
     df["_pit"] = pit
-    # Brier of the "above the last observed value" event
-    p_above = 1.0 - _pit(df.assign(z=df["z_last"]), s)
+    df["_c80"] = (pit >= 0.1) & (pit <= 0.9)
+    df["_c95"] = (pit >= 0.025) & (pit <= 0.975)
+    p_above = 1.0 - _mix_cdf(df, s, t, col="z_last")
     event = (df["value"].to_numpy() > df["last_value"].to_numpy()).astype(float)
     df["_brier"] = (p_above - event) ** 2
 
     def summarise(g: pd.DataFrame) -> dict:
-        p = g["_pit"].to_numpy()
-        ps = np.sort(p)
-        ecdf = np.arange(1, len(ps) + 1) / len(ps)
+        p = np.sort(g["_pit"].to_numpy())
+        ecdf_hi = np.arange(1, len(p) + 1) / len(p)
+        ecdf_lo = np.arange(0, len(p)) / len(p)
+        ks = float(max(np.max(ecdf_hi - p), np.max(p - ecdf_lo))) if len(p) else math.nan
         return {
             "n": int(len(g)),
             "coverage80": float(g["_c80"].mean()),
             "coverage95": float(g["_c95"].mean()),
             "pit_lo10": float((p < 0.1).mean()),
             "pit_hi10": float((p > 0.9).mean()),
-            "pit_ks": float(np.max(np.abs(ecdf - ps))) if len(ps) else math.nan,
+            "pit_ks": ks,
             "brier": float(g["_brier"].mean()),
         }
 
@@ -573,7 +673,7 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
     bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs)
     cal = fit_spread(bt)
     n_panels = int(bt.loc[bt["error"] == "", "panel"].nunique())
-    table = calibration_table(bt, out_of_sample_spread(bt) if n_panels > 1 else _spread_per_row(bt, cal))
+    table = calibration_table(bt, out_of_sample_params(bt) if n_panels > 1 else _params_per_row(bt, cal))
     from khforecast import __version__
 
     meta = {
@@ -590,7 +690,7 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
         "oos_coverage95": round(float(table.iloc[-1]["coverage95"]), 4),
         "khforecast_version": __version__,
     }
-    return Calibration(cal.multipliers, cal.buckets, meta), bt, table
+    return Calibration(cal.multipliers, cal.buckets, meta, cal.tails), bt, table
 
 
 def _thin(series: list[PanelSeries], k: int, seed: int) -> list[PanelSeries]:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from khforecast.calibration import Calibration, load_calibration
 from khforecast.errors import KhforecastError, ModelFitError
+from khforecast.scales import fit_scale
 
 __all__ = [
     "QUANTILES",
@@ -210,7 +211,11 @@ def _run_series(task: _Task) -> SeriesPaths:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only,
                            model="", status="failed", notes=(f"{type(exc).__name__}: {exc}",), **base)
     model = res.model + ("+interpolated" if len(full_years) > len(years) else "")
-    paths = np.hstack([history_only, np.asarray(res.paths, dtype=float)])
+    drawn = np.asarray(res.paths, dtype=float)
+    if task.calibration.tail(len(years)) > 0:
+        scale = fit_scale(filled, task.domain)  # the scale simulate_paths applied the spread on
+        drawn = scale.backward(task.calibration.widen_tails(scale.forward(drawn), len(years), rng))
+    paths = np.hstack([history_only, drawn])
     all_years = np.arange(int(full_years[0]), task.until + 1)
     observed_all = np.r_[observed, np.full(h, np.nan)]
     return SeriesPaths(years=all_years, observed=observed_all, paths=paths, model=model,
