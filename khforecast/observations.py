@@ -417,8 +417,8 @@ def _read_csv(data: bytes, sink: _Sink, require_source: bool) -> list[_Record]:
                  "an empty file")
         return []
     first_line = next(line for line in text.splitlines() if line.strip())
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_pick_delimiter(first_line),
-                        strict=False)
+    delimiter = _pick_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     records: list[_Record] = []
     index: dict[str, int] | None = None
     header: list[str] = []
@@ -445,7 +445,8 @@ def _read_csv(data: bytes, sink: _Sink, require_source: bool) -> list[_Record]:
             sink.add(_Loc(line, None), f"{len(header)} fields, as in the header",
                      f"{len(fields)} fields",
                      hint="a value with an unquoted ',' (like 3,5) splits in two: quote it, "
-                          "or separate fields with ';'")
+                          "or separate fields with ';'" if delimiter == "," else
+                     f"a value holding the separator {delimiter!r}? quote it")
             continue
         records.append({name: _Raw(fields[i] if i < len(fields) else "", _Loc(line, name))
                         for name, i in index.items()})
