@@ -422,3 +422,10 @@ def test_heading_row_gets_a_warning_naming_its_rows(tmp_path: Path) -> None:
     assert [(p.row, p.expected, p.found) for p in problems] == [
         (2, "one of the rows of 85 (85.urban, 85.rural)", "85, a heading with no target of its own")]
     assert problems[0].severity == "warning"
+
+
+def test_read_observations_issues_warnings_and_keeps_the_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path, "indicator_id,year,value\n03,2020,0.031\n03,2021,0.029\n")
+    with pytest.warns(UserWarning, match=r"every value of 03 at khanh_hoa <= 1"):
+        obs = read_observations(path)
+    assert obs["value"].tolist() == [0.031, 0.029]
