@@ -1,0 +1,208 @@
+"""assess(): p_meet per target kind, status, planning figures; the forecast command's files."""
+from __future__ import annotations
+
+import json
+from types import MappingProxyType, SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from khforecast.assess import ASSESSMENT_COLUMNS, EXTRA_COLUMNS, assess, status_of
+from khforecast.catalog import load_catalog
+from khforecast.cli import main
+from khforecast.forecaster import Forecaster, SamplePaths, SeriesPaths
+from khforecast.observations import bundled_observations_path, read_observations
+from khforecast.targets import Target
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def obs(catalog):
+    return read_observations(bundled_observations_path(), catalog=catalog)
+
+
+@pytest.fixture(scope="module")
+def bau(obs, catalog):
+    return Forecaster(sims=2000, seed=5).fit(obs, catalog).simulate(2030)
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic series: known paths, every target kind
+# --------------------------------------------------------------------------------------------
+def _one_series(paths: np.ndarray, years: np.ndarray, last_year: int, *, domain="positive",
+                observed_as="level") -> SamplePaths:
+    observed = np.where(years <= last_year, paths[0], np.nan)
+    s = SeriesPaths("X", "khanh_hoa", domain, observed_as, years, observed, paths,
+                    n_obs=int((years <= last_year).sum()), last_year=last_year,
+                    last_value=float(paths[0, years == last_year][0]), model="test")
+    return SamplePaths("khanh_hoa", "bau", int(years[-1]), {("X", "khanh_hoa"): s}, len(paths))
+
+
+def _catalog(target: Target, direction: int = 1) -> SimpleNamespace:
+    ind = SimpleNamespace(id="X", direction=direction, targets=MappingProxyType({2030: target}))
+    return SimpleNamespace(indicators={"X": ind})
+
+
+def _uniform_paths(n: int = 1001) -> tuple[np.ndarray, np.ndarray]:
+    """History 2020-2024 = 10, 11, ..., 14; then paths spread evenly in 2030 from 0 to 40."""
+    years = np.arange(2020, 2031)
+    end = np.linspace(0.0, 40.0, n)
+    hist = np.arange(10.0, 15.0)
+    fut = 14.0 + (end[:, None] - 14.0) * (np.arange(1, 7) / 6.0)[None, :]
+    return years, np.hstack([np.broadcast_to(hist, (n, 5)), fut])
+
+
+@pytest.mark.parametrize("target, expected", [
+    (Target(2030, "> 30", "gt", value=30.0), lambda e: e > 30),
+    (Target(2030, "< 10", "lt", value=10.0, direction=-1), lambda e: e < 10),
+    (Target(2030, "30", "ge", value=30.0), lambda e: np.round(e) >= 30),
+    (Target(2030, "≤ 8", "le", value=8.0, direction=-1), lambda e: np.round(e) <= 8),
+    (Target(2030, "20-25", "between", low=20.0, high=25.0, direction=0),
+     lambda e: (np.round(e) >= 20) & (np.round(e) <= 25)),
+    (Target(2030, "14 (duy trì)", "maintain", value=14.0), lambda e: np.round(e) >= 14),
+    (Target(2030, "2 lần", "ratio_to_base", value=2.0, base_year=2020, decimals=1),
+     lambda e: np.round(e / 10.0, 1) >= 2.0),
+    (Target(2030, "+1/năm", "annual_change", low=1.0, base_year=2024, decimals=1),
+     lambda e: np.round((e - 14.0) / 6.0, 1) >= 1.0),
+])
+def test_p_meet_per_kind_is_the_share_of_paths(target, expected):
+    years, paths = _uniform_paths()
+    out = assess(_one_series(paths, years, 2024), _catalog(target, target.direction))
+    row = out[out.target_year == 2030].iloc[0]
+    assert row["p_meet"] == pytest.approx(expected(paths[:, -1]).mean())
+    assert row["status"] == status_of(row["p_meet"])
+    assert row["projected_q50"] == pytest.approx(np.quantile(target.quantity(paths, years), 0.5))
+
+
+def test_cumulative_counts_observed_flows():
+    years = np.arange(2021, 2031)
+    rng = np.random.default_rng(0)
+    flows = np.hstack([np.full((500, 4), 100.0), rng.uniform(50, 150, (500, 6))])
+    target = Target(2030, "1.000", "cumulative", value=1000.0, start_year=2021)
+    out = assess(_one_series(flows, years, 2024, observed_as="flow"), _catalog(target))
+    row = out.iloc[0]
+    assert row["p_meet"] == pytest.approx((flows.sum(axis=1) >= 1000).mean())
+    assert row["historical_annual_change"] == pytest.approx(100.0)  # mean observed flow
+    assert row["required_annual_change"] == pytest.approx((1000 - 400) / 6)
+
+
+def test_qualitative_none_no_data_and_columns(catalog, bau):
+    out = assess(bau, catalog)
+    assert tuple(out.columns) == ASSESSMENT_COLUMNS + EXTRA_COLUMNS
+    assert set(out["target_year"]) == {2025, 2030}
+    assert not out.duplicated(["indicator_id", "place", "scenario", "target_year"]).any()
+    kinds = out.set_index(["indicator_id", "target_year"])
+    assert kinds.loc[("61", 2030), "status"] in ("no_data", "qualitative")
+    q = out[out.target_kind.isin(["qualitative", "none"])]
+    assert (q["status"] == "qualitative").all() and q["p_meet"].isna().all()
+    nd = out[out.status == "no_data"]
+    assert (nd["n_obs"] == 0).all() and nd["p_meet"].isna().all()
+    assert len(out) == 2 * len(catalog.indicators)
+
+
+def test_bundled_rows_p_meet_equals_the_paths_share(catalog, bau):
+    out = assess(bau, catalog)
+    rows = out[out.status.isin(["on_track", "at_risk", "off_track"])]
+    assert len(rows) >= 6  # 02, 04, 09, 57, 59 have forecasts
+    for _, r in rows.iterrows():
+        target = catalog.get(r.indicator_id).targets[r.target_year]
+        years, arr = bau.paths(r.indicator_id)
+        assert r.p_meet == pytest.approx(target.prob_met(arr, years))
+        assert r.status == status_of(r.p_meet)
+        assert r.nowcast == (r.target_year == 2025)
+    short = out[(out.n_obs > 0) & (out.n_obs < 3) & out.target_kind.ne("none")
+                & out.target_kind.ne("qualitative")]
+    assert (short["status"] == "insufficient_data").all() and short["p_meet"].isna().all()
+
+
+def test_status_follows_custom_thresholds(catalog, bau):
+    out = assess(bau, catalog, thresholds=(0.9, 0.1))
+    rows = out[out.p_meet.notna() & ~out.status.isin(["met", "missed"])]
+    for _, r in rows.iterrows():
+        assert r.status == ("on_track" if r.p_meet >= 0.9 else "at_risk" if r.p_meet >= 0.1 else "off_track")
+    with pytest.raises(ValueError, match="thresholds"):
+        assess(bau, catalog, thresholds=(0.5, 0.8))
+
+
+def test_observed_target_year_is_met_or_missed(catalog, obs):
+    extra = pd.DataFrame({"indicator_id": ["02", "04"], "place": "khanh_hoa", "year": 2025,
+                          "value": [2.4, 70.0]})
+    data = pd.concat([obs[["indicator_id", "place", "year", "value"]], extra], ignore_index=True)
+    out = assess(Forecaster(sims=200, seed=1).fit(data, catalog).simulate(2030), catalog)
+    r = out.set_index(["indicator_id", "target_year"])
+    assert r.loc[("02", 2025), "status"] == "met" and r.loc[("02", 2025), "p_meet"] == 1.0  # < 3
+    assert r.loc[("04", 2025), "status"] == "missed" and r.loc[("04", 2025), "p_meet"] == 0.0
+    assert r.loc[("02", 2030), "status"] in ("on_track", "at_risk", "off_track")
+
+
+def test_required_change_hits_the_probabilities(catalog, bau):
+    out = assess(bau, catalog).set_index(["indicator_id", "target_year"])
+    r = out.loc[("09", 2030)]  # > 40 by 2030, a rising target
+    assert r.required_change_p80 > r.required_change_p50 > r.historical_annual_change
+    from khforecast.assess import _shifted
+
+    s = bau.get("09")
+    target = catalog.get("09").targets[2030]
+    med_change = np.median((s.paths[:, -1] - s.last_value) / 6)
+    for prob, col in ((0.5, "required_change_p50"), (0.8, "required_change_p80")):
+        shifted = _shifted(target, s, r[col] - med_change)
+        assert target.prob_met(shifted, s.years) == pytest.approx(prob, abs=0.03)
+    assert r.escap_label in ("maintain_progress", "accelerate", "reverse_trend")
+
+
+@settings(max_examples=40, deadline=None)
+@given(v1=st.floats(0, 100), v2=st.floats(0, 100), seed=st.integers(0, 2**16))
+def test_p_meet_moves_the_right_way_with_the_threshold(v1, v2, seed):
+    lo, hi = sorted((v1, v2))
+    years = np.arange(2022, 2031)
+    rng = np.random.default_rng(seed)
+    paths = np.clip(50 + np.cumsum(rng.normal(0, 5, (300, 9)), axis=1), 0, 100)
+    paths[:, :3] = paths[0, :3]
+    sp = _one_series(paths, years, 2024, domain="percent")
+    p_ge = [assess(sp, _catalog(Target(2030, "x", "ge", value=v, decimals=2)))["p_meet"].iloc[0]
+            for v in (lo, hi)]
+    p_le = [assess(sp, _catalog(Target(2030, "x", "le", value=v, decimals=2, direction=-1), -1)
+                   )["p_meet"].iloc[0] for v in (lo, hi)]
+    assert p_ge[0] >= p_ge[1]  # a higher floor is harder to reach
+    assert p_le[0] <= p_le[1]  # a higher ceiling is easier to stay under
+
+
+# --------------------------------------------------------------------------------------------
+# the forecast command
+# --------------------------------------------------------------------------------------------
+def test_forecast_command_is_byte_identical_for_a_seed(tmp_path, capsys):
+    args = ["forecast", "--sims", "500", "--seed", "9", "--scenario", "bau", "--scenario", "shock"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--jobs", "2"]) == 0
+    for name in ("forecasts.csv", "assessment.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    man = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert man["seed"] == 9 and man["params"]["scenarios"] == ["bau", "shock"]
+    assert list(man["inputs"].values())[0] == __import__("khforecast._io", fromlist=["x"]).sha256_file(
+        bundled_observations_path())
+    assert {"numpy", "pandas", "statsmodels", "khforecast"} <= set(man["versions"])
+    a = pd.read_csv(tmp_path / "a" / "assessment.csv", dtype={"indicator_id": str})
+    assert list(a.columns) == list(ASSESSMENT_COLUMNS + EXTRA_COLUMNS)
+    assert set(a["scenario"]) == {"bau", "shock"}
+    assert "assessment rows" in capsys.readouterr().out
+
+
+def test_forecast_command_bad_data_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "obs.csv"
+    bad.write_text("indicator_id,place,year,value,source\n02,khanh_hoa,2020,abc,x\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["forecast", "--data", str(bad), "--out", str(out)]) == 1
+    assert "obs.csv" in capsys.readouterr().err
+    assert not (out / "forecasts.csv").exists()
+
+
+def test_forecast_command_unknown_scenario(tmp_path, capsys):
+    assert main(["forecast", "--out", str(tmp_path), "--scenario", "nope", "--sims", "50"]) == 1
+    assert "scenario 'nope' is not defined" in capsys.readouterr().err
