@@ -1,0 +1,187 @@
+"""The rendered pages in a real browser: headless Chromium loads them without console errors and
+decodes every image. Chromium is driven through the DevTools protocol over a pipe
+(``--remote-debugging-pipe``: JSON messages ending in NUL on file descriptors 3 and 4), so no
+websocket client or network port is needed.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_batch import _build_bundled, _build_illustrative, shared_run
+
+from khforecast.render import find_chromium, print_pdf
+
+pytestmark = pytest.mark.browser
+
+
+class _Chromium:
+    """A headless Chromium driven over ``--remote-debugging-pipe``."""
+
+    def __init__(self, exe: str, profile: Path):
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        def dup_fds() -> None:  # runs in the child: put the pipe ends on fds 3 and 4
+            high_r, high_w = os.dup(to_child_r), os.dup(from_child_w)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        # close_fds=False: fds 3 and 4 made by dup_fds must survive into chromium (Python's
+        # own fds are not inheritable, so nothing else leaks)
+        self.proc = subprocess.Popen(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-pipe",
+             "--window-size=1200,900", "about:blank"],
+            preexec_fn=dup_fds, close_fds=False,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._from_child], [], [], max(left, 0))
+            if not ready:
+                raise TimeoutError("no message from chromium")
+            chunk = os.read(self._from_child, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the pipe")
+            self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def send(self, method: str, session: str | None = None, timeout: float = 30,
+             **params: Any) -> dict[str, Any]:
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._read(timeout)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method: str, session: str, timeout: float = 30) -> dict[str, Any]:
+        for i, ev in enumerate(self.events):
+            if ev.get("method") == method and ev.get("sessionId") == session:
+                return self.events.pop(i)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ev = self._read(deadline - time.monotonic())
+            if ev.get("method") == method and ev.get("sessionId") == session:
+                return ev
+            self.events.append(ev)
+        raise TimeoutError(method)
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=5)
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._to_child)
+        os.close(self._from_child)
+
+
+_IMAGES_JS = """JSON.stringify(Array.from(document.images).map(
+  im => ({src: im.src.slice(0, 30), complete: im.complete, width: im.naturalWidth})))"""
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory):
+    exe = find_chromium()
+    if exe is None:
+        pytest.fail("headless Chromium is needed: apt-get install -y chromium (.ci/run does it)")
+    browser = _Chromium(exe, tmp_path_factory.mktemp("chromium-profile"))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return shared_run(tmp_path_factory, "bundled", _build_bundled)
+
+
+@pytest.fixture(scope="module")
+def illustrative(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return shared_run(tmp_path_factory, "illustrative", _build_illustrative)
+
+
+def _open(browser: _Chromium, page: Path, shot: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Load ``page``; return its console/log errors and its images; save a screenshot."""
+    target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+    session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Page", "Runtime", "Log"):
+        browser.send(f"{domain}.enable", session)
+    browser.send("Page.navigate", session, url=page.as_uri())
+    browser.wait_for("Page.loadEventFired", session)
+    images = json.loads(browser.send("Runtime.evaluate", session, expression=_IMAGES_JS,
+                                     returnByValue=True)["result"]["value"])
+    data = browser.send("Page.captureScreenshot", session, format="png")["data"]
+    shot.write_bytes(base64.b64decode(data))
+    errors = []
+    for ev in [e for e in browser.events if e.get("sessionId") == session]:
+        p = ev.get("params", {})
+        if ev["method"] == "Runtime.exceptionThrown":
+            errors.append(p["exceptionDetails"].get("text", "exception"))
+        elif ev["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            errors.append(str(p.get("args")))
+        elif ev["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
+            errors.append(p["entry"]["text"])
+    browser.events = [e for e in browser.events if e.get("sessionId") != session]
+    browser.send("Target.closeTarget", targetId=target)
+    return errors, images
+
+
+@pytest.mark.parametrize(("which", "name"), [("bundled", "index"), ("bundled", "sector_II"),
+                                             ("bundled", "overview"),
+                                             ("illustrative", "sector_V")])
+def test_pages_load_without_errors_and_every_image_decodes(chromium, request, tmp_path, which,
+                                                          name):
+    run = Path(request.getfixturevalue(which)["run_dir"])
+    page = run / "index.html" if name == "index" else run / "html" / f"{name}.html"
+    shot = tmp_path / f"{which}-{name}.png"
+    errors, images = _open(chromium, page, shot)
+    print(f"screenshot: {shot}")
+    assert errors == [], errors
+    assert all(im["complete"] and im["width"] > 0 for im in images), images
+    assert all(im["src"].startswith("data:image/png;base64,") for im in images)
+    if name in ("sector_II", "overview"):
+        assert images, "the briefing shows charts"
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_print_pdf_writes_a_pdf_beside_the_page(bundled, tmp_path):
+    page = tmp_path / "overview.html"
+    shutil.copy(Path(bundled["run_dir"]) / "html" / "overview.html", page)
+    (pdf,) = print_pdf([page])
+    assert pdf == page.with_suffix(".pdf") and pdf.read_bytes()[:5] == b"%PDF-"
+    print(f"pdf: {pdf}")
+
+
+def test_print_pdf_without_chromium_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setattr("khforecast.render.find_chromium", lambda: None)
+    with pytest.raises(FileNotFoundError, match="apt-get install chromium"):
+        print_pdf([tmp_path / "x.html"])
