@@ -51,11 +51,15 @@ class Scale:
         Percent only: values are clipped to ``[eps, 100 - eps]`` before the logit.
     offset : float
         Positive only: the model works on ``log(y + offset)``; 0 when every value is > 0.
+    floor : float
+        Positive only: ``y + offset`` is floored here before the log, so a draw made on the
+        original scale that falls to or below 0 maps to a finite value.
     """
 
     domain: Domain
     eps: float = 0.0
     offset: float = 0.0
+    floor: float = 0.0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Map values from the original scale to the modelling scale."""
@@ -64,7 +68,7 @@ class Scale:
             p = np.clip(x, self.eps, 100.0 - self.eps) / 100.0
             return np.log(p) - np.log1p(-p)
         if self.domain == "positive":
-            return np.log(np.maximum(x + self.offset, np.finfo(float).tiny))
+            return np.log(np.maximum(x + self.offset, self.floor))
         return x.copy()
 
     def backward(self, z: np.ndarray) -> np.ndarray:
@@ -107,7 +111,9 @@ def fit_scale(y: np.ndarray, domain: Domain) -> Scale:
 
     *Positive*: ``log(y + offset)``; the offset is 0 when all values are > 0, otherwise half the
     smallest positive value (1 if all are zero), so zeros stay finite; draws are sent back with
-    ``exp(z) - offset`` floored at 0.
+    ``exp(z) - offset`` floored at 0. Values at or below 0 (e.g. draws of a model fitted on the
+    original scale) enter the log at the floor: ``offset`` if there is one, else half the
+    smallest observed value.
     """
     if domain not in DOMAINS:
         raise DomainError(f"domain: expected one of {', '.join(DOMAINS)}, found {domain!r}")
@@ -128,7 +134,8 @@ def fit_scale(y: np.ndarray, domain: Domain) -> Scale:
             raise DomainError(f"value at position {out[0]}: expected a value >= 0 for domain "
                               f"'positive', found {y[out[0]]:g}")
         if np.all(y > 0):
-            return Scale("positive")
+            return Scale("positive", floor=float(y.min() / 2.0))
         pos = y[y > 0]
-        return Scale("positive", offset=float(pos.min() / 2.0) if pos.size else 1.0)
+        offset = float(pos.min() / 2.0) if pos.size else 1.0
+        return Scale("positive", offset=offset, floor=offset)
     return Scale("real")
