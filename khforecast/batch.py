@@ -41,6 +41,7 @@ from khforecast.params import SECTORS, BatchParams, load_params
 
 __all__ = [
     "KERNEL_NAME",
+    "backtest_indicators",
     "NotebookJob",
     "RunResult",
     "compute_results",
@@ -108,8 +109,9 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
 
     Writes ``forecasts.csv`` and ``assessment.csv`` (DESIGN §3, one block of rows per
     scenario), ``observations.csv`` (what was read, all places), ``draws.npz`` (up to
-    1000 simulated paths per indicator and scenario) and ``calibration.csv`` when the
-    calibration module provides a table. Returns a summary for the manifest.
+    1000 simulated paths per indicator and scenario), ``backtest.csv`` for the deep-dive
+    indicators (:func:`backtest_indicators`) and ``calibration.csv`` when the calibration
+    module provides a table. Returns a summary for the manifest.
     """
     from khforecast.assess import assess
     from khforecast.forecaster import Forecaster
@@ -139,6 +141,10 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
         observations[columns].to_csv(fh, index=False)
     with atomic_write(run_dir / "draws.npz", "wb") as fh:
         np.savez_compressed(fh, **draws)
+    if params.deep_dives:
+        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place)
+        with atomic_write(run_dir / "backtest.csv", "w", encoding="utf-8", newline="") as fh:
+            table.to_csv(fh, index=False)
     calibration = _calibration_table()
     if calibration is not None:
         with atomic_write(run_dir / "calibration.csv", "w", encoding="utf-8", newline="") as fh:
@@ -146,6 +152,51 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     return {"seconds": round(time.perf_counter() - t0, 3), "n_forecast_rows": len(forecasts),
             "n_assessment_rows": len(assessment),
             "models": assessment["model"].value_counts(dropna=True).to_dict()}
+
+
+def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa") -> pd.DataFrame:
+    """Rolling-origin back-test of the full engine on each indicator's own history.
+
+    For every origin with at least ``MIN_OBS`` observations up to it, the same
+    :class:`~khforecast.forecaster.Forecaster` (same sims, seed, calibration) is fitted on the
+    years up to the origin and its paths are compared with each later observed year.
+
+    Returns
+    -------
+    DataFrame
+        ``indicator_id, origin, horizon, year, value, median, abs_error, q10, q90, covered80,
+        pit, model``: one row per origin and later observed year (none for short series).
+    """
+    from khforecast.forecaster import MIN_OBS, Forecaster
+
+    columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
+               "q10", "q90", "covered80", "pit", "model"]
+    rows = []
+    spec = Forecaster(sims=params.sims, seed=params.seed)
+    for ind_id in indicator_ids:
+        obs = observations[(observations["indicator_id"] == ind_id)
+                           & (observations["place"] == place)].sort_values("year")
+        years = obs["year"].astype(int).tolist()
+        actual = dict(zip(years, obs["value"].astype(float)))
+        for k in range(MIN_OBS, len(years)):
+            origin = years[k - 1]
+            paths = spec.fit(obs[obs["year"] <= origin], catalog, place=place).simulate(
+                until=years[-1])
+            series = paths.get(ind_id)
+            if series is None or not series.forecastable:
+                continue
+            sim_years = series.years.tolist()
+            for year in years[k:]:
+                draws = series.paths[:, sim_years.index(year)]
+                q10, median, q90 = np.quantile(draws, (0.10, 0.5, 0.90))
+                value = actual[year]
+                rows.append({"indicator_id": ind_id, "origin": origin, "horizon": year - origin,
+                             "year": year, "value": value, "median": float(median),
+                             "abs_error": abs(float(median) - value), "q10": float(q10),
+                             "q90": float(q90), "covered80": bool(q10 <= value <= q90),
+                             "pit": float(np.mean(draws <= value)), "model": series.model})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _calibration_table() -> pd.DataFrame | None:

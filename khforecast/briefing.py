@@ -580,22 +580,27 @@ def largest_accelerations(run: Run, lang: str = "vi", n: int = 10,
                           scenario: str | None = None) -> Snippet:
     """The ``n`` indicators whose required yearly change most exceeds the historical one.
 
-    Ranked by ``required / historical`` (a reversal of the trend, a negative ratio, ranks first);
-    units differ between indicators, so the ratio, not the difference, is compared.
+    Only indicators that must move faster in their good direction than they have (or reverse
+    their trend) are listed. Units differ between indicators, so they are ranked by the ratio
+    ``required / historical``, trend reversals first.
     """
     rows = _change_rows(run, None, scenario).copy()
     hist = rows["historical_annual_change"].astype(float)
     req = rows["required_annual_change"].astype(float)
-    ratio = req / hist.where(hist != 0)
-    rows["ratio"] = ratio
-    rows["rank"] = np.where(ratio < 0, np.inf, ratio.fillna(np.inf))
-    rows = rows[(rows["rank"] > 1)].sort_values("rank", ascending=False, kind="stable").head(n)
+    direction = rows["indicator_id"].map(lambda i: run.catalog.get(i).direction or 0)
+    good = np.where(direction != 0, direction, np.sign(req))  # a band: towards it
+    rows["faster"] = (req - hist) * good > 0
+    rows["reverse"] = rows["faster"] & (hist * good < 0)
+    rows["ratio"] = (req / hist.where(hist != 0)).where(~rows["reverse"])
+    rows = rows[rows["faster"]].assign(_r=lambda d: d["ratio"].fillna(np.inf))
+    rows = rows.sort_values("_r", ascending=False, kind="stable").head(n)
     body = _table([t(k, lang) for k in ("col.id", "col.indicator", "col.historical",
                                          "col.required", "col.ratio", "col.unit")],
                   [(r.indicator_id, _name(run.catalog.get(r.indicator_id), lang),
                     format_signed(r.historical_annual_change, lang, 2),
                     format_signed(r.required_annual_change, lang, 2),
-                    format_number(r.ratio, lang, 1), run.catalog.get(r.indicator_id).unit)
+                    t("escap.reverse_trend", lang) if r.reverse
+                    else format_number(r.ratio, lang, 1), run.catalog.get(r.indicator_id).unit)
                    for r in rows.itertuples()]
                   ) if len(rows) else f"<p>{_e(t('msg.no_rows', lang))}</p>"
     return _section("accelerations", t("h.accelerations", lang), body)
@@ -616,7 +621,7 @@ def data_coverage(run: Run, lang: str = "vi", scenario: str | None = None) -> Sn
                   format_percent(covered / total if total else None, lang)))
     msg = t("msg.gaps_overview", lang, n=total - covered, total=total)
     return _section("coverage", t("h.coverage", lang), f"<p>{_e(msg)}</p>", _table(
-        [t(k, lang) for k in ("col.sector", "col.indicator", "col.n_indicators",
+        [t(k, lang) for k in ("col.sector", "col.name", "col.n_indicators",
                               "col.with_data", "col.coverage")], table))
 
 
@@ -636,17 +641,37 @@ def indicator_title(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
 
 
 def indicator_data(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
-    """Every observation of the indicator (all places) with its source, status and note."""
-    o = run.observations[run.observations["indicator_id"] == indicator_id].sort_values(
-        ["place", "year"])
-    unit = run.catalog.get(indicator_id).unit
-    rows = [(r.place, int(r.year), _value(run, indicator_id, r.value, lang), r.status, r.source,
-             r.note) for r in o.itertuples()]
-    body = _table([t(k, lang) for k in ("col.place", "col.year", "col.value", "col.data_status",
-                                         "col.source", "col.note")], rows) if rows else \
-        f"<p>{_e(t('msg.no_rows', lang))}</p>"
-    return _section("data", t("h.data", lang), f"<p>{_e(t('msg.unit', lang, unit=unit))}</p>",
-                    body)
+    """The indicator's observations (places by years), its scale, and each source once."""
+    o = run.observations[run.observations["indicator_id"] == indicator_id]
+    ind = run.catalog.get(indicator_id)
+    direction = {1: "msg.higher_better", -1: "msg.lower_better"}.get(ind.direction, "msg.band")
+    scale = t("msg.scale", lang, unit=ind.unit, domain=ind.domain, direction=t(direction, lang))
+    if o.empty:
+        return _section("data", t("h.data", lang), f"<p>{_e(scale)}</p>",
+                        f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    years = sorted(int(y) for y in o["year"].unique())
+    values = {(r.place, int(r.year)): r for r in o.itertuples()}
+    rows = []
+    for place in sorted(o["place"].unique(), key=lambda p: (p != run.place, p)):
+        cells = []
+        for y in years:
+            r = values.get((place, y))
+            mark = "" if r is None or r.status in ("final", "") or pd.isna(r.status) else "*"
+            cells.append("" if r is None else _value(run, indicator_id, r.value, lang) + mark)
+        rows.append([place, *cells])
+    wide = _table([t("col.place", lang), *map(str, years)], rows, "kh-wide")
+    src = (o.groupby("source", dropna=False)
+           .agg(places=("place", lambda s: ", ".join(sorted(set(s)))),
+                years=("year", lambda s: f"{int(s.min())}–{int(s.max())}"
+                       if s.min() != s.max() else str(int(s.min()))),
+                status=("status", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))),
+                note=("note", lambda s: "; ".join(sorted(set(s.dropna().astype(str))))))
+           .reset_index())
+    sources = _table([t(k, lang) for k in ("col.source", "col.place", "col.years",
+                                           "col.data_status", "col.note")],
+                     src[["source", "places", "years", "status", "note"]].itertuples(index=False))
+    return _section("data", t("h.data", lang), f"<p>{_e(scale)}</p>", wide,
+                    f"<p>{_e(t('msg.not_final', lang))}</p>", sources)
 
 
 def indicator_models(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
@@ -658,12 +683,25 @@ def indicator_models(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
     parts = [_table([t(k, lang) for k in ("col.scenario", "col.year", "col.model", "col.n_obs",
                                           "col.probability", "col.status")], rows)]
     bt = run.backtest
-    if bt is not None and "indicator_id" in bt.columns:
-        bt = bt[bt["indicator_id"] == indicator_id]
+    bt = bt[bt["indicator_id"] == indicator_id] if bt is not None else None
     if bt is not None and len(bt):
-        parts.append(_table(list(bt.columns), [
-            [format_number(v, lang, 3) if isinstance(v, float) else v for v in row]
-            for row in bt.itertuples(index=False)]))
+        by_h = bt.groupby("horizon").agg(n_checks=("value", "size"), mae=("abs_error", "mean"),
+                                         coverage=("covered80", "mean"),
+                                         mean_pit=("pit", "mean")).reset_index()
+        parts.append(f"<p>{_e(t('msg.backtest', lang, n=len(bt), origins=bt['origin'].nunique()))}</p>")
+        parts.append(_table([t(k, lang) for k in ("col.horizon", "col.n", "col.mae",
+                                                   "col.coverage80", "col.pit")],
+                            [(int(r.horizon), int(r.n_checks),
+                              _value(run, indicator_id, r.mae, lang),
+                              format_percent(r.coverage, lang), format_number(r.mean_pit, lang, 2))
+                             for r in by_h.itertuples()]))
+        parts.append(_table([t(k, lang) for k in ("col.origin", "col.year", "col.value",
+                                                   "col.median", "col.interval80", "col.model")],
+                            [(int(r.origin), int(r.year), _value(run, indicator_id, r.value, lang),
+                              _value(run, indicator_id, r.median, lang),
+                              f"{_value(run, indicator_id, r.q10, lang)} – "
+                              f"{_value(run, indicator_id, r.q90, lang)}", r.model)
+                             for r in bt.itertuples()]))
     else:
         parts.append(f"<p>{_e(t('msg.no_backtest', lang))}</p>")
     return _section("models", t("h.model_fit", lang), *parts)
@@ -712,7 +750,11 @@ def indicator_scenarios(run: Run, indicator_id: str, lang: str = "vi") -> Snippe
 
 
 def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
-    """All scenarios of the run compared: 2030 probability of every indicator with data."""
+    """All scenarios of the run compared: what each assumes, the 2030 probability of every
+    indicator with data under each, and each indicator's scenarios charted side by side."""
+    from khforecast.scenarios import load_scenarios
+
+    defs = load_scenarios()
     rows = run.assessment[(run.assessment["place"] == run.place)
                           & (run.assessment["target_year"] == 2030)
                           & run.assessment["p_meet"].notna()]
@@ -725,10 +767,24 @@ def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
                       for s in run.scenarios])
     body = (_table([t("col.id", lang), t("col.indicator", lang)] + run.scenarios, table)
             if table else f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    described = _table([t("col.scenario", lang), t("col.note", lang)],
+                       [(s, getattr(defs.get(s), "description", "")) for s in run.scenarios])
     note = "" if len(run.scenarios) > 1 else f"<p>{_e(t('msg.no_scenarios', lang))}</p>"
-    title = (f'{_banner(run, lang)}<h1 id="title">{_e(t("h.scenario_explorer", lang))}</h1>'
-             f"{_run_info(run, lang)}")
-    return Snippet(title + _section("scenarios", t("h.scenarios", lang), note, body))
+    charts = []
+    if len(run.scenarios) > 1:
+        for ind_id in [i for i in ids if i in _charted_ids(run, None, run.scenario)]:
+            ind = run.catalog.get(ind_id)
+            title = f"{ind_id}. {_name(ind, lang)}"
+            fig = figures.plot_scenarios(run.forecasts, ind_id, run.scenarios, lang=lang,
+                                         place=run.place, targets=list(ind.targets.values()),
+                                         title=title[:90], unit=ind.unit,
+                                         decimals=_decimals(run, ind_id))
+            charts.append(f'<figure class="kh-fig">{_img(fig, title)}'
+                          f"<figcaption>{_e(title)}</figcaption></figure>")
+    head = (f'{_banner(run, lang)}<h1 id="title">{_e(t("h.scenario_explorer", lang))}</h1>'
+            f"{_run_info(run, lang)}")
+    return Snippet(head + _section("scenarios", t("h.scenarios", lang), note, described, body,
+                                   *charts))
 
 
 def explorer_note(lang: str = "vi") -> Snippet:

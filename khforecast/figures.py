@@ -230,6 +230,7 @@ def plot_status_heatmap(assessment: pd.DataFrame, sector_of: Mapping[str, str], 
         ax.set_xlabel(t("fig.status", lang))
         ax.set_ylabel(t("fig.sector", lang))
         ax.tick_params(axis="x", labelrotation=30)
+        ax.tick_params(axis="y", labelrotation=0)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
     return fig
