@@ -77,8 +77,8 @@ class Scale:
         if self.domain == "percent":
             return 100.0 * expit(z)
         if self.domain == "positive":
-            with np.errstate(over="ignore"):
-                return np.maximum(np.exp(z) - self.offset, 0.0)
+            # capped below exp's overflow, so even a runaway draw stays a finite number
+            return np.maximum(np.exp(np.minimum(z, 700.0)) - self.offset, 0.0)
         return z.copy()
 
 

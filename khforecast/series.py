@@ -36,6 +36,15 @@ class SeriesInputError(KhforecastError, ValueError):
         super().__init__(f"{len(problems)} problem(s) in the series input:\n" + "\n".join(problems))
 
 
+def _show(cell: object) -> str:
+    """A cell as the user wrote it: text quoted, numbers plain, a missing cell as 'nothing'."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)) or cell is pd.NA:
+        return "nothing"
+    if isinstance(cell, str):
+        return repr(cell)
+    return f"{cell:g}" if isinstance(cell, (float, np.floating)) else str(cell)
+
+
 def parse_quantiles(text: str | Sequence[float | str]) -> list[tuple[str, float]]:
     """Parse ``"0.05,0.5,0.95"`` (or a sequence) into ``(label as given, level)`` pairs."""
     items = text.split(",") if isinstance(text, str) else list(text)
@@ -84,11 +93,11 @@ def validate_series(frame: pd.DataFrame, *, source: str = "input", domain: Domai
     bad_t = ~np.isfinite(t_arr) | (np.abs(t_arr - np.round(t_arr)) > 1e-9)
     for i in np.flatnonzero(bad_t):
         problems.append(f"{source} row {rows[i]}, column 't': expected an integer year or step, "
-                        f"found {frame['t'].iloc[i]!r}")
+                        f"found {_show(frame['t'].iloc[i])}")
     v_arr = v_num.to_numpy(dtype=float, na_value=np.nan)
     for i in np.flatnonzero(~np.isfinite(v_arr)):
         problems.append(f"{source} row {rows[i]}, column 'value': expected a number, "
-                        f"found {frame['value'].iloc[i]!r}")
+                        f"found {_show(frame['value'].iloc[i])}")
     if domain not in DOMAINS:
         problems.append(f"domain: expected one of {', '.join(DOMAINS)}, found {domain!r}")
     else:
