@@ -127,7 +127,7 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
         tables.append(assess(paths, catalog, thresholds=params.thresholds))
         for ind_id in frame.loc[frame["place"] == place, "indicator_id"].drop_duplicates():
             years, arr = paths.paths(ind_id)
-            draws[f"{ind_id}|{scenario}"] = np.asarray(arr[:_MAX_DRAWS], dtype=np.float32)
+            draws[f"{ind_id}|{scenario}"] = np.asarray(arr[:_MAX_DRAWS], dtype=float)
             draws[f"years|{ind_id}|{scenario}"] = np.asarray(years, dtype=np.int32)
     forecasts = pd.concat(frames, ignore_index=True)
     assessment = pd.concat(tables, ignore_index=True)

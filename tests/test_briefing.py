@@ -1,0 +1,144 @@
+"""Briefing snippets on a real run folder: numbers from the run, escaping, tasks, explorer."""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from test_batch import _build_bundled, shared_run
+
+from khforecast import briefing
+from khforecast.errors import KhforecastError
+
+
+@pytest.fixture(scope="module")
+def run_info(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return shared_run(tmp_path_factory, "bundled", _build_bundled)
+
+
+@pytest.fixture(scope="module")
+def run(run_info) -> briefing.Run:
+    return briefing.load_run(run_info["run_dir"])
+
+
+def _rows(run: briefing.Run, year: int = 2030) -> pd.DataFrame:
+    a = run.assessment
+    return a[(a["target_year"] == year) & (a["scenario"] == "bau")]
+
+
+def test_load_run_reads_the_run_and_its_settings(run, run_info):
+    assert run.path == Path(run_info["run_dir"])
+    assert run.place == "khanh_hoa" and run.scenarios == ["bau", "accelerate"]
+    assert run.as_of.isoformat() == "2026-06-30"
+    assert run.illustrative is False
+    assert run.assessment["indicator_id"].str.fullmatch(r"\d{2}(\.\w+)?").all()  # "02", not 2
+
+
+def test_find_run_dir_walks_up_to_outputs_latest(run_info, monkeypatch):
+    folder = Path(run_info["out"]).parent
+    monkeypatch.chdir(folder / "params")
+    assert briefing.find_run_dir() == Path(run_info["run_dir"]).resolve()
+
+
+def test_missing_run_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(KhforecastError, match="not a run folder \\(no assessment.csv\\)"):
+        briefing.load_run(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(KhforecastError, match="no outputs/latest run found from .* upwards: run `khforecast run` first"):
+        briefing.load_run("")
+
+
+def test_headline_counts_are_the_assessment_counts(run):
+    ids = {i.id for i in run.catalog.in_sector("VII")}
+    rows = _rows(run)
+    expected = rows[rows["indicator_id"].isin(ids)]["status"].value_counts().to_dict()
+    counts = briefing.headline_counts(run, "VII")
+    assert {k: v for k, v in counts.items() if v} == expected
+    assert briefing.headline_counts(run)["no_data"] == int((rows["status"] == "no_data").sum())
+
+
+def test_outlook_lists_every_indicator_of_the_sector_with_its_lead(run):
+    page = briefing.outlook_2030(run, "II", "en")
+    ids = re.findall(r"<tr><td>([\d.a-z_]+)</td>", page)
+    assert ids == [i.id for i in run.catalog.in_sector("II")
+                   if i.id in set(_rows(run)["indicator_id"])]
+    lead = run.catalog.get("02")
+    assert html.escape(lead.lead) in page
+    if lead.lead_current and lead.lead_current != lead.lead:
+        assert html.escape(f"now {lead.lead_current}") in page
+
+
+def test_look_back_gives_a_nowcast_where_2025_is_not_published(run):
+    page = briefing.look_back_2025(run, "II", "en")
+    row = _rows(run, 2025).set_index("indicator_id").loc["02"]
+    assert row["status"] in ("on_track", "at_risk", "off_track")  # 2025 not observed yet
+    assert "not yet published; probability it was met" in page
+
+
+def test_agencies_at_risk_flag_past_due_tasks_as_of_the_run_date(run):
+    page = briefing.agencies_at_risk(run, "II", "en")
+    risky = _rows(run)
+    risky = risky[risky["status"].isin(("at_risk", "off_track"))
+                  & risky["indicator_id"].isin({i.id for i in run.catalog.in_sector("II")})]
+    assert len(risky), "sector II has indicators at risk in the bundled data"
+    leads = {lead for i in risky["indicator_id"] for lead in run.catalog.get(i).leads}
+    tasks = []
+    for lead in leads:
+        try:
+            tasks += run.catalog.tasks_for(agency=lead)
+        except KhforecastError:
+            continue
+    assert page.count('class="kh-past-due"') == sum(t.is_past_due(run.as_of) for t in tasks)
+    assert "as of 2026-06-30" in page
+
+
+def test_data_gaps_are_counted_honestly(run):
+    ids = {i.id for i in run.catalog.in_sector("IV")}
+    rows = _rows(run)[lambda d: d["indicator_id"].isin(ids)]
+    gaps = rows["status"].isin(("no_data", "insufficient_data")).sum()
+    page = briefing.data_gaps(run, "IV", "en")
+    assert (f"{gaps} of the sector's {len(rows)} indicators have no public provincial data"
+            in html.unescape(page))
+
+
+def test_user_supplied_text_is_escaped(run_info, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_info["run_dir"], copy)
+    obs = pd.read_csv(copy / "observations.csv", dtype={"indicator_id": str})
+    obs.loc[obs["indicator_id"] == "02", "source"] = '<img src=x onerror="alert(1)">'
+    obs.loc[obs["indicator_id"] == "02", "note"] = "<b>bold</b>"
+    obs.to_csv(copy / "observations.csv", index=False)
+    evil = briefing.load_run(copy)
+    for snippet in (briefing.method_note(evil, "en"), briefing.indicator_data(evil, "02", "en"),
+                    briefing.sector_title(evil, "II", "en", note="<script>x</script>")):
+        assert "<img src=x" not in snippet and "<script>" not in snippet and "<b>bold" not in snippet
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in briefing.method_note(evil, "en")
+    assert "&lt;script&gt;x&lt;/script&gt;" in briefing.sector_title(evil, "II", "en",
+                                                                      note="<script>x</script>")
+
+
+def test_snippets_display_as_html_in_jupyter(run):
+    snippet = briefing.headline(run, "II", "vi")
+    assert isinstance(snippet, str) and snippet._repr_html_() == str(snippet)
+
+
+def test_explorer_at_factor_1_reproduces_the_run_and_acceleration_helps(run):
+    series, p = briefing.explore_scenario(run, "09")
+    assert p == pytest.approx(float(_rows(run).set_index("indicator_id").at["09", "p_meet"]))
+    assert series.paths.shape[0] == run.manifest["params"]["sims"]
+    _, faster = briefing.explore_scenario(run, "09", factor=2.5, start_year=2026)
+    _, shocked = briefing.explore_scenario(run, "09", shock=-0.3, start_year=2026)
+    assert faster >= p >= shocked  # 09 (trained labour, higher is better) rises with the trend
+
+
+def test_scenario_widgets_update_the_probability(run):
+    box = briefing.scenario_widgets(run, "en", indicator_id="09")
+    pick, factor, _shock, _start, label, image = box.children
+    assert pick.value == "09" and "Probability of meeting the 2030 target" in label.value
+    before = label.value
+    factor.value = 3.0
+    assert label.value != before and image.value.startswith('<img class="kh-figure"')
