@@ -506,16 +506,15 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     manifest["illustrative"] = illustrative
     render_index(run_dir, manifest, headline=headline, lang=lang, illustrative=illustrative)
     if pdf:
-        pages = [run_dir / e["html"] for e in manifest["notebooks"] if e.get("html")]
         try:
-            pdfs = print_pdf([run_dir / "index.html", *pages])
+            pdfs = print_pdf([run_dir / e["html"] for e in manifest["notebooks"] if e.get("html")])
             for e in manifest["notebooks"]:
                 if e.get("html"):
                     e["pdf"] = str(Path(e["html"]).with_suffix(".pdf"))
-            manifest["pdf"] = [str(p.relative_to(run_dir)) for p in pdfs]
             render_index(run_dir, manifest, headline=headline, lang=lang,
-                         illustrative=illustrative)
-            print_pdf([run_dir / "index.html"])
+                         illustrative=illustrative)  # now with links to the PDFs
+            pdfs += print_pdf([run_dir / "index.html"])
+            manifest["pdf"] = [str(p.relative_to(run_dir)) for p in pdfs]
         except (FileNotFoundError, RuntimeError, OSError) as exc:
             manifest["pdf"] = f"not written: {exc}"
             say(f"khforecast run: PDFs not written: {exc}")
