@@ -56,6 +56,8 @@ __all__ = [
 KERNEL_NAME = "python3"
 #: draws kept per indicator and scenario in ``draws.npz`` (for the deep dive and explorer)
 _MAX_DRAWS = 1000
+#: the kernel logs errors only (not ipykernel's warning that its local TCP is unencrypted)
+_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 _VERSIONS = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "papermill",
              "nbconvert", "nbclient", "ipykernel")
 
@@ -314,7 +316,8 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
             papermill.execute_notebook(str(job.template), str(tmp), parameters=job.parameters,
                                        kernel_name=kernel_name, start_timeout=start_timeout,
                                        execution_timeout=cell_timeout, progress_bar=False,
-                                       cwd=str(run_dir), language="python")
+                                       cwd=str(run_dir), language="python",
+                                       extra_arguments=_KERNEL_ARGS)
             entry["status"], entry["error"] = "ok", None
             break
         except PapermillExecutionError as exc:

@@ -244,6 +244,11 @@ def t(key: str, lang: str = "vi", **fields: object) -> str:
     """Return the string ``key`` in ``lang``, with ``{field}`` placeholders filled from ``fields``.
 
     Raises ``KeyError`` naming the key when it is not in :data:`STRINGS`.
+
+    Examples
+    --------
+    >>> t("status.at_risk", "vi"), t("fig.target", "en", year=2030)
+    ('Có nguy cơ', '2030 target')
     """
     index = LANGS.index(check_lang(lang))
     try:
@@ -258,7 +263,13 @@ def _is_missing(x: object) -> bool:
 
 
 def format_number(x: float | int | None, lang: str = "vi", decimals: int = 1) -> str:
-    """Format a number the language's way: ``48.749,5`` (vi) or ``48,749.5`` (en); ``–`` if missing."""
+    """Format a number the language's way: ``48.749,5`` (vi) or ``48,749.5`` (en); ``–`` if missing.
+
+    Examples
+    --------
+    >>> format_number(48749.5, "vi"), format_number(48749.5, "en")
+    ('48.749,5', '48,749.5')
+    """
     check_lang(lang)
     if _is_missing(x):
         return "–"
@@ -286,6 +297,11 @@ def format_percent(x: float | None, lang: str = "vi", decimals: int = 0, *,
 
     ``x`` is a fraction (0.035) by default, as probabilities are; pass ``fraction=False`` for a
     value already in percent (3.5), as the catalog's ``%`` indicators are.
+
+    Examples
+    --------
+    >>> format_percent(0.035, "vi", 1), format_percent(3.5, "en", 1, fraction=False)
+    ('3,5 %', '3.5%')
     """
     if _is_missing(x):
         check_lang(lang)
@@ -299,6 +315,11 @@ def probability_words(p: float | None, lang: str = "vi") -> str:
     """Put a probability in words on the fixed scale :data:`PROBABILITY_SCALE`; ``–`` if missing.
 
     Raises ``ValueError`` when ``p`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> probability_words(0.93, "vi"), probability_words(0.4, "en")
+    ('rất có khả năng', 'about as likely as not')
     """
     check_lang(lang)
     if _is_missing(p):

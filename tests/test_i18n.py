@@ -24,6 +24,15 @@ def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    import khforecast.i18n
+
+    result = doctest.testmod(khforecast.i18n)
+    assert result.attempted >= 4 and result.failed == 0
+
+
 def test_every_string_has_both_languages_with_the_same_placeholders():
     for key, (vi, en) in STRINGS.items():
         assert vi.strip() and en.strip(), key
