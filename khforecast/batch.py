@@ -41,9 +41,9 @@ from khforecast.params import SECTORS, BatchParams, load_params
 
 __all__ = [
     "KERNEL_NAME",
-    "backtest_indicators",
     "NotebookJob",
     "RunResult",
+    "backtest_indicators",
     "compute_results",
     "execute_notebook",
     "notebooks_dir",
@@ -268,7 +268,7 @@ def plan_jobs(params: BatchParams, catalog: Any, run_dir: Path, *, lang: str = "
     names = [j.name for j in jobs]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise ParamsError(f"two notebooks of the run would be named {sorted(dup)[0]!r}")
+        raise ParamsError(f"two notebooks of the run would be named {min(dup)!r}")
     return jobs
 
 
@@ -367,7 +367,7 @@ def switch_latest(out_dir: Path, run_id: str) -> None:
 
 def _new_run_id() -> str:
     """A run id that sorts by time: ``20261130T174500Z-3f9a``."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
@@ -460,7 +460,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     run_dir.mkdir(parents=True)
     n_jobs = max(1, jobs or bp.jobs or os.cpu_count() or 1)
     manifest: dict[str, Any] = {
-        "run_id": run_dir.name, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+        "run_id": run_dir.name, "created": _dt.datetime.now(_dt.UTC).isoformat(),
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),

@@ -394,7 +394,7 @@ def _observed(run: Run, ind_id: str, place: str) -> pd.DataFrame:
 def _charted_ids(run: Run, sector: str | None, scenario: str) -> list[str]:
     """Quantitative indicators with data and forecast rows, in catalog order."""
     rows = _rows(run, year=2030, scenario=scenario, sector=sector)
-    rows = rows[rows["n_obs"].fillna(0) > 0]
+    rows = rows[(rows["n_obs"].fillna(0) > 0) & (rows["status"] != "qualitative")]
     f = run.forecasts
     have = set(f.loc[(f["scenario"] == scenario) & (f["place"] == run.place), "indicator_id"])
     return [i for i in rows["indicator_id"] if i in have]
@@ -699,8 +699,8 @@ def indicator_models(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
                                                    "col.median", "col.interval80", "col.model")],
                             [(int(r.origin), int(r.year), _value(run, indicator_id, r.value, lang),
                               _value(run, indicator_id, r.median, lang),
-                              f"{_value(run, indicator_id, r.q10, lang)} – "
-                              f"{_value(run, indicator_id, r.q90, lang)}", r.model)
+                              (f"{_value(run, indicator_id, r.q10, lang)} – "
+                              f"{_value(run, indicator_id, r.q90, lang)}"), r.model)
                              for r in bt.itertuples()]))
     else:
         parts.append(f"<p>{_e(t('msg.no_backtest', lang))}</p>")

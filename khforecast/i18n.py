@@ -24,9 +24,9 @@ from typing import Literal
 
 __all__ = [
     "LANGS",
-    "Lang",
     "PROBABILITY_SCALE",
     "STRINGS",
+    "Lang",
     "check_lang",
     "format_number",
     "format_percent",
@@ -162,10 +162,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig.density": ("Tỷ lệ mô phỏng", "Share of simulations"),
     # sentences
     "msg.illustrative": (
-        "SỐ LIỆU MINH HỌA: các con số trong báo cáo này không phải số liệu thống kê thật, "
-        "chỉ dùng để trình diễn công cụ.",
-        "ILLUSTRATIVE DATA: the figures in this briefing are not real statistics; they only "
-        "demonstrate the tool."),
+        ("SỐ LIỆU MINH HỌA: các con số trong báo cáo này không phải số liệu thống kê thật, "
+        "chỉ dùng để trình diễn công cụ."),
+        ("ILLUSTRATIVE DATA: the figures in this briefing are not real statistics; they only "
+        "demonstrate the tool.")),
     "msg.headline": ("Mục tiêu 2030 của {n} chỉ tiêu trong lĩnh vực:",
                      "The 2030 targets of the sector's {n} indicators:"),
     "msg.headline_overview": ("Mục tiêu 2030 của {n} chỉ tiêu toàn tỉnh:",
@@ -177,28 +177,28 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "No quantitative indicator of this sector has data to chart."),
     "msg.no_risk": ("Không có chỉ tiêu nào có nguy cơ hoặc chệch hướng.",
                     "No indicator is at risk or off track."),
-    "msg.gaps": ("{n} trên {total} chỉ tiêu của lĩnh vực chưa có số liệu công khai cấp tỉnh. "
-                 "Khả năng đạt mục tiêu của các chỉ tiêu này chưa thể đánh giá.",
-                 "{n} of the sector's {total} indicators have no public provincial data. "
-                 "Whether they will meet their targets cannot be assessed."),
+    "msg.gaps": (("{n} trên {total} chỉ tiêu của lĩnh vực chưa có số liệu công khai cấp tỉnh. "
+                 "Khả năng đạt mục tiêu của các chỉ tiêu này chưa thể đánh giá."),
+                 ("{n} of the sector's {total} indicators have no public provincial data. "
+                 "Whether they will meet their targets cannot be assessed.")),
     "msg.gaps_overview": ("{n} trên {total} chỉ tiêu chưa có số liệu công khai cấp tỉnh.",
                           "{n} of {total} indicators have no public provincial data."),
     "msg.past_due": ("quá hạn", "past due"),
     "msg.as_of": ("tính đến ngày {date}", "as of {date}"),
     "msg.successor": ("nay là {name}", "now {name}"),
     "msg.method": (
-        "Mỗi chỉ tiêu được dự báo bằng {sims} đường mô phỏng từ các mô hình chuỗi thời gian "
+        ("Mỗi chỉ tiêu được dự báo bằng {sims} đường mô phỏng từ các mô hình chuỗi thời gian "
         "(kịch bản {scenario}, hạt giống ngẫu nhiên {seed}). Khả năng đạt là tỷ lệ các đường "
         "mô phỏng đạt mục tiêu vào năm mục tiêu, không phải từ một dự báo điểm. Ngưỡng tình trạng: "
         "đúng hướng khi khả năng ≥ {hi}, có nguy cơ khi ≥ {lo}, chệch hướng khi thấp hơn. "
         "Thang từ ngữ: ≥ 0,90 rất có khả năng; ≥ 0,66 có khả năng; ≥ 0,33 khả năng ngang nhau; "
-        "≥ 0,10 ít có khả năng; thấp hơn: rất ít có khả năng.",
-        "Each indicator is forecast with {sims} simulated paths from time-series models "
+        "≥ 0,10 ít có khả năng; thấp hơn: rất ít có khả năng."),
+        ("Each indicator is forecast with {sims} simulated paths from time-series models "
         "(scenario {scenario}, random seed {seed}). The probability of meeting a target is the "
         "share of paths that meet it in the target year, never a point forecast. Status "
         "thresholds: on track when the probability is ≥ {hi}, at risk when ≥ {lo}, off track "
         "below. Words: ≥ 0.90 very likely; ≥ 0.66 likely; ≥ 0.33 about as likely as not; "
-        "≥ 0.10 unlikely; below: very unlikely."),
+        "≥ 0.10 unlikely; below: very unlikely.")),
     "msg.no_calibration": ("Bảng hiệu chỉnh không có trong lần chạy này.",
                            "This run holds no calibration table."),
     "msg.run_info": ("Lần chạy {run_id}, ngày {date}, địa bàn {place}",
@@ -209,10 +209,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.pdf": ("PDF", "PDF"),
     "msg.no_scenarios": ("Lần chạy này chỉ có một kịch bản.", "This run holds one scenario only."),
     "msg.backtest": (
-        "Kiểm định ngược trên chính chuỗi số liệu: mô hình được ước lượng lại với số liệu đến "
-        "mỗi năm gốc ({origins} năm gốc) và so với {n} giá trị quan sát sau đó.",
-        "Back-test on the series itself: the engine is refitted on the data up to each origin "
-        "({origins} origins) and compared with the {n} values observed later."),
+        ("Kiểm định ngược trên chính chuỗi số liệu: mô hình được ước lượng lại với số liệu đến "
+        "mỗi năm gốc ({origins} năm gốc) và so với {n} giá trị quan sát sau đó."),
+        ("Back-test on the series itself: the engine is refitted on the data up to each origin "
+        "({origins} origins) and compared with the {n} values observed later.")),
     "msg.no_backtest": ("Chuỗi số liệu quá ngắn để kiểm định ngược (cần ít nhất 4 năm).",
                         "The series is too short for a back-test (4 years at least)."),
     "msg.scale": ("Đơn vị: {unit}; miền giá trị: {domain}; {direction}.",
@@ -262,7 +262,7 @@ def _is_missing(x: object) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def format_number(x: float | int | None, lang: str = "vi", decimals: int = 1) -> str:
+def format_number(x: float | None, lang: str = "vi", decimals: int = 1) -> str:
     """Format a number the language's way: ``48.749,5`` (vi) or ``48,749.5`` (en); ``–`` if missing.
 
     Examples

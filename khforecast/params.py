@@ -66,7 +66,7 @@ class BatchParams:
 
     def as_of(self) -> _dt.date:
         """The run date: ``run_date`` if set, else today in UTC."""
-        return self.run_date or _dt.datetime.now(_dt.timezone.utc).date()
+        return self.run_date or _dt.datetime.now(_dt.UTC).date()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``manifest.json``)."""

@@ -32,11 +32,11 @@ __all__ = [
 
 #: cells with this tag (usage notes for JupyterLab users) are left out of the HTML.
 REMOVE_TAG = "remove-in-html"
-_H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.S)
+_H2 = re.compile(r'<h2 id="([^"]+)">(.*?)</h2>', re.DOTALL)
 _NETWORK = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']?(?:https?:)?//""",
-                      re.I)
+                      re.IGNORECASE)
 _CSS_NETWORK = re.compile(r"""@import\s+url\(\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""",
-                          re.I)
+                          re.IGNORECASE)
 
 
 def _templates_dir() -> Path:
@@ -200,7 +200,7 @@ def print_pdf(pages: Sequence[str | os.PathLike[str]], *, timeout: float = 120.0
                    "--disable-background-networking", "--disable-component-update",
                    "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
                    "--no-pdf-header-footer", f"--print-to-pdf={tmp}", page.as_uri()]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
             if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
                 tmp.unlink(missing_ok=True)
                 tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]

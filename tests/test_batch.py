@@ -24,11 +24,20 @@ import pytest
 import yaml
 
 from khforecast._io import sha256_file
-from khforecast.batch import NotebookJob, execute_notebook, plan_jobs, run_batch, switch_latest
+from khforecast.batch import (
+    NotebookJob,
+    execute_notebook,
+    plan_jobs,
+    run_batch,
+    switch_latest,
+)
 from khforecast.catalog import load_catalog
 from khforecast.cli import main
 from khforecast.errors import KhforecastError, ObservationError, ParamsError
-from khforecast.observations import bundled_observations_path, illustrative_observations_path
+from khforecast.observations import (
+    bundled_observations_path,
+    illustrative_observations_path,
+)
 from khforecast.params import BatchParams, load_params
 
 TESTS = Path(__file__).resolve().parent

@@ -40,7 +40,7 @@ class _Chromium:
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-pipe",
              "--window-size=1200,900", "about:blank"],
-            preexec_fn=dup_fds, close_fds=False,
+            preexec_fn=dup_fds, close_fds=False,  # noqa: PLW1509 - no threads run here
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_child_r)
         os.close(from_child_w)

@@ -107,7 +107,7 @@ def test_html_hides_code_and_loads_nothing_from_the_network(which, request):
 
 def test_html_has_a_table_of_contents(bundled):
     page = _html(bundled, "sector_II")
-    toc = re.search(r'<nav class="kh-toc">(.*?)</nav>', page, re.S)
+    toc = re.search(r'<nav class="kh-toc">(.*?)</nav>', page, re.DOTALL)
     assert toc is not None
     for anchor in ("headline", "look-back-2025", "outlook-2030", "fan-charts", "data-gaps",
                    "method"):
@@ -176,7 +176,7 @@ def test_p_meet_shown_equals_the_assessment(bundled):
     p = float(row["p_meet"].iloc[0])
     page = _html(bundled, "sector_II")
     outlook = page[page.index('id="outlook-2030"'):]
-    cell = re.search(r"<tr><td>02</td>.*?</tr>", outlook, re.S).group(0)
+    cell = re.search(r"<tr><td>02</td>.*?</tr>", outlook, re.DOTALL).group(0)
     shown = float(re.search(r'data-p="([0-9.]+)"', cell).group(1))
     assert shown == pytest.approx(p, abs=5e-5)
     assert f"{round(p * 100):d} %" in cell  # the number in words' company: "61 % (...)"
@@ -205,7 +205,7 @@ def test_notebook_templates_are_thin_and_parameterised(name):
         assert re.fullmatch(r"\w+: (str|int|bool|list|float) = .+  # .+", line), line
     assert {"lang", "run_dir"} <= {ln.split(":")[0] for ln in code[0].source.splitlines()}
     for cell in code:
-        assert not re.search(r"^\s*(def|class) ", cell.source, re.M), cell.source
+        assert not re.search(r"^\s*(def|class) ", cell.source, re.MULTILINE), cell.source
     assert nb.metadata.kernelspec.name == "python3"
 
 
