@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,6 +45,8 @@ __all__ = [
     "out_of_sample_params",
     "calibration_table",
     "derive_calibration",
+    "models_fingerprint",
+    "floor_factor",
     "QUANTILES",
     "HORIZONS",
 ]
@@ -70,6 +72,41 @@ def _bucket_label(i: int, buckets: Sequence[int] = N_OBS_BUCKETS) -> str:
     return f"{lo}+" if hi is None else (f"{lo}" if hi == lo else f"{lo}-{hi}")
 
 
+#: the least yearly movement the floor assumes, on the modelling scale (1 % of the level on the
+#: log scale; about 1 % of p(1-p) on the logit scale): a flat history is not a certain future
+MIN_MOVE = 0.01
+
+
+def _yearly_sd(z: np.ndarray) -> float:
+    """Typical yearly movement of ``z``: root mean square of its yearly changes, at least MIN_MOVE.
+
+    The root mean square (not the standard deviation) counts a steady trend as movement: a
+    perfectly linear history has changes of zero spread but it does move.
+    """
+    dz = np.diff(np.asarray(z, dtype=float))
+    rms = float(np.sqrt(np.mean(dz ** 2))) if dz.size else 0.0
+    return max(rms, MIN_MOVE)
+
+
+#: the 10-90 % range of a normal distribution in standard deviations
+_IQ80 = 2 * 1.2815515655446004
+
+
+def floor_factor(dev: np.ndarray, sd_dz: float, floor: float) -> np.ndarray:
+    """Per-horizon factors (>= 1) raising the paths' 10-90 % range to ``floor * sd_dz * sqrt(h)``.
+
+    ``dev`` is (n_paths, h), the deviations from the per-horizon median (modelling scale).
+    """
+    h = dev.shape[1]
+    if floor <= 0 or sd_dz <= 0:
+        return np.ones(h)
+    width = (np.quantile(dev, 0.9, axis=0) - np.quantile(dev, 0.1, axis=0)) / _IQ80
+    want = floor * sd_dz * np.sqrt(np.arange(1, h + 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(width > 0, want / width, 1.0)
+    return np.maximum(f, 1.0)
+
+
 # --------------------------------------------------------------------------------------------
 # the shipped calibration
 # --------------------------------------------------------------------------------------------
@@ -87,6 +124,7 @@ class Calibration:
     buckets: tuple[int, ...] = N_OBS_BUCKETS
     meta: dict = field(default_factory=dict, compare=False)
     tails: tuple[float, ...] = ()
+    floor: float = 0.0
 
     def spread(self, h: int, n_obs: int) -> np.ndarray:
         """The (h,) multipliers for horizons 1..h of a series with ``n_obs`` points."""
@@ -97,6 +135,38 @@ class Calibration:
     def tail(self, n_obs: int) -> float:
         """The tail parameter for a series with ``n_obs`` points (0 when none was fitted)."""
         return float(self.tails[_bucket(n_obs, self.buckets)]) if self.tails else 0.0
+
+    def apply(self, z: np.ndarray, history_z: np.ndarray, rng: np.random.Generator,
+              n_obs: int | None = None) -> np.ndarray:
+        """Calibrate paths drawn at spread 1: floor, then spread, then tail (modelling scale).
+
+        Parameters
+        ----------
+        z
+            (n_paths, h) projected paths on the modelling scale, as the models drew them.
+        history_z
+            The observed values on the modelling scale (their yearly changes set the floor).
+        rng
+            The series' generator (used by the tail).
+        n_obs
+            Observations behind the history (default ``len(history_z)``; fewer when gaps
+            were interpolated): picks the training-length bucket.
+
+        Returns
+        -------
+        ndarray
+            (n_paths, h): each horizon's dispersion around its median is first raised to at
+            least ``floor * move * sqrt(h)``, ``move`` the history's typical yearly change
+            (:data:`MIN_MOVE` at least; a model that fits a flat or
+            step-like history perfectly would otherwise claim near-certainty), then multiplied
+            by :meth:`spread`, then given the per-path tail factor (:meth:`widen_tails`).
+        """
+        n_obs = len(history_z) if n_obs is None else n_obs
+        h = z.shape[1]
+        med = np.median(z, axis=0)
+        factor = floor_factor(z - med[None, :], _yearly_sd(history_z), self.floor)
+        out = med[None, :] + (factor * self.spread(h, n_obs))[None, :] * (z - med[None, :])
+        return self.widen_tails(out, n_obs, rng)
 
     def widen_tails(self, z: np.ndarray, n_obs: int, rng: np.random.Generator) -> np.ndarray:
         """Scale each path's deviation from the median by its own factor ``exp(tail * e)``.
@@ -121,6 +191,7 @@ class Calibration:
             "horizons": len(self.multipliers[0]),
             "multipliers": [[round(float(v), 4) for v in row] for row in self.multipliers],
             "tails": [round(float(v), 4) for v in self.tails],
+            "floor": round(float(self.floor), 4),
             "meta": self.meta,
         }
         return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -133,6 +204,7 @@ class Calibration:
             mult = tuple(tuple(float(v) for v in row) for row in doc["multipliers"])
             buckets = tuple(int(b) for b in doc["buckets"])
             tails = tuple(float(v) for v in doc.get("tails", ()))
+            floor = float(doc.get("floor", 0.0))
         except (ValueError, KeyError, TypeError) as exc:
             raise KhforecastError(f"{source}: expected a khforecast calibration file, "
                                   f"could not read it ({exc})") from exc
@@ -142,13 +214,13 @@ class Calibration:
         if tails and (len(tails) != len(buckets) or min(tails) < 0):
             raise KhforecastError(f"{source}: expected one tail >= 0 per bucket "
                                   f"({len(buckets)}), found {list(tails)}")
-        return cls(mult, buckets, doc.get("meta", {}), tails)
+        return cls(mult, buckets, doc.get("meta", {}), tails, floor)
 
     @classmethod
     def identity(cls) -> Calibration:
         """No widening: every multiplier is 1 and no tail (the models' own intervals)."""
         return cls(tuple(tuple([1.0] * HORIZONS) for _ in N_OBS_BUCKETS), N_OBS_BUCKETS,
-                   {"note": "identity"}, tuple(0.0 for _ in N_OBS_BUCKETS))
+                   {"note": "identity"}, tuple(0.0 for _ in N_OBS_BUCKETS), 0.0)
 
 
 @lru_cache(maxsize=1)
@@ -372,6 +444,7 @@ def _backtest_one(args: tuple) -> list[dict]:
         offs = np.quantile(zp - med, _GRID, axis=0)  # (len(_GRID), h)
         zy = scale.forward(test)
         zl = float(scale.forward(train[-1]))
+        sd_dz = _yearly_sd(scale.forward(train))
         for j in range(h):
             row = {
                 "panel": s.panel, "series_id": s.series_id, "domain": s.domain,
@@ -381,6 +454,9 @@ def _backtest_one(args: tuple) -> list[dict]:
                 "first_year": int(s.years[start]), "model": model,
                 "median": float(scale.backward(med[j])),
                 "z": float(zy[j] - med[j]), "z_last": zl - float(med[j]), "error": "",
+                "scale_eps": scale.eps, "scale_offset": scale.offset,
+                "sd_diff": float(np.std(np.diff(train), ddof=1)) if len(train) > 2 else math.nan,
+                "sd_dz": sd_dz,
             }
             row.update({c: float(offs[k, j]) for k, c in enumerate(_DCOLS)})
             rows.append(row)
@@ -402,6 +478,10 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
         One row per series, origin and horizon: ``panel, series_id, domain, n_train, origin,
         horizon, year, value`` (realised), ``last_value, first_value, first_year, model,
         median`` (natural scale), ``z`` (realised minus median on the modelling scale),
+        ``z_last`` (the last training value, likewise), ``scale_eps, scale_offset`` (the
+        transform's constants, see :class:`khforecast.scales.Scale`), ``sd_diff`` (standard
+        deviation of the training window's yearly changes), ``sd_dz`` (its typical yearly
+        movement on the modelling scale, as the floor uses it),
         ``d010 … d990`` (quantiles of the draws at levels 0.010 … 0.990, minus their median,
         on the modelling scale) and
         ``error`` (non-empty where the models failed; those rows carry no values).
@@ -433,9 +513,9 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
 # F1 is known per back-test through its quantile offsets d; the expectation uses Gauss-Hermite
 # nodes. To fit fast, F1(z * c) is tabulated once per back-test on a log grid of c = 1/s, and a
 # node's factor exp(tau * x_k) is a shift along that grid.
-_LOG_C = np.linspace(np.log(1 / 10), np.log(10), 231)  # c = 1 / spread, step 0.02 in log
+_LOG_C = np.linspace(np.log(1 / 30), np.log(30), 341)  # c = 1 / spread, step 0.02 in log
 _STEP = float(_LOG_C[1] - _LOG_C[0])
-_TAU_GRID = np.round(np.arange(0.0, 1.21, 0.1), 2)
+_TAU_GRID = np.round(np.arange(0.0, 1.21, 0.2), 2)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(7)
 _GH_W = _GH_W / _GH_W.sum()
 
@@ -473,8 +553,22 @@ def _mix_cdf(bt: pd.DataFrame, s: np.ndarray, tau: np.ndarray, col: str = "z") -
     return vals @ _GH_W
 
 
+_FLOOR_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def _row_floor(bt: pd.DataFrame, floor: float) -> np.ndarray:
+    """Per back-test row, the floor factor (>= 1) of :func:`floor_factor` for its horizon."""
+    if floor <= 0:
+        return np.ones(len(bt))
+    width = (bt["d900"].to_numpy(dtype=float) - bt["d100"].to_numpy(dtype=float)) / _IQ80
+    want = floor * bt["sd_dz"].to_numpy(dtype=float) * np.sqrt(bt["horizon"].to_numpy(dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(width > 0, want / width, 1.0)
+    return np.maximum(np.nan_to_num(f, nan=1.0, posinf=1.0), 1.0)
+
+
 def _coverage_counts(bt: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Per (panel, bucket, horizon) cell: n, and covered counts (cell, tau, c-grid) at 80/95 %."""
+    """Per (panel, bucket, horizon) cell: n, and covered counts (floor, cell, tau, c-grid)."""
     d = _offsets(bt)
     z = bt["z"].to_numpy(dtype=float)
     table = _cdf_rows(z[:, None] * np.exp(_LOG_C)[None, :], d).astype(np.float32)  # rows x C
@@ -483,20 +577,26 @@ def _coverage_counts(bt: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nda
                           "horizon": bt["horizon"].to_numpy()})
     key = cells.groupby(["panel", "bucket", "horizon"], sort=True).ngroup().to_numpy()
     n_cells = int(key.max()) + 1
-    c80 = np.zeros((n_cells, len(_TAU_GRID), len(_LOG_C)))
-    c95 = np.zeros_like(c80)
     n_c = len(_LOG_C)
+    shape = (len(_FLOOR_GRID), n_cells, len(_TAU_GRID), n_c)
+    c80 = np.zeros(shape, dtype=np.float32)
+    c95 = np.zeros(shape, dtype=np.float32)
     order = np.argsort(key, kind="stable")
     table = table[order]
     starts = np.r_[0, np.flatnonzero(np.diff(key[order])) + 1]
-    for t, tau in enumerate(_TAU_GRID):
-        mix = np.zeros(table.shape, dtype=np.float32)
-        for x, w in zip(_GH_X, _GH_W):
-            shift = int(round(tau * x / _STEP))  # c / exp(tau x) is `shift` grid steps lower
-            idx = np.clip(np.arange(n_c) - shift, 0, n_c - 1)
-            mix += np.float32(w) * table[:, idx]
-        c80[:, t, :] = np.add.reduceat(((mix >= 0.1) & (mix <= 0.9)).astype(np.float32), starts, axis=0)
-        c95[:, t, :] = np.add.reduceat(((mix >= 0.025) & (mix <= 0.975)).astype(np.float32), starts, axis=0)
+    grid = np.arange(n_c)
+    for f_i, floor in enumerate(_FLOOR_GRID):
+        # widening a row by f moves it log(f) / step grid points down the c grid
+        shift_row = np.round(np.log(_row_floor(bt, floor)[order]) / _STEP).astype(int)
+        t_f = table[np.arange(len(order))[:, None], np.clip(grid[None, :] - shift_row[:, None], 0, n_c - 1)]
+        for t, tau in enumerate(_TAU_GRID):
+            mix = np.zeros(t_f.shape, dtype=np.float32)
+            for x, w in zip(_GH_X, _GH_W):
+                shift = int(round(tau * x / _STEP))  # c / exp(tau x) is `shift` grid steps lower
+                mix += np.float32(w) * t_f[:, np.clip(grid - shift, 0, n_c - 1)]
+            c80[f_i, :, t, :] = np.add.reduceat(((mix >= 0.1) & (mix <= 0.9)).astype(np.float32), starts, axis=0)
+            c95[f_i, :, t, :] = np.add.reduceat(((mix >= 0.025) & (mix <= 0.975)).astype(np.float32),
+                                                starts, axis=0)
     index = cells.assign(key=key).drop_duplicates("key").sort_values("key").reset_index(drop=True)
     index["n"] = np.bincount(key, minlength=n_cells)
     return index, c80, c95
@@ -504,51 +604,65 @@ def _coverage_counts(bt: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nda
 
 def _fit_counts(index: pd.DataFrame, c80: np.ndarray, c95: np.ndarray, keep: np.ndarray,
                 min_cell: int) -> Calibration:
-    """Fit (spread per bucket and horizon, tail per bucket) from the cells in ``keep``."""
-    mult_rows, tails = [], []
+    """Fit (floor, tail per bucket, spread per bucket and horizon) from the cells in ``keep``."""
+    bucket_of = index["bucket"].to_numpy()
+    horizon_of = index["horizon"].to_numpy()
+    n_of = index["n"].to_numpy()
+    # the cells pooled for each (bucket, horizon): adjacent horizons until min_cell back-tests
+    pools: dict[tuple[int, int], np.ndarray] = {}
     for b in range(len(N_OBS_BUCKETS)):
-        best: tuple[float, int, list[float], list[float]] | None = None
-        for t in range(len(_TAU_GRID)):
-            total, spreads, weights = 0.0, [], []
-            for h in range(1, HORIZONS + 1):
-                width = 0
-                sel = keep & (index["bucket"].to_numpy() == b) & (index["horizon"].to_numpy() == h)
-                while index["n"].to_numpy()[sel].sum() < min_cell and width < HORIZONS:
-                    width += 1
-                    sel = keep & (index["bucket"].to_numpy() == b) & \
-                        (np.abs(index["horizon"].to_numpy() - h) <= width)
-                if index["n"].to_numpy()[sel].sum() < min_cell:  # thin bucket: all buckets
-                    sel = keep & (np.abs(index["horizon"].to_numpy() - h) <= max(width, 1))
-                n = float(index["n"].to_numpy()[sel].sum())
-                if n == 0:
-                    spreads.append(1.0)
-                    weights.append(1.0)
-                    continue
-                cov80 = c80[sel, t, :].sum(axis=0) / n
-                cov95 = c95[sel, t, :].sum(axis=0) / n
-                loss = ((cov80 - 0.80) / 0.03) ** 2 + ((cov95 - 0.95) / 0.02) ** 2
-                j = int(np.argmin(loss))
-                total += loss[j] * n
-                spreads.append(float(np.exp(-_LOG_C[j])))
-                weights.append(n)
-            if best is None or total < best[0] - 1e-9:
-                best = (total, t, spreads, weights)
-        assert best is not None
-        _, t, spreads, weights = best
-        mult_rows.append(tuple(_isotonic(np.log(spreads), np.asarray(weights)).round(12).tolist()))
-        tails.append(float(_TAU_GRID[t]))
-    return Calibration(tuple(mult_rows), N_OBS_BUCKETS, {}, tuple(tails))
+        for h in range(1, HORIZONS + 1):
+            width = 0
+            sel = keep & (bucket_of == b) & (horizon_of == h)
+            while n_of[sel].sum() < min_cell and width < HORIZONS:
+                width += 1
+                sel = keep & (bucket_of == b) & (np.abs(horizon_of - h) <= width)
+            if n_of[sel].sum() < min_cell:  # a thin bucket: pool every bucket
+                sel = keep & (np.abs(horizon_of - h) <= max(width, 1))
+            pools[(b, h)] = sel
+    best_total, best = math.inf, None
+    for f_i in range(len(_FLOOR_GRID)):
+        total_f, rows, tails = 0.0, [], []
+        for b in range(len(N_OBS_BUCKETS)):
+            best_b: tuple[float, int, list[float], list[float]] | None = None
+            for t in range(len(_TAU_GRID)):
+                total, spreads, weights = 0.0, [], []
+                for h in range(1, HORIZONS + 1):
+                    sel = pools[(b, h)]
+                    n = float(n_of[sel].sum())
+                    if n == 0:
+                        spreads.append(1.0)
+                        weights.append(1.0)
+                        continue
+                    cov80 = c80[f_i, sel, t, :].sum(axis=0) / n
+                    cov95 = c95[f_i, sel, t, :].sum(axis=0) / n
+                    loss = ((cov80 - 0.80) / 0.03) ** 2 + ((cov95 - 0.95) / 0.02) ** 2
+                    j = int(np.argmin(loss))
+                    total += float(loss[j]) * n
+                    spreads.append(float(np.exp(-_LOG_C[j])))
+                    weights.append(n)
+                if best_b is None or total < best_b[0] - 1e-9:
+                    best_b = (total, t, spreads, weights)
+            assert best_b is not None
+            total_f += best_b[0]
+            rows.append(tuple(_isotonic(np.log(best_b[2]), np.asarray(best_b[3])).round(12).tolist()))
+            tails.append(float(_TAU_GRID[best_b[1]]))
+        if total_f < best_total - 1e-9:
+            best_total, best = total_f, (rows, tails, float(_FLOOR_GRID[f_i]))
+    assert best is not None
+    rows, tails, floor = best
+    return Calibration(tuple(rows), N_OBS_BUCKETS, {}, tuple(tails), floor)
 
 
 def fit_spread(bt: pd.DataFrame, *, min_cell: int = 40) -> Calibration:
-    """Fit the spread multipliers per training-length bucket and horizon, and a tail per bucket.
+    """Fit the floor, a tail per bucket and the spread per training-length bucket and horizon.
 
-    For each bucket, every tail parameter of a grid is tried; for each horizon the spread that
-    brings the 80 % and 95 % coverages jointly closest to nominal is found (each miss measured
-    in units of its tolerance, ±3 points at 80 %, ±2 at 95 %); the tail with the smallest total
-    miss wins. A cell with fewer than ``min_cell`` back-tests is pooled with adjacent horizons
-    of its bucket. Spreads are then made non-decreasing in the horizon (an interval should not
-    narrow further ahead) by a weighted isotonic fit on the log scale.
+    Every floor and tail of a grid is tried; for each horizon the spread that brings the 80 %
+    and 95 % coverages jointly closest to nominal is found (each miss measured in units of its
+    tolerance, ±3 points at 80 %, ±2 at 95 %); the tail per bucket and the floor with the
+    smallest total miss win. A cell with fewer than ``min_cell`` back-tests is pooled with
+    adjacent horizons of its bucket. Spreads are then made non-decreasing in the horizon (an
+    interval should not narrow further ahead) by a weighted isotonic fit on the log scale.
     """
     ok = bt[bt["error"] == ""]
     if ok.empty:
@@ -570,7 +684,9 @@ def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _params_per_row(bt: pd.DataFrame, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """(effective spread = floor factor x spread, tail) of each back-test row."""
     s = np.array([cal.spread(int(h), int(n))[-1] for h, n in zip(bt["horizon"], bt["n_train"])])
+    s = s * _row_floor(bt, cal.floor)
     t = np.array([cal.tail(int(n)) for n in bt["n_train"]])
     return s, t
 
@@ -689,8 +805,23 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
         "oos_coverage80": round(float(table.iloc[-1]["coverage80"]), 4),
         "oos_coverage95": round(float(table.iloc[-1]["coverage95"]), 4),
         "khforecast_version": __version__,
+        "models_sha256": models_fingerprint(),
     }
-    return Calibration(cal.multipliers, cal.buckets, meta, cal.tails), bt, table
+    return Calibration(cal.multipliers, cal.buckets, meta, cal.tails, cal.floor), bt, table
+
+
+def models_fingerprint() -> str:
+    """sha256 of the model and transform sources the calibration was derived with.
+
+    The multipliers are only valid for the models that made the back-tests: a change to
+    ``models.py`` or ``scales.py`` makes the shipped calibration stale (re-run the command).
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("models.py", "scales.py"):
+        h.update((resources.files("khforecast") / name).read_bytes())
+    return h.hexdigest()
 
 
 def _thin(series: list[PanelSeries], k: int, seed: int) -> list[PanelSeries]:

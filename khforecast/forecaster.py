@@ -203,18 +203,19 @@ def _run_series(task: _Task) -> SeriesPaths:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only, model="",
                            **base)
     rng = np.random.default_rng(task.seed_seq)
-    spread = task.calibration.spread(h, len(years))
     try:
-        res = simulate_paths(filled, h, task.n_sims, rng, domain=task.domain, spread=spread,
+        # drawn at spread 1, then calibrated below (floor, spread and tail on the modelling
+        # scale, exactly as the back-tests that fitted them)
+        res = simulate_paths(filled, h, task.n_sims, rng, domain=task.domain, spread=None,
                              models=task.models)
     except (ModelFitError, ValueError) as exc:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only,
                            model="", status="failed", notes=(f"{type(exc).__name__}: {exc}",), **base)
     model = res.model + ("+interpolated" if len(full_years) > len(years) else "")
-    drawn = np.asarray(res.paths, dtype=float)
-    if task.calibration.tail(len(years)) > 0:
-        scale = fit_scale(filled, task.domain)  # the scale simulate_paths applied the spread on
-        drawn = scale.backward(task.calibration.widen_tails(scale.forward(drawn), len(years), rng))
+    scale = fit_scale(filled, task.domain)  # the scale simulate_paths modelled on
+    z = task.calibration.apply(scale.forward(np.asarray(res.paths, dtype=float)),
+                               scale.forward(filled), rng, n_obs=len(years))
+    drawn = scale.backward(z)
     paths = np.hstack([history_only, drawn])
     all_years = np.arange(int(full_years[0]), task.until + 1)
     observed_all = np.r_[observed, np.full(h, np.nan)]

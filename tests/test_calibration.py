@@ -20,6 +20,7 @@ def _synthetic_backtests(true_scale: float, n: int = 12000, seed: int = 0) -> pd
     df["n_train"] = rng.integers(3, 20, n)
     df["z"] = rng.normal(0.0, true_scale, n)
     df["z_last"] = 0.0
+    df["sd_dz"] = 0.0  # no floor: the draws' own width is right or wrong only by scale
     df["horizon"] = rng.integers(1, C.HORIZONS + 1, n)
     df["error"] = ""
     df["panel"] = np.where(np.arange(n) % 2 == 0, "a", "b")
@@ -39,6 +40,12 @@ def test_shipped_calibration_loads_and_has_out_of_sample_coverage_in_band():
     assert 0.93 <= cal.meta["oos_coverage95"] <= 0.97
 
 
+def test_shipped_calibration_matches_the_current_models():
+    """Fails when models.py/scales.py changed after calibration.json was derived: re-run
+    ``python -m khforecast.calibration --out khforecast/data/calibration.json``."""
+    assert C.load_calibration().meta["models_sha256"] == C.models_fingerprint()
+
+
 def test_heavy_tailed_errors_get_a_tail_and_both_coverages():
     bt = _synthetic_backtests(1.0)
     rng = np.random.default_rng(1)
@@ -48,6 +55,17 @@ def test_heavy_tailed_errors_get_a_tail_and_both_coverages():
     overall = C.calibration_table(bt, C.out_of_sample_params(bt)).iloc[-1]
     assert abs(overall["coverage80"] - 0.80) < 0.03
     assert abs(overall["coverage95"] - 0.95) < 0.02
+
+
+def test_floor_widens_paths_that_claim_certainty():
+    dev = np.random.default_rng(0).normal(0, 1e-6, (4001, 3))  # a model fitting a flat history
+    f = C.floor_factor(dev, sd_dz=0.05, floor=1.0)
+    width = (np.quantile(dev * f, 0.9, axis=0) - np.quantile(dev * f, 0.1, axis=0)) / C._IQ80
+    np.testing.assert_allclose(width, 0.05 * np.sqrt([1, 2, 3]), rtol=1e-9)
+    assert np.all(C.floor_factor(np.random.default_rng(0).normal(0, 1, (4001, 3)), 0.05, 1.0) == 1)
+    # a flat history still moves MIN_MOVE a year; a linear one moves its slope
+    assert C._yearly_sd(np.full(6, 2.0)) == C.MIN_MOVE
+    assert C._yearly_sd(np.arange(6) * 0.3) == pytest.approx(0.3)
 
 
 def test_widen_tails_keeps_median_and_fattens_tails():
