@@ -504,6 +504,13 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     headline = {s: int(counts.get(s, 0)) for s in STATUS_ORDER
                 if s in HEADLINE_STATUSES or counts.get(s, 0)}
     manifest["headline"] = headline
+    for entry in manifest["notebooks"]:  # each sector's own counts, for the index page
+        sector = entry["parameters"].get("sector") if entry["template"] == \
+            "sector_briefing.ipynb" else None
+        if sector:
+            ids = {i.id for i in catalog.in_sector(sector)}
+            entry["headline"] = {s: int(n) for s, n in outlook.loc[
+                outlook["indicator_id"].isin(ids), "status"].value_counts().items()}
     illustrative = bool((observations.get("status", pd.Series(dtype=str)).astype(str)
                          == "illustrative").any())
     manifest["illustrative"] = illustrative

@@ -29,6 +29,7 @@ from khforecast.i18n import (
     format_number,
     format_percent,
     format_signed,
+    place_name,
     probability_words,
     t,
 )
@@ -306,7 +307,7 @@ def _banner(run: Run, lang: str) -> str:
 
 def _run_info(run: Run, lang: str) -> str:
     info = t("msg.run_info", lang, run_id=run.manifest.get("run_id", run.path.name),
-             date=run.as_of.isoformat(), place=run.place)
+             date=run.as_of.isoformat(), place=place_name(run.place, lang))
     return f'<p class="kh-run">{_e(info)}</p>'
 
 
@@ -407,8 +408,7 @@ def _fan(run: Run, ind_id: str, lang: str, scenario: str, compare_place: str) ->
     title = f"{ind_id}. {_name(ind, lang)}"
     fig = figures.plot_indicator(run.forecasts, ind_id, lang=lang, place=run.place,
                                  scenario=scenario, targets=targets, compare=compare,
-                                 compare_label=(t("fig.vietnam", lang) if compare_place == "vietnam"
-                                                else compare_place),
+                                 compare_label=place_name(compare_place, lang),
                                  title=title if len(title) < 90 else title[:87] + "…",
                                  unit=ind.unit, decimals=_decimals(run, ind_id))
     a = _rows(run, year=2030, scenario=scenario)
@@ -516,9 +516,12 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
     parts = [f"<p>{_e(text)}</p>", _h(3, "calibration", t("h.calibration", lang))]
     if run.calibration is not None and not run.calibration.empty:
         cal = run.calibration
-        parts.append(_table(list(cal.columns), [
-            [format_number(v, lang, 3) if isinstance(v, float) else v for v in row]
-            for row in cal.itertuples(index=False)]))
+        heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]
+        share = {"nominal", "coverage", "coverage80", "coverage95"}
+        parts.append(_table(heads, [
+            [format_percent(v, lang, 1) if c in share else
+             format_number(v, lang, 3) if isinstance(v, float) else v
+             for c, v in zip(cal.columns, row)] for row in cal.itertuples(index=False)]))
     else:
         parts.append(f"<p>{_e(t('msg.no_calibration', lang))}</p>")
     obs = run.observations
@@ -526,7 +529,7 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
         obs = obs[obs["indicator_id"].isin({i.id for i in run.catalog.in_sector(sector)})]
     src = (obs.groupby(["source"], dropna=False)
            .agg(ids=("indicator_id", lambda s: ", ".join(sorted(set(s)))),
-                places=("place", lambda s: ", ".join(sorted(set(s)))),
+                places=("place", lambda s: ", ".join(place_name(p, lang) for p in sorted(set(s)))),
                 years=("year", lambda s: f"{int(s.min())}–{int(s.max())}"
                        if s.min() != s.max() else str(int(s.min())))).reset_index())
     parts.append(_h(3, "sources", t("h.sources", lang)))
@@ -658,10 +661,10 @@ def indicator_data(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
             r = values.get((place, y))
             mark = "" if r is None or r.status in ("final", "") or pd.isna(r.status) else "*"
             cells.append("" if r is None else _value(run, indicator_id, r.value, lang) + mark)
-        rows.append([place, *cells])
+        rows.append([place_name(place, lang), *cells])
     wide = _table([t("col.place", lang), *map(str, years)], rows, "kh-wide")
     src = (o.groupby("source", dropna=False)
-           .agg(places=("place", lambda s: ", ".join(sorted(set(s)))),
+           .agg(places=("place", lambda s: ", ".join(place_name(p, lang) for p in sorted(set(s)))),
                 years=("year", lambda s: f"{int(s.min())}–{int(s.max())}"
                        if s.min() != s.max() else str(int(s.min()))),
                 status=("status", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))),

@@ -31,6 +31,7 @@ __all__ = [
     "format_number",
     "format_percent",
     "format_signed",
+    "place_name",
     "probability_words",
     "t",
 ]
@@ -139,6 +140,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.coverage": ("Độ phủ", "Coverage"),
     "col.nominal": ("Danh nghĩa", "Nominal"),
     "col.count": ("Số chỉ tiêu", "Count"),
+    "col.cal_interval": ("Khoảng dự báo", "Interval"),
+    "col.cal_nominal": ("Độ phủ danh nghĩa", "Nominal coverage"),
+    "col.cal_coverage": ("Độ phủ thực tế ngoài mẫu", "Out-of-sample coverage"),
+    "col.cal_n_backtests": ("Số lần kiểm định ngược", "Back-tests"),
+    "col.cal_n_series": ("Số chuỗi", "Series"),
+    "col.cal_method": ("Cách kiểm định ngoài mẫu", "Out-of-sample scheme"),
     "col.n": ("Số lần kiểm định", "Checks"),
     "col.mae": ("Sai số tuyệt đối trung bình", "Mean absolute error"),
     "col.coverage80": ("Độ phủ khoảng 80 %", "80% interval coverage"),
@@ -231,6 +238,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "label.probability": ("Khả năng đạt mục tiêu {year}: {p} ({words})",
                           "Probability of meeting the {year} target: {p} ({words})"),
 }
+
+
+#: place codes of the data (DESIGN §2) -> (Vietnamese, English) names; other codes show as is.
+PLACES: dict[str, tuple[str, str]] = {
+    "khanh_hoa": ("Khánh Hòa", "Khánh Hòa"),
+    "ninh_thuan": ("Ninh Thuận", "Ninh Thuận"),
+    "khanh_hoa_merged": ("Khánh Hòa (sau hợp nhất 1/7/2025)", "Khánh Hòa (merged, 1 Jul 2025)"),
+    "vietnam": ("Cả nước", "Viet Nam"),
+}
+
+
+def place_name(code: str, lang: str = "vi") -> str:
+    """The name of a place code (``khanh_hoa`` -> ``Khánh Hòa``); unknown codes unchanged."""
+    names = PLACES.get(code)
+    return code if names is None else names[LANGS.index(check_lang(lang))]
 
 
 def check_lang(lang: str) -> Lang:

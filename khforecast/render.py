@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from khforecast._io import atomic_write_text
-from khforecast.i18n import check_lang, format_number, t
+from khforecast.figures import STATUS_ORDER
+from khforecast.i18n import check_lang, format_number, place_name, t
 
 __all__ = [
     "REMOVE_TAG",
@@ -110,7 +111,8 @@ def render_index(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any], *
     """Write ``index.html`` of a run: the headline figures and a link to every briefing.
 
     ``manifest["notebooks"]`` lists the briefings (``name``, ``title``, ``status``, ``html``,
-    ``error``, ``seconds``); failed ones are shown with their error.
+    ``error``, ``seconds``, and for sectors ``headline``: status counts); failed ones are
+    shown with their error.
     """
     check_lang(lang)
     e = html.escape
@@ -133,12 +135,15 @@ def render_index(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any], *
                   f'<div class="kh-error-text">{e(nb.get("error") or "")}</div>')
         if not ok:
             failed.append(nb["name"])
-        rows.append(f"<tr><td>{link}</td><td>{status}</td>"
+        counts = nb.get("headline") or {}
+        glance = " · ".join(f'{counts[s]} {e(t("status." + s, lang).lower())}'
+                            for s in STATUS_ORDER if counts.get(s))
+        rows.append(f"<tr><td>{link}</td><td>{glance}</td><td>{status}</td>"
                     f'<td>{e(format_number(nb.get("seconds"), lang, 1))}</td></tr>')
     fail_note = (f'<div class="kh-banner kh-failed" role="alert">'
                  f'{e(t("msg.failed_list", lang, names=", ".join(failed)))}</div>' if failed else "")
     info = t("msg.run_info", lang, run_id=manifest.get("run_id", run_dir.name),
-             date=manifest.get("as_of", ""), place=manifest.get("place", ""))
+             date=manifest.get("as_of", ""), place=place_name(manifest.get("place", ""), lang))
     page = f"""<!DOCTYPE html>
 <html lang="{e(lang)}">
 <head>
@@ -160,7 +165,7 @@ def render_index(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any], *
 <div class="kh-cards">{cards}</div>
 <h2 id="briefings">{e(t("h.briefings", lang))}</h2>
 <table class="kh-table"><thead><tr><th>{e(t("col.briefing", lang))}</th>
-<th>{e(t("col.run_status", lang))}</th><th>{e(t("col.seconds", lang))}</th></tr></thead>
+<th>{e(t("h.headline", lang))} (2030)</th><th>{e(t("col.run_status", lang))}</th><th>{e(t("col.seconds", lang))}</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 </div>
 </body>

@@ -155,6 +155,8 @@ def test_sector_headline_counts_equal_the_assessment(which, sector, request):
     assert set(HEADLINE_STATUSES) <= set(shown)
     assert {s: n for s, n in shown.items() if n} == expected
     assert sum(shown.values()) == len(rows)
+    entry = next(n for n in _manifest(run)["notebooks"] if n["name"] == f"sector_{sector}")
+    assert entry["headline"] == expected  # the index page's summary of the sector
 
 
 @pytest.mark.parametrize("which", ["bundled", "illustrative"])
