@@ -47,7 +47,7 @@ class BatchParams:
     """Everything a batch run needs besides the data; defaults equal ``params/batch.yaml``."""
 
     seed: int = 20240809
-    sims: int = 2000
+    sims: int = 4000
     thresholds: tuple[float, float] = (0.8, 0.5)  # (on track if p >= hi, at risk if p >= lo)
     scenarios: tuple[str, ...] = ("bau",)
     jobs: int | None = None  # parallel notebooks; None = number of cores
