@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from khforecast.batch import KERNEL_NAME, run_batch
+from khforecast.batch import KERNEL_ARGS, KERNEL_NAME, run_batch
 from khforecast.render import render_html
 
 #: the imports a briefing's kernel performs (khforecast.briefing pulls pandas/numpy; the charts
@@ -43,7 +43,8 @@ def floor_seconds(workdir: Path, repeats: int) -> float:
         t0 = time.perf_counter()
         out = workdir / f"floor_out_{time.monotonic_ns()}.ipynb"
         papermill.execute_notebook(str(src), str(out), parameters={"lang": "vi"},
-                                   kernel_name=KERNEL_NAME, progress_bar=False)
+                                   kernel_name=KERNEL_NAME, progress_bar=False,
+                                   extra_arguments=list(KERNEL_ARGS))
         render_html(out, out.with_suffix(".html"))
         times.append(time.perf_counter() - t0)
     return statistics.median(times)

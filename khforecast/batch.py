@@ -40,6 +40,7 @@ from khforecast.figures import HEADLINE_STATUSES, STATUS_ORDER
 from khforecast.params import SECTORS, BatchParams, load_params
 
 __all__ = [
+    "KERNEL_ARGS",
     "KERNEL_NAME",
     "NotebookJob",
     "RunResult",
@@ -57,7 +58,7 @@ KERNEL_NAME = "python3"
 #: draws kept per indicator and scenario in ``draws.npz`` (for the deep dive and explorer)
 _MAX_DRAWS = 1000
 #: the kernel logs errors only (not ipykernel's warning that its local TCP is unencrypted)
-_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)
 _VERSIONS = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "papermill",
              "nbconvert", "nbclient", "ipykernel")
 
@@ -317,7 +318,7 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
                                        kernel_name=kernel_name, start_timeout=start_timeout,
                                        execution_timeout=cell_timeout, progress_bar=False,
                                        cwd=str(run_dir), language="python",
-                                       extra_arguments=_KERNEL_ARGS)
+                                       extra_arguments=list(KERNEL_ARGS))
             entry["status"], entry["error"] = "ok", None
             break
         except PapermillExecutionError as exc:
