@@ -470,7 +470,13 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     }
     _write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
-    manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place)
+    try:
+        manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place)
+    except BaseException as exc:  # say in the run folder why it stopped, then re-raise
+        manifest["status"] = "failed"
+        manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"
+        _write_manifest(run_dir, manifest)
+        raise
     manifest["timings"]["compute_seconds"] = manifest["compute"]["seconds"]
     manifest["status"] = "executing"
     _write_manifest(run_dir, manifest)

@@ -325,3 +325,17 @@ def test_bad_sector_yaml_names_file_and_key(tmp_path):
 def test_missing_params_file_is_a_params_error(tmp_path):
     with pytest.raises(ParamsError, match="no such params file"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_a_failed_forecast_is_recorded_and_runs_no_notebook(tmp_path, monkeypatch):
+    def fail(*_args, **_kwargs):
+        raise KhforecastError("no model could be fitted to 02")
+
+    monkeypatch.setattr("khforecast.batch.compute_results", fail)
+    with pytest.raises(KhforecastError, match="no model could be fitted"):
+        run_batch(out=tmp_path, sectors=["II"], progress=False, log=lambda _m: None)
+    (run,) = [p for p in tmp_path.iterdir()]
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "failed"
+    assert manifest["error"] == "forecasting failed: KhforecastError: no model could be fitted to 02"
+    assert not (run / "notebooks").exists() and not (tmp_path / "latest").exists()
