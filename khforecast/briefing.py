@@ -277,8 +277,9 @@ def _rows(run: Run, *, year: int, scenario: str | None = None,
 
 
 def _decimals(run: Run, ind_id: str, year: int = 2030) -> int:
-    target = run.catalog.get(ind_id).targets.get(year)
-    return int(getattr(target, "decimals", 1) or 1) if target is not None else 1
+    """Decimals to show: the target's precision rule, but at least one (2,5 % not 3 %)."""
+    decimals = getattr(run.catalog.get(ind_id).targets.get(year), "decimals", None)
+    return max(int(decimals or 0), 1)
 
 
 def _value(run: Run, ind_id: str, x: object, lang: str) -> str:
