@@ -110,11 +110,12 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
                     run_dir: Path, *, place: str = "khanh_hoa") -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
-    Writes ``forecasts.csv`` and ``assessment.csv`` (DESIGN §3, one block of rows per
-    scenario), ``observations.csv`` (what was read, all places), ``draws.npz`` (up to
-    1000 simulated paths per indicator and scenario), ``backtest.csv`` for the deep-dive
-    indicators (:func:`backtest_indicators`) and ``calibration.csv`` when the calibration
-    module provides a table. Returns a summary for the manifest.
+    Writes ``forecasts.csv`` (DESIGN §3 plus ``q025, q975``) and ``assessment.csv`` (DESIGN
+    §3 plus the engine's extra columns), one block of rows per scenario;
+    ``observations.csv`` (what was read, all places); ``draws.npz`` (up to 1000 simulated
+    paths per indicator and scenario); ``backtest.csv`` for the deep-dive indicators
+    (:func:`backtest_indicators`); ``calibration.csv`` when the calibration module provides a
+    table. Returns a summary for the manifest.
     """
     from khforecast.assess import assess
     from khforecast.forecaster import Forecaster
@@ -125,7 +126,7 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     frames, tables, draws = [], [], {}
     for scenario in params.scenarios:
         paths = results.simulate(until=2030, scenario=scenario)
-        frame = paths.to_frame()
+        frame = _with_95_band(paths.to_frame(), paths)
         frames.append(frame)
         tables.append(assess(paths, catalog, thresholds=params.thresholds))
         for ind_id in frame.loc[frame["place"] == place, "indicator_id"].drop_duplicates():
@@ -155,6 +156,20 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     return {"seconds": round(time.perf_counter() - t0, 3), "n_forecast_rows": len(forecasts),
             "n_assessment_rows": len(assessment),
             "models": assessment["model"].value_counts(dropna=True).to_dict()}
+
+
+def _with_95_band(frame: pd.DataFrame, paths: Any) -> pd.DataFrame:
+    """``frame`` (forecasts.csv columns) plus ``q025`` and ``q975`` from the same draws, so the
+    fan charts can show a 95 % band (DESIGN's columns stop at q05/q95)."""
+    extra = []
+    for s in paths:
+        q = np.quantile(s.paths, (0.025, 0.975), axis=0)
+        extra.append(pd.DataFrame({"indicator_id": s.indicator_id, "place": s.place,
+                                   "year": s.years.astype(int), "q025": q[0], "q975": q[1]}))
+    if not extra:
+        return frame.assign(q025=np.nan, q975=np.nan)
+    return frame.merge(pd.concat(extra, ignore_index=True), on=["indicator_id", "place", "year"],
+                       how="left", validate="one_to_one")
 
 
 def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,

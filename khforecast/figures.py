@@ -90,7 +90,7 @@ def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "v
                    targets: Iterable[Any] = (), compare: pd.DataFrame | None = None,
                    compare_label: str | None = None, title: str = "", unit: str = "",
                    decimals: int = 1) -> Figure:
-    """A fan chart: observed points, the median and 50/80/90 % bands, targets, 2025 and 2030.
+    """A fan chart: observed points, the median and 50/80/95 % bands, targets, 2025 and 2030.
 
     Parameters
     ----------

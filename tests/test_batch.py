@@ -148,7 +148,9 @@ def test_run_folder_has_the_design_layout(bundled):
         assert (run / "notebooks" / f"{nb['name']}.ipynb").is_file()
     forecasts = pd.read_csv(run / "forecasts.csv", dtype={"indicator_id": str})
     assessment = pd.read_csv(run / "assessment.csv", dtype={"indicator_id": str})
-    assert list(forecasts.columns) == DESIGN_FORECAST
+    assert list(forecasts.columns) == DESIGN_FORECAST + ["q025", "q975"]
+    assert (forecasts["q025"] <= forecasts["q05"]).all()
+    assert (forecasts["q975"] >= forecasts["q95"]).all()
     assert list(assessment.columns[:len(DESIGN_ASSESSMENT)]) == DESIGN_ASSESSMENT
     # computed once for every scenario of the params, in one table
     assert set(assessment["scenario"]) == {"bau", "accelerate"}
