@@ -175,12 +175,17 @@ def _historical_change(s: SeriesPaths) -> float | None:
 
 def _shifted(target: Any, s: SeriesPaths, delta: float) -> np.ndarray:
     """The paths with ``delta`` added per projected year (to the level, or to each flow)."""
-    steps = np.clip(s.years - s.last_year, 0, None).astype(float)
-    add = np.where(steps > 0, delta, 0.0) if s.observed_as == "flow" else delta * steps
-    x = s.paths + add[None, :]
-    if s.domain == "percent":
+    return _shift(s.paths, s.years, s.last_year, s.observed_as == "flow", s.domain, delta)
+
+
+def _shift(paths: np.ndarray, years: np.ndarray, last_year: int, flow: bool, domain: str,
+           delta: float) -> np.ndarray:
+    steps = np.clip(years - last_year, 0, None).astype(float)
+    add = np.where(steps > 0, delta, 0.0) if flow else delta * steps
+    x = paths + add[None, :]
+    if domain == "percent":
         return np.clip(x, 0.0, 100.0)
-    if s.domain == "positive":
+    if domain == "positive":
         return np.maximum(x, 0.0)
     return x
 
@@ -193,34 +198,33 @@ def _required_change(target: Any, s: SeriesPaths, prob: float) -> float | None:
     """
     if target.kind == "between" and target.direction == 0:
         return None
+    # only the years the target reads matter: bisect on those columns
+    first = min(min(target.needed_years), target.year)
+    cols = (s.years >= first) & (s.years <= target.year)
+    paths, years = s.paths[:, cols], s.years[cols]
+    flow = s.observed_as == "flow"
     scale = max(float(np.nanmax(np.abs(s.history.to_numpy()))), 1e-9)
     lo_d, hi_d = -20.0 * scale, 20.0 * scale
 
     def p(d: float) -> float:
-        return target.prob_met(_shifted(target, s, d), s.years)
+        return target.prob_met(_shift(paths, years, s.last_year, flow, s.domain, d), years)
 
     p_lo, p_hi = p(lo_d), p(hi_d)
-    if p_lo == p_hi:
+    if p_lo == p_hi or not (min(p_lo, p_hi) <= prob <= max(p_lo, p_hi)):
         return None
     rising = p_hi > p_lo
-    if not (min(p_lo, p_hi) <= prob <= max(p_lo, p_hi)):
-        return None
-    for _ in range(60):
+    while hi_d - lo_d > 1e-5 * scale:
         mid = 0.5 * (lo_d + hi_d)
         if (p(mid) >= prob) == rising:
             hi_d = mid
         else:
             lo_d = mid
-        if hi_d - lo_d <= 1e-6 * scale:
-            break
     delta = hi_d if rising else lo_d
-    x = _shifted(target, s, delta)
-    fut = s.years > s.last_year
-    end = min(target.year, int(s.years[-1]))
-    col = end - int(s.years[0])
-    if s.observed_as == "flow":
-        return float(np.median(x[:, fut & (s.years <= end)].mean(axis=1)))
-    return float(np.median((x[:, col] - s.last_value) / (end - s.last_year)))
+    x = _shift(paths, years, s.last_year, flow, s.domain, delta)
+    fut = years > s.last_year
+    if flow:
+        return float(np.median(x[:, fut].mean(axis=1)))
+    return float(np.median((x[:, -1] - s.last_value) / (target.year - s.last_year)))
 
 
 def _year_reached(target: Any, s: SeriesPaths) -> int | None:

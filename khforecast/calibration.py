@@ -585,9 +585,14 @@ def _coverage_counts(bt: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nda
     table = table[order]
     starts = np.r_[0, np.flatnonzero(np.diff(key[order])) + 1]
     grid = np.arange(n_c)
+    done: dict[bytes, int] = {}
     for f_i, floor in enumerate(_FLOOR_GRID):
         # widening a row by f moves it log(f) / step grid points down the c grid
         shift_row = np.round(np.log(_row_floor(bt, floor)[order]) / _STEP).astype(int)
+        same = done.setdefault(shift_row.tobytes(), f_i)
+        if same != f_i:  # this floor widens nothing more than an earlier one
+            c80[f_i], c95[f_i] = c80[same], c95[same]
+            continue
         t_f = table[np.arange(len(order))[:, None], np.clip(grid[None, :] - shift_row[:, None], 0, n_c - 1)]
         for t, tau in enumerate(_TAU_GRID):
             mix = np.zeros(t_f.shape, dtype=np.float32)

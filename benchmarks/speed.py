@@ -1,0 +1,190 @@
+"""Speed benchmark: series per second per core of the full pipeline, and peak memory.
+
+Run::
+
+    .venv/bin/python benchmarks/speed.py [--series 500] [--sims 4000] [--statsforecast-python PY]
+
+The series are real: the GSO provincial panels (khforecast's bundled copies), each cut to its
+last 10 years, relabelled to end in 2024 and given a 2025 and a 2030 target (5 % and 10 % above
+the last value). The pipeline is khforecast's public path, one process (``jobs=1``), so the
+rate is per core: ``Forecaster(sims).fit(obs, catalog) -> .simulate(2030) -> assess()``.
+
+Beside it, on the same series:
+
+- a plain statsmodels loop: ``ETSModel(y, trend="add", damped_trend=True).fit()`` and
+  ``.simulate(6, repetitions=sims)`` (the same number of paths), per series;
+- statsforecast's ``AutoETS`` (fit and 80/95 % intervals, 6 years ahead) when a Python with
+  statsforecast is given (``--statsforecast-python``, or ``$KHFORECAST_STATSFORECAST_PYTHON``);
+  it is not a khforecast dependency (it pins pandas < 3), so it runs in its own interpreter.
+
+Acceptance (issue): >= 50 series per second per core for the full pipeline, measured as series
+per CPU-second of the single process (the wall-clock rate is printed too; it is lower when
+other jobs share the machine's cores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+from types import MappingProxyType, SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from khforecast.assess import assess
+from khforecast.forecaster import Forecaster
+from khforecast.panels import load_panel
+from khforecast.targets import Target
+
+_PANELS = {  # panel -> (indicator, domain, direction)
+    "trained_labour_force_share": ("trained_labour_force_share_15plus", "percent", 1),
+    "unemployment_rate": ("unemployment_rate_working_age", "percent", -1),
+    "informal_employment_rate": ("informal_employment_rate", "percent", -1),
+    "literacy_rate_15plus": ("literacy_rate_15plus", "percent", 1),
+    "population_average": ("population_average_total", "positive", 1),
+    "infant_mortality_rate": ("infant_mortality_rate", "positive", -1),
+    "labour_force": ("labour_force_15plus", "positive", 1),
+    "patient_beds_provincial_doh": ("patient_beds_provincial_doh_total", "positive", 1),
+    "doctors_provincial_doh": ("medical_staff_provincial_doh_doctor", "positive", 1),
+    "employed_persons": ("employed_persons", "positive", 1),
+}
+
+
+def _series(n: int) -> list[tuple[str, str, int, np.ndarray]]:
+    """Up to ``n`` (id, domain, direction, last-10-years values) from the GSO panels."""
+    out = []
+    for name, (indicator, domain, direction) in _PANELS.items():
+        df = load_panel(name)
+        df = df[(df.geo_level == "province") & (df.indicator == indicator)]
+        for slug, g in df.groupby("province_slug", sort=True):
+            v = g.sort_values("year")["value"].to_numpy(dtype=float)[-10:]
+            if len(v) >= 5 and np.all(v > 0) and (domain != "percent" or np.all(v < 100)):
+                out.append((f"{name}:{slug}", domain, direction, v))
+    return out[:n]
+
+
+def _inputs(series) -> tuple[pd.DataFrame, SimpleNamespace]:
+    rows, inds = [], {}
+    for iid, domain, direction, v in series:
+        years = np.arange(2025 - len(v), 2025)
+        rows += [(iid, "khanh_hoa", int(y), float(x)) for y, x in zip(years, v)]
+        kind = "ge" if direction == 1 else "le"
+        level = v[-1] * (1.05 if direction == 1 else 0.95)
+        targets = {yr: Target(yr, f"{level:.2f}", kind, value=round(min(level, 99.0), 2),
+                              decimals=2, direction=direction) for yr in (2025, 2030)}
+        inds[iid] = SimpleNamespace(id=iid, domain=domain, direction=direction,
+                                    observed_as="level", targets=MappingProxyType(targets))
+    obs = pd.DataFrame(rows, columns=["indicator_id", "place", "year", "value"])
+    return obs, SimpleNamespace(indicators=inds)
+
+
+def _pipeline(obs, catalog, sims: int) -> float:
+    t = time.perf_counter()
+    paths = Forecaster(sims=sims, seed=1, jobs=1).fit(obs, catalog).simulate(2030)
+    table = assess(paths, catalog)
+    assert len(table) == 2 * len(catalog.indicators)
+    return time.perf_counter() - t
+
+
+def _statsmodels_loop(series, sims: int) -> tuple[float, int]:
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    t = time.perf_counter()
+    failed = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _, _, _, v in series:
+            try:
+                res = ETSModel(v, trend="add", damped_trend=True).fit(disp=False)
+                res.simulate(6, repetitions=sims)
+            except Exception:  # noqa: BLE001 - counted, as a user's loop would have to
+                failed += 1
+    return time.perf_counter() - t, failed
+
+
+_SF_SCRIPT = r"""
+import json, sys, time, warnings
+import numpy as np, pandas as pd
+from statsforecast import StatsForecast
+from statsforecast.models import AutoETS
+data = json.load(sys.stdin)
+rows = [(i, pd.Timestamp(f"{2025 - len(v) + k}-01-01"), x) for i, v in enumerate(data) for k, x in enumerate(v)]
+df = pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+sf = StatsForecast(models=[AutoETS(season_length=1)], freq="YS", n_jobs=1)
+sf.forecast(df=df[df.unique_id < 3], h=6, level=[80, 95])  # compile (numba) outside the timing
+t = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    out = sf.forecast(df=df, h=6, level=[80, 95])
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": len(out)}))
+"""
+
+
+def _statsforecast(series, python: str | None) -> dict | None:
+    if not python:
+        return None
+    payload = json.dumps([list(map(float, v)) for _, _, _, v in series])
+    proc = subprocess.run([python, "-c", _SF_SCRIPT], input=payload, capture_output=True, text=True,
+                          timeout=900)
+    if proc.returncode != 0:
+        print(f"# statsforecast run failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--series", type=int, default=500)
+    p.add_argument("--sims", type=int, default=4000)
+    p.add_argument("--statsforecast-python", default=os.environ.get("KHFORECAST_STATSFORECAST_PYTHON"))
+    args = p.parse_args(argv)
+    print("$ " + " ".join(["python", "benchmarks/speed.py", *(argv if argv is not None else sys.argv[1:])]))
+    series = _series(args.series)
+    obs, catalog = _inputs(series)
+    n = len(series)
+    print(f"# {n} real GSO series (5-10 yearly points each), {args.sims} paths, horizon to 2030, "
+          f"1 process")
+
+    _pipeline(*_inputs(series[:5]), sims=200)  # imports and first-call costs outside the timing
+    cpu0 = time.process_time()
+    seconds = _pipeline(obs, catalog, args.sims)
+    cpu = time.process_time() - cpu0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    tracemalloc.start()  # a second, untimed run: tracing slows numpy allocations down
+    _pipeline(obs, catalog, args.sims)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rate = n / seconds
+    print(f"\n{'method':58s} {'seconds':>8s} {'series/s':>9s} {'ratio':>7s}")
+    print(f"{'khforecast fit+simulate+assess (calibrated, 2 targets)':58s} {seconds:8.2f} {rate:9.1f} {1:7.2f}"
+          f"   (CPU {cpu:.2f} s: {n / cpu:.1f} series per CPU-second)")
+
+    sm_seconds, sm_failed = _statsmodels_loop(series, args.sims)
+    sm_rate = n / sm_seconds
+    print(f"{'statsmodels ETSModel(A,Ad) fit + simulate loop':58s} {sm_seconds:8.2f} {sm_rate:9.1f} "
+          f"{sm_rate / rate:7.2f}   ({sm_failed} failed)")
+    sf = _statsforecast(series, args.statsforecast_python)
+    if sf is not None:
+        sf_rate = n / sf["seconds"]
+        print(f"{'statsforecast AutoETS forecast (80/95 % intervals)':58s} {sf['seconds']:8.2f} "
+              f"{sf_rate:9.1f} {sf_rate / rate:7.2f}")
+    else:
+        print("statsforecast AutoETS: not run (no interpreter with statsforecast given)")
+    print(f"\npeak traced Python memory in the pipeline: {peak / 2**20:.1f} MiB; "
+          f"peak RSS of this process: {rss:.0f} MiB")
+    # one process, single-threaded numpy: series per CPU-second is the rate per core; the
+    # wall-clock rate is lower when other jobs share the cores (load average printed)
+    print(f"\n## Acceptance (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    print(f"{'PASS' if n / cpu >= 50 else 'FAIL'}  >= 50 series/s/core: {n / cpu:.1f} series per "
+          f"CPU-second ({rate:.1f} per wall-clock second)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
