@@ -117,3 +117,26 @@ def test_fallback_is_recorded_with_one_summary_warning(catalog):
     assert paths.get("02").model.startswith("theta(fallback)")
     msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert len(msgs) == 1 and msgs[0].startswith("2 series fell back to `theta`")
+
+
+def test_merged_province_built_from_its_parts(catalog):
+    from khforecast.forecaster import MERGED_PLACE, _part_weights, merge_places
+
+    obs = pd.DataFrame({
+        "indicator_id": ["02", "02", "80", "80", "80", "02"],
+        "place": ["khanh_hoa", "ninh_thuan", "khanh_hoa", "ninh_thuan", MERGED_PLACE, "ninh_thuan"],
+        "year": [2023, 2023, 2024, 2024, 2025, 2022],
+        "value": [2.0, 4.0, 100.0, 50.0, 3023.0, 3.0],
+    })
+    out = merge_places(obs, catalog)
+    merged = out[out.place == MERGED_PLACE].set_index(["indicator_id", "year"])["value"]
+    w, src = _part_weights("II")  # 02 (unemployment) is sector II: labour-force weights
+    assert src.startswith("labour_force")
+    assert merged[("02", 2023)] == pytest.approx((2.0 * w["khanh_hoa"] + 4.0 * w["ninh_thuan"])
+                                                 / (w["khanh_hoa"] + w["ninh_thuan"]))
+    assert merged[("80", 2024)] == 150.0  # a flow: summed
+    assert merged[("80", 2025)] == 3023.0  # observed: kept
+    assert ("02", 2022) not in merged.index  # one part only: nothing derived
+    assert out["source"].dropna().str.startswith("derived").sum() == 2
+    res = Forecaster(sims=100, seed=1).fit(obs, catalog, place=MERGED_PLACE)
+    assert (("02", MERGED_PLACE)) in res.histories
