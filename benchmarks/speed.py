@@ -131,7 +131,7 @@ def _statsforecast(series, python: str | None) -> dict | None:
         return None
     payload = json.dumps([list(map(float, v)) for _, _, _, v in series])
     proc = subprocess.run([python, "-c", _SF_SCRIPT], input=payload, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, check=False)
     if proc.returncode != 0:
         print(f"# statsforecast run failed: {proc.stderr.strip().splitlines()[-1:]}")
         return None

@@ -32,8 +32,15 @@ import pandas as pd
 from khforecast.escap import escap_label
 from khforecast.forecaster import SamplePaths, SeriesPaths
 
-__all__ = ["ASSESSMENT_COLUMNS", "EXTRA_COLUMNS", "STATUSES", "TARGET_YEARS", "assess", "status_of",
-           "run_forecast"]
+__all__ = [
+    "ASSESSMENT_COLUMNS",
+    "EXTRA_COLUMNS",
+    "STATUSES",
+    "TARGET_YEARS",
+    "assess",
+    "run_forecast",
+    "status_of",
+]
 
 ASSESSMENT_COLUMNS = (
     "indicator_id", "place", "scenario", "target_year", "target_text", "target_kind", "p_meet",
@@ -381,7 +388,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         "seed": seed,
         "outputs": {"forecasts.csv": sha256_file(out / "forecasts.csv"),
                     "assessment.csv": sha256_file(out / "assessment.csv")},
-        "counts": {"series": len(results.histories), "assessment_rows": int(len(as_frame)),
+        "counts": {"series": len(results.histories), "assessment_rows": len(as_frame),
                    "status": {k: int(v) for k, v in as_frame["status"].value_counts().sort_index().items()}},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -36,19 +36,19 @@ from khforecast.errors import KhforecastError
 from khforecast.scales import Domain, fit_scale
 
 __all__ = [
+    "HORIZONS",
+    "QUANTILES",
     "Calibration",
     "PanelSeries",
-    "load_calibration",
-    "load_panel_series",
     "backtest",
-    "fit_spread",
-    "out_of_sample_params",
     "calibration_table",
     "derive_calibration",
-    "models_fingerprint",
+    "fit_spread",
     "floor_factor",
-    "QUANTILES",
-    "HORIZONS",
+    "load_calibration",
+    "load_panel_series",
+    "models_fingerprint",
+    "out_of_sample_params",
 ]
 
 QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
@@ -298,13 +298,15 @@ def _default_country_dir() -> Path | None:
 def _read_gso(name: str, gso_dir: Path | None) -> pd.DataFrame:
     """A GSO panel as a frame: the package copy (``khforecast.panels``) or the CSV folder."""
     try:
-        from khforecast.panels import load_panel  # the observations engineer's package copies
+        from khforecast.panels import (
+            load_panel,  # the observations engineer's package copies
+        )
     except ImportError:
         load_panel = None
     if load_panel is not None:
         try:
             return load_panel(name)
-        except Exception:  # noqa: BLE001 - a panel the package does not ship: read the folder
+        except Exception:
             if gso_dir is None:
                 raise
     if gso_dir is None:
@@ -367,9 +369,8 @@ def load_panel_series(panels: Iterable[str] | None = None, *, gso_dir: Path | No
                 continue
             df = pd.read_csv(path, dtype={"code": str})
             extra = [c for c in df.columns if c not in ("entity", "code", "year", "value")]
-            if "sex" in extra:  # keep totals where the panel has them
-                if (df["sex"] == "both").any():
-                    df = df[df["sex"] == "both"]
+            if "sex" in extra and (df["sex"] == "both").any():  # keep totals where they exist
+                df = df[df["sex"] == "both"]
             if "age" in extra:
                 df = df[df["age"] == "15+"]
             keys = ["code"] + extra
@@ -597,7 +598,7 @@ def _coverage_counts(bt: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nda
         for t, tau in enumerate(_TAU_GRID):
             mix = np.zeros(t_f.shape, dtype=np.float32)
             for x, w in zip(_GH_X, _GH_W):
-                shift = int(round(tau * x / _STEP))  # c / exp(tau x) is `shift` grid steps lower
+                shift = round(tau * x / _STEP)  # c / exp(tau x) is `shift` grid steps lower
                 mix += np.float32(w) * t_f[:, np.clip(grid - shift, 0, n_c - 1)]
             c80[f_i, :, t, :] = np.add.reduceat(((mix >= 0.1) & (mix <= 0.9)).astype(np.float32), starts, axis=0)
             c95[f_i, :, t, :] = np.add.reduceat(((mix >= 0.025) & (mix <= 0.975)).astype(np.float32),
@@ -756,7 +757,7 @@ def calibration_table(bt: pd.DataFrame, params: tuple[np.ndarray, np.ndarray] | 
         ecdf_lo = np.arange(0, len(p)) / len(p)
         ks = float(max(np.max(ecdf_hi - p), np.max(p - ecdf_lo))) if len(p) else math.nan
         return {
-            "n": int(len(g)),
+            "n": len(g),
             "coverage80": float(g["_c80"].mean()),
             "coverage95": float(g["_c95"].mean()),
             "pit_lo10": float((p < 0.1).mean()),
@@ -857,7 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        cal, bt, table = derive_calibration(seed=args.seed, n_sims=args.sims, max_cases=args.max_cases,
+        cal, _bt, table = derive_calibration(seed=args.seed, n_sims=args.sims, max_cases=args.max_cases,
                                             panels=args.panels, max_series_per_panel=args.max_series,
                                             jobs=args.jobs, gso_dir=args.gso_dir, country_dir=args.country_dir)
     except KhforecastError as exc:

@@ -15,9 +15,9 @@ import numpy as np
 __all__ = [
     "EscapLabel",
     "cagr",
+    "escap_label",
     "escap_projection",
     "escap_ratio",
-    "escap_label",
 ]
 
 EscapLabel = Literal["maintain_progress", "accelerate", "reverse_trend", ""]

@@ -28,15 +28,15 @@ from khforecast.errors import KhforecastError, ModelFitError
 from khforecast.scales import fit_scale
 
 __all__ = [
-    "QUANTILES",
-    "FORECAST_COLUMNS",
-    "MIN_OBS",
     "COMPARISON_PLACES",
-    "Forecaster",
-    "ForecastResults",
-    "SeriesPaths",
-    "SamplePaths",
+    "FORECAST_COLUMNS",
     "MERGED_PLACE",
+    "MIN_OBS",
+    "QUANTILES",
+    "ForecastResults",
+    "Forecaster",
+    "SamplePaths",
+    "SeriesPaths",
     "merge_places",
 ]
 
@@ -251,9 +251,9 @@ def _run_series(task: _Task) -> SeriesPaths:
     observed[years - full_years[0]] = vals
     last_year, last_value = int(years[-1]), float(vals[-1])
     h = max(task.until - last_year, 0)
-    base = dict(indicator_id=task.indicator_id, place=task.place, domain=task.domain,
-                observed_as=task.observed_as, n_obs=len(years), last_year=last_year,
-                last_value=last_value)
+    base = {"indicator_id": task.indicator_id, "place": task.place, "domain": task.domain,
+                "observed_as": task.observed_as, "n_obs": len(years), "last_year": last_year,
+                "last_value": last_value}
     history_only = np.broadcast_to(filled, (task.n_sims, filled.size)).copy()
     if len(years) < MIN_OBS:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only, model="",

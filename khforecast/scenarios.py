@@ -37,8 +37,14 @@ from khforecast.errors import ParamsError
 from khforecast.forecaster import SamplePaths, SeriesPaths
 from khforecast.scales import fit_scale
 
-__all__ = ["ScenarioKind", "SCENARIO_KINDS", "Scenario", "load_scenarios", "default_scenarios_path",
-           "apply_scenario"]
+__all__ = [
+    "SCENARIO_KINDS",
+    "Scenario",
+    "ScenarioKind",
+    "apply_scenario",
+    "default_scenarios_path",
+    "load_scenarios",
+]
 
 ScenarioKind = Literal["bau", "accelerate", "target_path", "shock"]
 SCENARIO_KINDS: tuple[str, ...] = ("bau", "accelerate", "target_path", "shock")

@@ -185,7 +185,7 @@ def test_forecast_command_is_byte_identical_for_a_seed(tmp_path, capsys):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     man = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert man["seed"] == 9 and man["params"]["scenarios"] == ["bau", "shock"]
-    assert list(man["inputs"].values())[0] == __import__("khforecast._io", fromlist=["x"]).sha256_file(
+    assert next(iter(man["inputs"].values())) == __import__("khforecast._io", fromlist=["x"]).sha256_file(
         bundled_observations_path())
     assert {"numpy", "pandas", "statsmodels", "khforecast"} <= set(man["versions"])
     a = pd.read_csv(tmp_path / "a" / "assessment.csv", dtype={"indicator_id": str})

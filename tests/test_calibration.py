@@ -73,7 +73,7 @@ def test_widen_tails_keeps_median_and_fattens_tails():
     z = np.random.default_rng(0).standard_normal((20001, 2))  # odd: the median is a draw
     w = cal.widen_tails(z, 10, np.random.default_rng(1))
     np.testing.assert_allclose(np.median(w, axis=0), np.median(z, axis=0), atol=1e-12)
-    kurt = lambda a: ((a - a.mean()) ** 4).mean() / a.var() ** 2  # noqa: E731
+    kurt = lambda a: ((a - a.mean()) ** 4).mean() / a.var() ** 2
     assert kurt(w[:, 0]) > kurt(z[:, 0]) + 1.0
     np.testing.assert_array_equal(C.Calibration.identity().widen_tails(z, 10, np.random.default_rng(1)), z)
 
@@ -144,7 +144,7 @@ def test_command_reproduces_the_file_on_a_tiny_subset(tmp_path, capsys):
 @pytest.mark.slow
 def test_held_out_coverage_on_a_smaller_draw_of_the_panels():
     """Leave-one-panel-out coverage stays near nominal on a fresh, smaller draw of back-tests."""
-    cal, bt, table = C.derive_calibration(seed=3, n_sims=500, max_cases=3, max_series_per_panel=30)
+    cal, _bt, table = C.derive_calibration(seed=3, n_sims=500, max_cases=3, max_series_per_panel=30)
     overall = table.iloc[-1]
     assert cal.meta["out_of_sample"] == "leave-one-panel-out"
     assert int(overall["n"]) > 5000
