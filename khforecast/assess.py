@@ -317,6 +317,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     """
     import importlib.metadata as md
     import json
+    from importlib import resources
     import time
     from pathlib import Path
 
@@ -375,6 +376,10 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     manifest = {
         "command": "forecast",
         "inputs": {str(f): sha256_file(f) for f in files},
+        "config_files": {str(f): sha256_file(f) for f in (
+            Path(batch.source) if batch.source else None, scen_path,
+            Path(str(resources.files("khforecast") / "data" / "calibration.json")))
+            if f is not None and Path(f).is_file()},
         "params": {
             "place": place, "scenarios": list(dict.fromkeys(names)), "seed": seed, "sims": sims,
             "until": until, "thresholds": list(batch.thresholds), "decimal": decimal,
