@@ -317,8 +317,8 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     """
     import importlib.metadata as md
     import json
-    from importlib import resources
     import time
+    from importlib import resources
     from pathlib import Path
 
     from khforecast import __version__
