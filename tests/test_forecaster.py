@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from khforecast.calibration import Calibration
 from khforecast.catalog import load_catalog
@@ -140,3 +142,20 @@ def test_merged_province_built_from_its_parts(catalog):
     assert out["source"].dropna().str.startswith("derived").sum() == 2
     res = Forecaster(sims=100, seed=1).fit(obs, catalog, place=MERGED_PLACE)
     assert (("02", MERGED_PLACE)) in res.histories
+
+
+@settings(max_examples=20, deadline=None)
+@given(values=st.lists(st.floats(0.0, 100.0), min_size=3, max_size=12),
+       count=st.lists(st.floats(0.0, 1e6), min_size=3, max_size=12))
+def test_paths_stay_in_the_domain(catalog, values, count):
+    """Percent paths stay in 0-100 and positive ones >= 0, whatever the (calibrated) width."""
+    rows = [("02", "khanh_hoa", 2024 - len(values) + 1 + i, v) for i, v in enumerate(values)]
+    rows += [("80", "khanh_hoa", 2024 - len(count) + 1 + i, v) for i, v in enumerate(count)]
+    obs = pd.DataFrame(rows, columns=["indicator_id", "place", "year", "value"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        paths = Forecaster(sims=200, seed=1).fit(obs, catalog).simulate(2030)
+    _, pct = paths.paths("02")
+    _, flow = paths.paths("80")
+    assert np.all((pct >= 0) & (pct <= 100)) and np.all(flow >= 0)
+    assert np.all(np.isfinite(pct)) and np.all(np.isfinite(flow))
