@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from khforecast.models import MODELS, Combination, simulate_paths
+from khforecast.models import MODELS, TRIM_STEP, Combination, simulate_paths
 
 DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", "/work/shared/benchmarks"))
 FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv"}
@@ -166,19 +166,33 @@ def simulate(trains: list[np.ndarray], jobs: int, sims: int, spread: np.ndarray 
 # ------------------------------------------------------------------------------------------
 # steps
 # ------------------------------------------------------------------------------------------
-def combine(mem: np.ndarray, scales: tuple[int, ...], rule: str) -> np.ndarray:
-    """Point forecast (original scale) of a combination rule over the cached member forecasts."""
+def combine(mem: np.ndarray, scales: tuple[int, ...], rule: str, trim: int = 0) -> np.ndarray:
+    """Point forecast (original scale) of a combination rule over the cached member forecasts.
+
+    ``trim`` drops that many members at each end, ranked by their forecast at step
+    ``TRIM_STEP``, where at least ``2 * trim + 2`` members are available (as the library does).
+    """
     f = mem[:, list(scales), :, :H]  # (n, s, m, H) on the log scale
     ok = np.isfinite(f[..., 0])
+    if trim:
+        ref = np.where(ok, f[..., TRIM_STEP - 1], np.nan).reshape(len(f), -1)
+        n_ok = ok.reshape(len(f), -1).sum(axis=1)
+        # rank among the available members (NaN last), drop the lowest and highest `trim`
+        rank = np.argsort(np.argsort(np.where(np.isnan(ref), np.inf, ref), axis=1,
+                                     kind="stable"), axis=1)
+        drop = (rank < trim) | ((rank >= (n_ok - trim)[:, None]) & (rank < n_ok[:, None]))
+        drop &= (n_ok >= 2 * trim + 2)[:, None]
+        ok = ok & ~drop.reshape(ok.shape)
+        f = np.where(ok[..., None], f, np.nan)
     if rule == "median":
         flat = f.reshape(f.shape[0], -1, H)
         return np.exp(np.nanmedian(flat, axis=1))
     if rule == "mean":
-        w = ok / ok.sum(axis=2, keepdims=True)
+        w = ok / np.maximum(ok.sum(axis=2, keepdims=True), 1)
     else:  # inverse in-sample MSE within each scale
         inv = np.where(ok, 1.0 / np.maximum(mem[:, list(scales)][..., H], 1e-12), 0.0)
-        w = inv / inv.sum(axis=2, keepdims=True)
-    w = w / len(scales)
+        w = inv / np.maximum(inv.sum(axis=2, keepdims=True), 1e-300)
+    w = w / ok.any(axis=2).sum(axis=1)[:, None, None]  # each scale with members: equal share
     return np.exp(np.nansum(np.where(ok[..., None], f, 0.0) * w[..., None], axis=(1, 2)))
 
 
@@ -193,10 +207,14 @@ def design_table(trains, y, scale, ref, mem) -> pd.DataFrame:
             f[miss] = np.exp(mem[miss, s, MEMBERS.index("theta"), :H])
             rows.append({"design": f"{m} ({names[s]})", **scores(y, f, None, None, scale, ref)})
     for scales, label in (((0,), "log"), ((1,), "original"), ((0, 1), "log+original")):
-        for rule in ("mean", "inverse_mse", "median"):
-            f = combine(mem, scales, rule)
-            tag = " <- default" if (scales, rule) == (_DEFAULT_SCALES, _DEFAULT.rule) else ""
-            rows.append({"design": f"{rule} of 3 ({label}){tag}",
+        for rule, trim in (("mean", 0), ("inverse_mse", 0), ("median", 0), ("mean", 1),
+                           ("inverse_mse", 1)):
+            if trim and len(scales) == 1:
+                continue  # trimming 3 members leaves one: not a combination
+            f = combine(mem, scales, rule, trim)
+            default = (scales, rule, trim) == (_DEFAULT_SCALES, _DEFAULT.rule, _DEFAULT.trim)
+            name = f"{rule}{', trim 1' if trim else ''} of {3 * len(scales)} ({label})"
+            rows.append({"design": name + (" <- default" if default else ""),
                          **scores(y, f, None, None, scale, ref)})
     return pd.DataFrame(rows).set_index("design")
 
@@ -282,7 +300,8 @@ def run(dataset: str, limit: int | None, jobs: int, sims: int, validate_only: bo
           f"{vref[0]:.3f}, MASE {vref[1]:.3f}:")
     print(_fmt(table))
     check = simulate_paths(vtrain[0], H, 50, np.random.default_rng(0), domain="positive").point
-    if not np.allclose(check, combine(mem[:1], _DEFAULT_SCALES, _DEFAULT.rule)[0], rtol=1e-9):
+    if not np.allclose(check, combine(mem[:1], _DEFAULT_SCALES, _DEFAULT.rule, _DEFAULT.trim)[0],
+                       rtol=1e-9):
         raise SystemExit("design table's default differs from khforecast's default model")
 
     if validate_only:

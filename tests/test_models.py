@@ -12,8 +12,19 @@ from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from khforecast.errors import ModelFitError
-from khforecast.models import (MIN_OBS, MODELS, Combination, DampedTrend, Drift,
-                               InsufficientDataError, Level, LinearTrend, Theta, simulate_paths)
+from khforecast.models import (
+    MIN_OBS,
+    MODELS,
+    Combination,
+    DampedTrend,
+    Drift,
+    InsufficientDataError,
+    Level,
+    LinearTrend,
+    Theta,
+    simulate_paths,
+)
+from khforecast.scales import fit_scale
 
 
 def _walk(seed: int, n: int = 30, drift: float = 0.5, start: float = 50.0) -> np.ndarray:
@@ -150,6 +161,22 @@ def test_combination_weights_follow_inverse_in_sample_mse_within_each_scale():
     inv = np.array([1 / MODELS[m].fit(y).mse for m in ("drift", "damped_trend", "theta")])
     assert fit.weights == pytest.approx(inv / inv.sum())
     assert Combination(rule="mean", original_scale=False).fit(y).weights == pytest.approx([1 / 3] * 3)
+
+
+def test_trimmed_mixture_leaves_out_the_extreme_members_but_the_point_keeps_them():
+    y = np.r_[160.0, 170, 175, 420, 440, 520, 540, 600, 610, 650, 690, 900, 850, 940, 1320,
+              2440, 3110, 2670, 1800, 960, 420, 350, 555, 4033]  # a late jump (M4 Y21480-like)
+    scale = fit_scale(y, "positive")
+    fit = Combination().fit(scale.forward(y), scale)
+    ref = np.array([p.forecast(6)[-1] for p in fit.parts])
+    assert fit.path_weights[np.argmax(ref)] == 0 and fit.path_weights[np.argmin(ref)] == 0
+    assert np.all(fit.weights > 0)
+    points = np.array([p.forecast(6) for p in fit.parts])
+    assert fit.forecast(6) == pytest.approx(fit.weights @ points)
+    untrimmed = Combination(trim=0).fit(scale.forward(y), scale)
+    top = [np.quantile(f.simulate(6, 4000, np.random.default_rng(0))[:, -1], 0.975)
+           for f in (fit, untrimmed)]
+    assert top[0] < top[1] - np.log(100)  # the runaway member no longer sets the upper tail
 
 
 def test_spread_scales_the_dispersion_around_the_median_on_the_model_scale():
