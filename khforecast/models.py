@@ -31,11 +31,11 @@ from khforecast.errors import ModelFitError
 from khforecast.scales import Domain, Scale, fit_scale
 
 __all__ = [
-    "DEFAULT_COMBINATION",
-    "TRIM_STEP",
+    "DEFAULT_MODELS",
     "FALLBACK",
     "MIN_OBS",
     "MODELS",
+    "TRIM_STEP",
     "Combination",
     "DampedTrend",
     "Drift",
@@ -592,7 +592,8 @@ MODELS: Mapping[str, Model] = {
 }
 """The registry of stable model names (they become the ``model`` column)."""
 
-DEFAULT_COMBINATION: tuple[str, ...] = ("combination",)
+DEFAULT_MODELS: tuple[str, ...] = ("combination",)
+"""What :func:`simulate_paths` runs when no model is named."""
 
 MIN_OBS: Mapping[str, int] = {name: m.min_obs for name, m in MODELS.items()}
 """Fewest finite points each model needs; below 3 no model runs (:class:`InsufficientDataError`)."""
@@ -686,7 +687,7 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
     min_all = min(MIN_OBS.values())
     if y.shape[0] < min_all:
         raise InsufficientDataError(y.shape[0], min_all)
-    names = tuple(models) if models else DEFAULT_COMBINATION
+    names = tuple(models) if models else DEFAULT_MODELS
     unknown = [m for m in names if m not in MODELS]
     if unknown:
         raise ModelFitError(f"unknown model {unknown[0]!r}: expected one of {', '.join(MODELS)}")
