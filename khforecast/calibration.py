@@ -829,16 +829,26 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
 
 
 def models_fingerprint() -> str:
-    """sha256 of the model and transform sources the calibration was derived with.
+    """sha256 of the code of ``models.py`` and ``scales.py`` (docstrings, comments, ``__all__`` left out).
 
-    The multipliers are only valid for the models that made the back-tests: a change to
-    ``models.py`` or ``scales.py`` makes the shipped calibration stale (re-run the command).
+    The multipliers are only valid for the models that made the back-tests: a change to the
+    code of ``models.py`` or ``scales.py`` makes the shipped calibration stale (re-run the
+    command); an edit of their documentation does not.
     """
+    import ast
     import hashlib
 
     h = hashlib.sha256()
     for name in ("models.py", "scales.py"):
-        h.update((resources.files("khforecast") / name).read_bytes())
+        tree = ast.parse((resources.files("khforecast") / name).read_text(encoding="utf-8"))
+        tree.body = [n for n in tree.body if not (isinstance(n, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets))]
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(ast.dump(tree).encode())
     return h.hexdigest()
 
 
