@@ -20,8 +20,15 @@ from khforecast.errors import KhforecastError, ModelFitError
 from khforecast.models import InsufficientDataError, simulate_paths
 from khforecast.scales import DOMAINS, Domain
 
-__all__ = ["SeriesInputError", "QUANTILES", "read_series", "validate_series", "forecast_series",
-           "write_series_forecasts", "parse_quantiles"]
+__all__ = [
+    "QUANTILES",
+    "SeriesInputError",
+    "forecast_series",
+    "parse_quantiles",
+    "read_series",
+    "validate_series",
+    "write_series_forecasts",
+]
 
 QUANTILES: tuple[float, ...] = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 _REQUIRED = ("series_id", "t", "value")
@@ -54,11 +61,11 @@ def parse_quantiles(text: str | Sequence[float | str]) -> list[tuple[str, float]
         try:
             level = float(label)
         except ValueError:
-            raise SeriesInputError([f"--quantiles: expected numbers in (0, 1) separated by ',', "
-                                    f"found {label!r}"]) from None
+            raise SeriesInputError([(f"--quantiles: expected numbers in (0, 1) separated by ',', "
+                                    f"found {label!r}")]) from None
         if not 0.0 < level < 1.0:
-            raise SeriesInputError([f"--quantiles: expected levels strictly between 0 and 1, "
-                                    f"found {label}"])
+            raise SeriesInputError([(f"--quantiles: expected levels strictly between 0 and 1, "
+                                    f"found {label}")])
         out.append((label, level))
     if not out:
         raise SeriesInputError(["--quantiles: expected at least one level"])
@@ -79,9 +86,9 @@ def validate_series(frame: pd.DataFrame, *, source: str = "input", domain: Domai
     """
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
-        raise SeriesInputError([f"{source}: missing column(s) {', '.join(map(repr, missing))}; "
+        raise SeriesInputError([(f"{source}: missing column(s) {', '.join(map(repr, missing))}; "
                                 f"expected columns series_id, t, value, found "
-                                f"{', '.join(map(str, frame.columns))}"])
+                                f"{', '.join(map(str, frame.columns))}")])
     problems: list[str] = []
     rows = np.arange(len(frame)) + 2
     sid = frame["series_id"].astype("string")
@@ -138,8 +145,8 @@ def read_series(path: str | os.PathLike[str], *, domain: Domain = "real") -> pd.
     except FileNotFoundError:
         raise SeriesInputError([f"{p}: file not found"]) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeriesInputError([f"{p}: expected a UTF-8 CSV with a header row, could not read "
-                                f"it ({exc})"]) from None
+        raise SeriesInputError([(f"{p}: expected a UTF-8 CSV with a header row, could not read "
+                                f"it ({exc})")]) from None
     return validate_series(frame, source=p.name, domain=domain)
 
 
@@ -200,8 +207,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     (['series_id', 't', 'mean', 'q_0.1', 'q_0.9', 'model'], [2020, 2021])
     """
     if horizon < 1 or sims < 1 or jobs < 1:
-        raise SeriesInputError([f"expected horizon, sims and jobs >= 1, found horizon={horizon}, "
-                                f"sims={sims}, jobs={jobs}"])
+        raise SeriesInputError([(f"expected horizon, sims and jobs >= 1, found horizon={horizon}, "
+                                f"sims={sims}, jobs={jobs}")])
     pairs = parse_quantiles(quantiles)
     levels = np.array([lv for _, lv in pairs])
     data = validate_series(frame, domain=domain)

@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from khforecast.cli import main
-from khforecast.series import SeriesInputError, forecast_series, parse_quantiles, read_series
+from khforecast.series import (
+    SeriesInputError,
+    forecast_series,
+    parse_quantiles,
+    read_series,
+)
 
 
 def _frame(n_series: int = 3, n: int = 8, seed: int = 0) -> pd.DataFrame:
