@@ -149,10 +149,15 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
-    from khforecast.series import forecast_series, read_series, write_series_forecasts
+    from khforecast.series import (SeriesInputError, forecast_series, parse_quantiles,
+                                   read_series, write_series_forecasts)
 
     if args.horizon < 1 or args.sims < 1 or args.jobs < 1:
         raise _UsageError("--horizon, --sims and --jobs must be >= 1")
+    try:
+        parse_quantiles(args.quantiles)
+    except SeriesInputError as exc:
+        raise _UsageError("; ".join(exc.problems)) from None
     frame = read_series(args.input, domain=args.domain)
     out = forecast_series(frame, args.horizon, domain=args.domain, quantiles=args.quantiles,
                           seed=args.seed, sims=args.sims, jobs=args.jobs)

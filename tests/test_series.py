@@ -133,3 +133,12 @@ def test_read_series_accepts_a_bom_and_names_a_missing_file(tmp_path):
     assert read_series(p)["value"].tolist() == [2.5, 3.0]
     with pytest.raises(SeriesInputError, match="nope.csv: file not found"):
         read_series(tmp_path / "nope.csv")
+
+
+def test_cli_bad_quantiles_are_a_usage_error(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    _frame(1).to_csv(src, index=False)
+    rc = main(["forecast-series", "--input", str(src), "--horizon", "2", "--out",
+               str(tmp_path / "o.csv"), "--quantiles", "0.1,2"])
+    assert rc == 2
+    assert "expected levels strictly between 0 and 1, found 2" in capsys.readouterr().err
