@@ -14,8 +14,10 @@ paths' deviations from their median on the modelling (logit/log) scale:
   was added);
 - a **spread** per horizon and training-length bucket (the ``spread`` of
   :func:`khforecast.models.simulate_paths`);
-- a **tail** per bucket: each path's deviations are scaled by ``exp(tail * e)``, ``e ~ N(0, 1)``,
-  which makes the 80 % and the 95 % intervals right at once (pooled series differ in how wrong
+- a **tail** per bucket: each path's deviations are scaled by ``exp(tail * e)``, ``e`` a standard
+  normal clipped to ``±TAIL_CLIP`` (unclipped, the factor reaches ``exp(4.5)`` on log-scale
+  series and the draws' mean explodes beyond any plausible value while the 80/95 % intervals the
+  fit targets hardly change), which makes the 80 % and the 95 % intervals right at once (pooled series differ in how wrong
   their models are, so pooled errors are heavier-tailed than any one model's paths).
 
 They are shipped in ``khforecast/data/calibration.json``; re-derive it with::
@@ -45,10 +47,13 @@ import pandas as pd
 
 from khforecast._io import atomic_write_text
 from khforecast.errors import KhforecastError
+from khforecast.panels import load_panel
 from khforecast.scales import Domain, fit_scale
 
 __all__ = [
     "HORIZONS",
+    "TAIL_CLIP",
+    "WINSOR",
     "QUANTILES",
     "Calibration",
     "PanelSeries",
@@ -62,6 +67,11 @@ __all__ = [
     "models_fingerprint",
     "out_of_sample_params",
 ]
+
+# The tail's normal variate is clipped here (see the module docstring).
+TAIL_CLIP = 2.0
+#: each year's calibrated draws are winsorised at these quantiles (see Calibration.apply)
+WINSOR = 0.005
 
 QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 #: horizons calibrated one by one; longer horizons reuse the last one's multiplier
@@ -171,14 +181,20 @@ class Calibration:
             least ``floor * move * sqrt(h)``, ``move`` the history's typical yearly change
             (:data:`MIN_MOVE` at least; a model that fits a flat or
             step-like history perfectly would otherwise claim near-certainty), then multiplied
-            by :meth:`spread`, then given the per-path tail factor (:meth:`widen_tails`).
+            by :meth:`spread`, then given the per-path tail factor (:meth:`widen_tails`), and
+            finally each year's draws are winsorised at their ``WINSOR`` and ``1 - WINSOR``
+            quantiles: the calibration fits the distribution up to its 2.5/97.5 % quantiles
+            only, and beyond them a log-scale mixture reaches values (10^11 housing units)
+            that would make the draws' mean meaningless.
         """
         n_obs = len(history_z) if n_obs is None else n_obs
         h = z.shape[1]
         med = np.median(z, axis=0)
         factor = floor_factor(z - med[None, :], _yearly_sd(history_z), self.floor)
         out = med[None, :] + (factor * self.spread(h, n_obs))[None, :] * (z - med[None, :])
-        return self.widen_tails(out, n_obs, rng)
+        out = self.widen_tails(out, n_obs, rng)
+        lo, hi = np.quantile(out, [WINSOR, 1.0 - WINSOR], axis=0)
+        return np.clip(out, lo[None, :], hi[None, :])
 
     def widen_tails(self, z: np.ndarray, n_obs: int, rng: np.random.Generator) -> np.ndarray:
         """Scale each path's deviation from the median by its own factor ``exp(tail * e)``.
@@ -191,7 +207,7 @@ class Calibration:
         if tau == 0.0:
             return z.copy()
         med = np.median(z, axis=0)
-        factor = np.exp(tau * rng.standard_normal(z.shape[0]))
+        factor = np.exp(tau * np.clip(rng.standard_normal(z.shape[0]), -TAIL_CLIP, TAIL_CLIP))
         return med[None, :] + factor[:, None] * (z - med[None, :])
 
     def to_json(self) -> str:
@@ -291,40 +307,20 @@ _COUNTRY_PANELS: dict[str, Domain] = {
 }
 
 
-def _default_gso_dir() -> Path | None:
-    env = os.environ.get("KHFORECAST_GSO_PANELS")
-    for cand in ([Path(env)] if env else []) + [Path("/work/shared/data/gso_panels")]:
-        if cand.is_dir():
-            return cand
-    return None
-
-
-def _default_country_dir() -> Path | None:
-    env = os.environ.get("KHFORECAST_COUNTRY_PANELS")
-    for cand in ([Path(env)] if env else []) + [Path("/work/shared/benchmarks")]:
-        if cand.is_dir():
-            return cand
-    return None
-
-
 def _read_gso(name: str, gso_dir: Path | None) -> pd.DataFrame:
-    """A GSO panel as a frame: the package copy (``khforecast.panels``) or the CSV folder."""
-    try:
-        from khforecast.panels import (
-            load_panel,  # the observations engineer's package copies
-        )
-    except ImportError:
-        load_panel = None
-    if load_panel is not None:
-        try:
-            return load_panel(name)
-        except Exception:
-            if gso_dir is None:
-                raise
+    """A GSO panel: the package copy (:func:`khforecast.panels.load_panel`) or ``gso_dir``'s CSV."""
     if gso_dir is None:
-        raise KhforecastError(f"GSO panel {name!r}: no khforecast.panels copy and no panel "
-                              "folder (set KHFORECAST_GSO_PANELS or pass --gso-dir)")
+        return load_panel(name)
     return pd.read_csv(gso_dir / f"{name}.csv")
+
+
+def _read_country(name: str, country_dir: Path | None) -> pd.DataFrame:
+    """A country panel: the package copy (``data/country_panels``) or ``country_dir``'s CSV."""
+    if country_dir is None:
+        ref = resources.files("khforecast").joinpath("data", "country_panels", f"panel_{name}.csv.gz")
+        with ref.open("rb") as fh:
+            return pd.read_csv(fh, compression="gzip", dtype={"code": str})
+    return pd.read_csv(country_dir / f"panel_{name}.csv", dtype={"code": str})
 
 
 def _runs(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -348,8 +344,8 @@ def load_panel_series(panels: Iterable[str] | None = None, *, gso_dir: Path | No
     panels
         Panel names to keep, ``gso:<file>`` or ``country:<file>`` (default: all known).
     gso_dir, country_dir
-        Folders of the CSVs (defaults: ``$KHFORECAST_GSO_PANELS`` / ``$KHFORECAST_COUNTRY_PANELS``
-        or the shared data folders).
+        Folders of plain CSVs to use instead of the copies shipped in the package
+        (``data/gso_panels``, ``data/country_panels``).
     min_years
         Shortest run of consecutive years kept.
 
@@ -359,8 +355,6 @@ def load_panel_series(panels: Iterable[str] | None = None, *, gso_dir: Path | No
         Sorted by panel then series id; each the longest run of consecutive years of one
         province / country (and breakdown).
     """
-    gso_dir = gso_dir or _default_gso_dir()
-    country_dir = country_dir or _default_country_dir()
     wanted = None if panels is None else set(panels)
     out: list[PanelSeries] = []
     for name, (indicator, domain) in _GSO_PANELS.items():
@@ -371,27 +365,20 @@ def load_panel_series(panels: Iterable[str] | None = None, *, gso_dir: Path | No
         df = df[(df["geo_level"] == "province") & (df["indicator"] == indicator)]
         for slug, g in df.groupby("province_slug", sort=True):
             out.extend(_series(key, str(slug), domain, g, min_years))
-    if country_dir is not None:
-        for name, domain in _COUNTRY_PANELS.items():
-            key = f"country:{name}"
-            if wanted is not None and key not in wanted:
-                continue
-            path = country_dir / f"panel_{name}.csv"
-            if not path.exists():
-                continue
-            df = pd.read_csv(path, dtype={"code": str})
-            extra = [c for c in df.columns if c not in ("entity", "code", "year", "value")]
-            if "sex" in extra and (df["sex"] == "both").any():  # keep totals where they exist
-                df = df[df["sex"] == "both"]
-            if "age" in extra:
-                df = df[df["age"] == "15+"]
-            keys = ["code"] + extra
-            for k, g in df.groupby(keys, sort=True):
-                sid = "/".join(str(v) for v in (k if isinstance(k, tuple) else (k,)))
-                out.extend(_series(key, sid, domain, g, min_years))
-    elif wanted is not None and any(w.startswith("country:") for w in wanted):
-        raise KhforecastError("country panels requested but no folder found (set "
-                              "KHFORECAST_COUNTRY_PANELS or pass --country-dir)")
+    for name, domain in _COUNTRY_PANELS.items():
+        key = f"country:{name}"
+        if wanted is not None and key not in wanted:
+            continue
+        df = _read_country(name, country_dir)
+        extra = [c for c in df.columns if c not in ("entity", "code", "year", "value")]
+        if "sex" in extra and (df["sex"] == "both").any():  # keep totals where they exist
+            df = df[df["sex"] == "both"]
+        if "age" in extra:
+            df = df[df["age"] == "15+"]
+        keys = ["code"] + extra
+        for k, g in df.groupby(keys, sort=True):
+            sid = "/".join(str(v) for v in (k if isinstance(k, tuple) else (k,)))
+            out.extend(_series(key, sid, domain, g, min_years))
     out.sort(key=lambda s: (s.panel, s.series_id))
     return out
 
@@ -520,7 +507,7 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
 # fitting and scoring
 # --------------------------------------------------------------------------------------------
 # A predictive distribution at spread s and tail tau is the scale mixture
-#     F(z) = E_e[ F1(z / (s * exp(tau * e))) ],  e ~ N(0, 1),
+#     F(z) = E_e[ F1(z / (s * exp(tau * e))) ],  e = clip(N(0, 1), -TAIL_CLIP, TAIL_CLIP),
 # of the models' own distribution F1 (spread 1) on the modelling scale: tau = 0 is a plain
 # widening, tau > 0 gives heavier tails (pooled series differ in how wrong their models are).
 # F1 is known per back-test through its quantile offsets d; the expectation uses Gauss-Hermite
@@ -529,7 +516,8 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
 _LOG_C = np.linspace(np.log(1 / 30), np.log(30), 341)  # c = 1 / spread, step 0.02 in log
 _STEP = float(_LOG_C[1] - _LOG_C[0])
 _TAU_GRID = np.round(np.arange(0.0, 1.21, 0.2), 2)
-_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(7)
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(9)
+_GH_X = np.clip(_GH_X, -TAIL_CLIP, TAIL_CLIP)  # quadrature of the clipped normal
 _GH_W = _GH_W / _GH_W.sum()
 
 

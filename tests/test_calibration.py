@@ -78,6 +78,25 @@ def test_widen_tails_keeps_median_and_fattens_tails():
     np.testing.assert_array_equal(C.Calibration.identity().widen_tails(z, 10, np.random.default_rng(1)), z)
 
 
+def test_tail_factor_is_bounded_and_apply_winsorises_each_year():
+    cal = C.Calibration(((1.0,),) * 4, C.N_OBS_BUCKETS, {}, (1.2, 1.2, 1.2, 1.2))
+    z = np.random.default_rng(0).standard_normal((4001, 3))
+    w = cal.widen_tails(z, 10, np.random.default_rng(1))
+    med = np.median(z, axis=0)
+    ratio = np.abs(w - med) / np.maximum(np.abs(z - med), 1e-300)
+    assert ratio.max() <= np.exp(1.2 * C.TAIL_CLIP) * (1 + 1e-9)
+    assert ratio.max() > np.exp(1.2 * C.TAIL_CLIP) * 0.99  # the clip is reached, not avoided
+    out = cal.apply(z, np.cumsum(np.full(8, 0.1)), np.random.default_rng(2))
+    lo, hi = np.quantile(out, [C.WINSOR, 1 - C.WINSOR], axis=0)
+    assert np.all(out >= lo - 1e-12) and np.all(out <= hi + 1e-12)
+    # the central quantiles the calibration targets are untouched by the winsorising
+    raw = cal.widen_tails(med + C.floor_factor(z - med, C._yearly_sd(np.cumsum(np.full(8, 0.1))),
+                                               cal.floor) * cal.spread(3, 8) * (z - med), 8,
+                          np.random.default_rng(2))
+    np.testing.assert_allclose(np.quantile(out, [0.025, 0.5, 0.975], axis=0),
+                               np.quantile(raw, [0.025, 0.5, 0.975], axis=0), rtol=1e-9)
+
+
 def test_spread_shape_bucket_and_beyond_last_horizon():
     cal = C.Calibration(((1.0, 2.0), (3.0, 4.0)), (3, 8))
     assert cal.spread(1, 3).tolist() == [1.0]
