@@ -20,7 +20,7 @@ Steps, each printed:
 4. The test part: sMAPE, MASE, OWA (against Naive2, which is the naive method for yearly data),
    95% coverage and MSIS (alpha = 0.05), beside the published figures.
 
-Data: ``/work/shared/benchmarks`` (override with ``KHFORECAST_BENCHMARK_DATA``); nothing is written.
+Data: ``benchmarks/data/`` (copies of the M3/M4 files and published figures; override with ``KHFORECAST_BENCHMARK_DATA``); nothing is written.
 """
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ import pandas as pd
 
 from khforecast.models import MODELS, TRIM_STEP, Combination, simulate_paths
 
-DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", "/work/shared/benchmarks"))
-FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv"}
+DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", Path(__file__).resolve().parent / "data"))
+FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv.gz"}
 H = 6
 ALPHA = 0.05
 SEED = 20240809

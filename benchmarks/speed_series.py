@@ -22,8 +22,8 @@ import pandas as pd
 from khforecast.models import simulate_paths
 from khforecast.series import QUANTILES, forecast_series
 
-DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", "/work/shared/benchmarks"))
-FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv"}
+DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", Path(__file__).resolve().parent / "data"))
+FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv.gz"}
 
 
 def main(argv: list[str] | None = None) -> int:
