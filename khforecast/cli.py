@@ -183,8 +183,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
                        sims=args.sims, pdf=args.pdf)
-    print(result.run_dir / "index.html")
     if result.failed:
+        print(result.run_dir / "index.html")
         for entry in result.manifest["notebooks"]:
             if entry["status"] != "ok":
                 where = result.run_dir / (entry["notebook"] or "")
@@ -193,6 +193,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"khforecast run: {len(result.failed)} of {len(result.manifest['notebooks'])} "
               "notebook(s) failed; outputs/latest was not moved", file=sys.stderr)
         return 1
+    print(f"khforecast run: complete ({len(result.manifest['notebooks'])} notebooks) in "
+          f"{result.run_dir}", file=sys.stderr)
+    print(Path(args.out) / "latest" / "index.html")
     return 0
 
 

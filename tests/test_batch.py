@@ -92,7 +92,7 @@ def _build_bundled(folder: Path) -> dict[str, Any]:
     rc, out, err = _cli(["run", "--out", str(folder / "outputs"), "--params", str(params),
                          "--sectors", "II"])
     return {"rc": rc, "stdout": out, "stderr": err, "out": str(folder / "outputs"),
-            "params": str(params), "run_dir": str(Path(out.strip().splitlines()[-1]).parent)}
+            "params": str(params), "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
 
 
 def _build_illustrative(folder: Path) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def _build_illustrative(folder: Path) -> dict[str, Any]:
                          str(outputs), "--params", str(params), "--sectors", "V", "--lang", "en",
                          "--jobs", "2"])
     return {"rc": rc, "stdout": out, "stderr": err, "out": str(outputs), "params": str(params),
-            "run_dir": str(Path(out.strip().splitlines()[-1]).parent)}
+            "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
 
 
 @pytest.fixture(scope="module")
