@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from khforecast import __version__
 from khforecast.errors import KhforecastError, ObservationError
@@ -97,7 +98,6 @@ def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[in
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from khforecast.observations import YEAR_MAX, YEAR_MIN
     from khforecast.template import write_template
