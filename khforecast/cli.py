@@ -98,7 +98,6 @@ def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[in
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-
     from khforecast.observations import YEAR_MAX, YEAR_MIN
     from khforecast.template import write_template
 
