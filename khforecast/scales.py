@@ -133,9 +133,10 @@ def fit_scale(y: np.ndarray, domain: Domain) -> Scale:
         if out.size:
             raise DomainError(f"value at position {out[0]}: expected a value >= 0 for domain "
                               f"'positive', found {y[out[0]]:g}")
+        tiny = np.finfo(float).tiny  # half a subnormal value is 0, whose log is -inf
         if np.all(y > 0):
-            return Scale("positive", floor=float(y.min() / 2.0))
+            return Scale("positive", floor=max(float(y.min() / 2.0), tiny))
         pos = y[y > 0]
-        offset = float(pos.min() / 2.0) if pos.size else 1.0
+        offset = max(float(pos.min() / 2.0), tiny) if pos.size else 1.0
         return Scale("positive", offset=offset, floor=offset)
     return Scale("real")

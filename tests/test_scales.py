@@ -77,3 +77,12 @@ def test_domain_errors_say_where_and_what(values, domain, message):
     with pytest.raises(DomainError, match=message) as info:
         fit_scale(np.array(values, dtype=float), domain)
     assert isinstance(info.value, KhforecastError)
+
+
+@pytest.mark.parametrize("values", [[1.0, 1.0, 5e-324], [0.0, 5e-324, 2.0]])
+def test_subnormal_values_keep_the_log_finite(values):
+    """Half of a subnormal value underflows to 0; the transform must still stay finite."""
+    s = fit_scale(np.array(values), "positive")
+    z = s.forward(np.array(values + [0.0]))
+    assert np.all(np.isfinite(z))
+    assert np.all(s.backward(z) >= 0)
