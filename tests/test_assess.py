@@ -11,21 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from khforecast.assess import ASSESSMENT_COLUMNS, EXTRA_COLUMNS, assess, status_of
-from khforecast.catalog import load_catalog
 from khforecast.cli import main
 from khforecast.forecaster import Forecaster, SamplePaths, SeriesPaths
-from khforecast.observations import bundled_observations_path, read_observations
+from khforecast.observations import bundled_observations_path
 from khforecast.targets import Target
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def obs(catalog):
-    return read_observations(bundled_observations_path(), catalog=catalog)
 
 
 @pytest.fixture(scope="module")

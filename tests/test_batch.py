@@ -1,27 +1,19 @@
 """The batch: compute once, notebooks in parallel, manifest, failures, atomic ``latest``, params.
 
-Two real runs are shared by this module, test_notebooks.py, test_briefing.py and
-test_browser.py (built once per pytest session, also under xdist, by :func:`shared_run`):
-``bundled`` runs the CLI on the bundled observations (sector II, the overview, a deep dive and the
-explorer, two scenarios, a sector note holding ``<script>``); ``illustrative`` runs it on the
-illustrative observations in English with a deliberately broken notebook added, over an
-``outputs/latest`` that points at an earlier run.
+The two real runs (``bundled``, ``illustrative``) are conftest fixtures shared with
+test_notebooks.py, test_briefing.py and test_browser.py.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import io
 import json
 import os
 import re
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from conftest import NOTE, TESTS, run_cli, write_params
 
 from khforecast._io import sha256_file
 from khforecast.batch import (
@@ -32,91 +24,19 @@ from khforecast.batch import (
     switch_latest,
 )
 from khforecast.catalog import load_catalog
-from khforecast.cli import main
 from khforecast.errors import KhforecastError, ObservationError, ParamsError
 from khforecast.observations import (
     bundled_observations_path,
-    illustrative_observations_path,
 )
 from khforecast.params import BatchParams, load_params
 
-TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-NOTE = '<script>alert("x")</script> & ghi chú'
 DESIGN_FORECAST = ["indicator_id", "place", "scenario", "year", "observed", "mean", "q05", "q10",
                    "q25", "q50", "q75", "q90", "q95"]
 DESIGN_ASSESSMENT = ["indicator_id", "place", "scenario", "target_year", "target_text",
                      "target_kind", "p_meet", "status", "n_obs", "last_year", "last_value",
                      "projected_q10", "projected_q50", "projected_q90",
                      "historical_annual_change", "required_annual_change", "model"]
-
-
-def shared_run(tmp_path_factory: pytest.TempPathFactory, key: str,
-               build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
-    """Build a run once per session (one xdist worker builds it, the others wait and reuse it)."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    folder = root / f"khforecast-run-{key}"
-    with open(root / f"khforecast-run-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = folder / "result.json"
-        if not done.is_file():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
-            done.write_text(json.dumps(build(folder)), encoding="utf-8")
-        return json.loads(done.read_text(encoding="utf-8"))
-
-
-def _write_params(folder: Path, batch: dict[str, Any], sectors: dict[str, dict[str, Any]]) -> Path:
-    (folder / "params" / "sectors").mkdir(parents=True)
-    path = folder / "params" / "batch.yaml"
-    path.write_text(yaml.safe_dump(batch, allow_unicode=True), encoding="utf-8")
-    for code, body in sectors.items():
-        (folder / "params" / "sectors" / f"{code}.yaml").write_text(
-            yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def _cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(argv)
-    return rc, out.getvalue(), err.getvalue()
-
-
-def _build_bundled(folder: Path) -> dict[str, Any]:
-    params = _write_params(folder, {
-        "seed": 7, "sims": 200, "scenarios": ["bau", "accelerate"], "deep_dives": ["02"],
-        "run_date": "2026-06-30", "jobs": 2},
-        {"II": {"sector": "II", "note": NOTE, "highlight": ["04"]}})
-    rc, out, err = _cli(["run", "--out", str(folder / "outputs"), "--params", str(params),
-                         "--sectors", "II"])
-    return {"rc": rc, "stdout": out, "stderr": err, "out": str(folder / "outputs"),
-            "params": str(params), "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
-
-
-def _build_illustrative(folder: Path) -> dict[str, Any]:
-    params = _write_params(folder, {
-        "seed": 11, "sims": 200, "scenario_explorer": False,
-        "extra_notebooks": [str(TESTS / "notebooks" / "broken.ipynb")]}, {})
-    outputs = folder / "outputs"
-    (outputs / "earlier-run").mkdir(parents=True)
-    os.symlink("earlier-run", outputs / "latest")
-    rc, out, err = _cli(["run", "--data", str(illustrative_observations_path()), "--out",
-                         str(outputs), "--params", str(params), "--sectors", "V", "--lang", "en",
-                         "--jobs", "2"])
-    return {"rc": rc, "stdout": out, "stderr": err, "out": str(outputs), "params": str(params),
-            "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "bundled", _build_bundled)
-
-
-@pytest.fixture(scope="module")
-def illustrative(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "illustrative", _build_illustrative)
 
 
 def _manifest(run: dict[str, Any]) -> dict[str, Any]:
@@ -236,9 +156,9 @@ def test_bad_data_writes_nothing(tmp_path):
 
 
 def test_cli_usage_errors_exit_2(tmp_path):
-    rc, _out, err = _cli(["run", "--out", str(tmp_path), "--sectors", "XI"])
+    rc, _out, err = run_cli(["run", "--out", str(tmp_path), "--sectors", "XI"])
     assert rc == 2 and "--sectors: unknown sector 'XI'" in err
-    rc, _out, err = _cli(["run", "--out", str(tmp_path), "--jobs", "0"])
+    rc, _out, err = run_cli(["run", "--out", str(tmp_path), "--jobs", "0"])
     assert rc == 2 and "--jobs" in err
     assert not any(tmp_path.iterdir())
 
@@ -293,7 +213,7 @@ def test_repository_params_equal_the_builtin_defaults():
 
 
 def test_params_overrides_win_and_none_is_ignored(tmp_path):
-    path = _write_params(tmp_path, {"sims": 500, "seed": 3}, {})
+    path = write_params(tmp_path, {"sims": 500, "seed": 3}, {})
     p = load_params(path, sims=100, seed=None)
     assert (p.sims, p.seed) == (100, 3)
 
@@ -316,7 +236,7 @@ def test_bad_batch_yaml_is_one_clear_error(tmp_path, text, message):
 
 
 def test_bad_sector_yaml_names_file_and_key(tmp_path):
-    path = _write_params(tmp_path, {}, {"III": {"sector": "IV"}})
+    path = write_params(tmp_path, {}, {"III": {"sector": "IV"}})
     with pytest.raises(ParamsError, match=r"III.yaml, key 'sector': expected the file's own"):
         load_params(path)
     (tmp_path / "params" / "sectors" / "III.yaml").write_text("colour: red\n", encoding="utf-8")

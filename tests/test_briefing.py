@@ -5,24 +5,17 @@ import html
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-from test_batch import _build_bundled, shared_run
 
 from khforecast import briefing
 from khforecast.errors import KhforecastError
 
 
 @pytest.fixture(scope="module")
-def run_info(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "bundled", _build_bundled)
-
-
-@pytest.fixture(scope="module")
-def run(run_info) -> briefing.Run:
-    return briefing.load_run(run_info["run_dir"])
+def run(bundled) -> briefing.Run:
+    return briefing.load_run(bundled["run_dir"])
 
 
 def _rows(run: briefing.Run, year: int = 2030) -> pd.DataFrame:
@@ -30,18 +23,18 @@ def _rows(run: briefing.Run, year: int = 2030) -> pd.DataFrame:
     return a[(a["target_year"] == year) & (a["scenario"] == "bau")]
 
 
-def test_load_run_reads_the_run_and_its_settings(run, run_info):
-    assert run.path == Path(run_info["run_dir"])
+def test_load_run_reads_the_run_and_its_settings(run, bundled):
+    assert run.path == Path(bundled["run_dir"])
     assert run.place == "khanh_hoa" and run.scenarios == ["bau", "accelerate"]
     assert run.as_of.isoformat() == "2026-06-30"
     assert run.illustrative is False
     assert run.assessment["indicator_id"].str.fullmatch(r"\d{2}(\.\w+)?").all()  # "02", not 2
 
 
-def test_find_run_dir_walks_up_to_outputs_latest(run_info, monkeypatch):
-    folder = Path(run_info["out"]).parent
+def test_find_run_dir_walks_up_to_outputs_latest(bundled, monkeypatch):
+    folder = Path(bundled["out"]).parent
     monkeypatch.chdir(folder / "params")
-    assert briefing.find_run_dir() == Path(run_info["run_dir"]).resolve()
+    assert briefing.find_run_dir() == Path(bundled["run_dir"]).resolve()
 
 
 def test_missing_run_is_a_clear_error(tmp_path, monkeypatch):
@@ -105,9 +98,9 @@ def test_data_gaps_are_counted_honestly(run):
             in html.unescape(page))
 
 
-def test_user_supplied_text_is_escaped(run_info, tmp_path):
+def test_user_supplied_text_is_escaped(bundled, tmp_path):
     copy = tmp_path / "run"
-    shutil.copytree(run_info["run_dir"], copy)
+    shutil.copytree(bundled["run_dir"], copy)
     obs = pd.read_csv(copy / "observations.csv", dtype={"indicator_id": str})
     obs.loc[obs["indicator_id"] == "02", "source"] = '<img src=x onerror="alert(1)">'
     obs.loc[obs["indicator_id"] == "02", "note"] = "<b>bold</b>"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_batch import _build_bundled, _build_illustrative, shared_run
 
 from khforecast.render import find_chromium, print_pdf
 
@@ -117,16 +116,6 @@ def chromium(tmp_path_factory: pytest.TempPathFactory):
     browser = _Chromium(exe, tmp_path_factory.mktemp("chromium-profile"))
     yield browser
     browser.close()
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "bundled", _build_bundled)
-
-
-@pytest.fixture(scope="module")
-def illustrative(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "illustrative", _build_illustrative)
 
 
 def _open(browser: _Chromium, page: Path, shot: Path) -> tuple[list[str], list[dict[str, Any]]]:

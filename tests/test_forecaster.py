@@ -10,20 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from khforecast.calibration import Calibration
-from khforecast.catalog import load_catalog
 from khforecast.errors import KhforecastError
 from khforecast.forecaster import FORECAST_COLUMNS, Forecaster, SamplePaths
-from khforecast.observations import bundled_observations_path, read_observations
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def obs(catalog):
-    return read_observations(bundled_observations_path(), catalog=catalog)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Notebooks executed by the batch (papermill) and their HTML (nbconvert), on real runs.
 
-The runs are built once per session by test_batch.shared_run: the bundled data in Vietnamese
+The runs are built once per session by the conftest fixtures: the bundled data in Vietnamese
 (sector II, overview, deep dive 02, scenario explorer) and the illustrative data in English
 (sector V, overview, and a deliberately broken notebook).
 """
@@ -15,7 +15,7 @@ from typing import Any
 import nbformat
 import pandas as pd
 import pytest
-from test_batch import NOTE, TESTS, _build_bundled, _build_illustrative, shared_run
+from conftest import NOTE, TESTS
 
 from khforecast.batch import NotebookJob, execute_notebook, notebooks_dir
 from khforecast.catalog import load_catalog
@@ -24,16 +24,6 @@ from khforecast.render import network_references
 
 REPO = TESTS.parent
 TEMPLATES = ("sector_briefing", "overview", "indicator_deep_dive", "scenario_explorer")
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "bundled", _build_bundled)
-
-
-@pytest.fixture(scope="module")
-def illustrative(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return shared_run(tmp_path_factory, "illustrative", _build_illustrative)
 
 
 def _manifest(run: dict[str, Any]) -> dict[str, Any]:
