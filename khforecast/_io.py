@@ -7,9 +7,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_bytes", "sha256_file"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["CSV_FLOAT_FORMAT", "atomic_write", "atomic_write_bytes", "atomic_write_csv",
+           "atomic_write_text", "sha256_file"]
+
+#: floats in every CSV the package writes: 10 significant digits, so files are stable across runs
+CSV_FLOAT_FORMAT = "%.10g"
 
 
 @contextlib.contextmanager
@@ -48,6 +55,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, "wb") as fh:
         fh.write(data)
+
+
+def atomic_write_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
+    """Write ``frame`` as CSV (no index, ``\\n`` line ends, :data:`CSV_FLOAT_FORMAT`) atomically."""
+    atomic_write_text(path, frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
+                                         lineterminator="\n"))
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "STATUSES",
     "TARGET_YEARS",
     "assess",
+    "assess_scenarios",
     "run_forecast",
     "status_of",
 ]
@@ -272,11 +273,28 @@ def _escap(target: Any, s: SeriesPaths, direction: int) -> str:
 # --------------------------------------------------------------------------------------------
 # the forecast command's work: data in, three files out
 # --------------------------------------------------------------------------------------------
-_FLOAT_FORMAT = "%.10g"
+def assess_scenarios(results: Any, scenarios: Sequence[str], catalog: Any, *,
+                     thresholds: Sequence[float] = (0.8, 0.5), until: int = 2030,
+                     definitions: Mapping[str, Any] | None = None
+                     ) -> tuple[dict[str, SamplePaths], pd.DataFrame, pd.DataFrame]:
+    """Simulate each scenario of fitted ``results`` once and assess it.
 
+    The one compute step behind both ``khforecast forecast`` and ``khforecast run``.
 
-def _csv_text(df: pd.DataFrame) -> str:
-    return df.to_csv(index=False, float_format=_FLOAT_FORMAT, lineterminator="\n")
+    Returns
+    -------
+    (paths, forecasts, assessment)
+        ``paths[name]`` the :class:`SamplePaths` of each scenario (names de-duplicated, order
+        kept); ``forecasts`` the forecasts.csv rows and ``assessment`` the assessment.csv rows
+        of every scenario, one block after another.
+    """
+    paths: dict[str, SamplePaths] = {}
+    for name in dict.fromkeys(scenarios):
+        paths[name] = results.simulate(until, name, scenarios=definitions)
+    forecasts = pd.concat([p.to_frame() for p in paths.values()], ignore_index=True)
+    assessment = pd.concat([assess(p, catalog, thresholds=thresholds) for p in paths.values()],
+                           ignore_index=True)
+    return paths, forecasts, assessment
 
 
 def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.PathLike[str]] | None = None,
@@ -322,7 +340,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     from pathlib import Path
 
     from khforecast import __version__
-    from khforecast._io import atomic_write_text, sha256_file
+    from khforecast._io import atomic_write_csv, atomic_write_text, sha256_file
     from khforecast.calibration import load_calibration
     from khforecast.catalog import load_catalog
     from khforecast.errors import ParamsError
@@ -349,21 +367,15 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
                           f"expected one of {', '.join(sorted(defs))}")
 
     t1 = time.perf_counter()
-    fc = Forecaster(sims=sims, seed=seed, jobs=jobs)
-    results = fc.fit(obs, catalog, place=place)
-    forecasts, assessments = [], []
-    for name in dict.fromkeys(names):  # de-duplicated, order kept
-        paths = results.simulate(until, name, scenarios=defs)
-        forecasts.append(paths.to_frame())
-        assessments.append(assess(paths, catalog, thresholds=batch.thresholds))
+    results = Forecaster(sims=sims, seed=seed, jobs=jobs).fit(obs, catalog, place=place)
+    _, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
+                                             until=until, definitions=defs)
     timings["forecast_and_assess"] = time.perf_counter() - t1
 
-    fc_frame = pd.concat(forecasts, ignore_index=True)
-    as_frame = pd.concat(assessments, ignore_index=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "forecasts.csv", _csv_text(fc_frame))
-    atomic_write_text(out / "assessment.csv", _csv_text(as_frame))
+    atomic_write_csv(out / "forecasts.csv", fc_frame)
+    atomic_write_csv(out / "assessment.csv", as_frame)
     timings["total"] = time.perf_counter() - t0
 
     def version(pkg: str) -> str:

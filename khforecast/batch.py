@@ -24,7 +24,7 @@ import platform
 import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import metadata, resources
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast._io import atomic_write, atomic_write_text, sha256_file
+from khforecast._io import atomic_write, atomic_write_csv, atomic_write_text, sha256_file
 from khforecast.errors import KhforecastError, ParamsError
 from khforecast.figures import HEADLINE_STATUSES, STATUS_ORDER
 from khforecast.params import SECTORS, BatchParams, load_params
@@ -117,59 +117,56 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     (:func:`backtest_indicators`); ``calibration.csv`` when the calibration module provides a
     table. Returns a summary for the manifest.
     """
-    from khforecast.assess import assess
+    from khforecast.assess import assess_scenarios
     from khforecast.forecaster import Forecaster
 
     t0 = time.perf_counter()
     results = Forecaster(sims=params.sims, seed=params.seed).fit(observations, catalog,
                                                                  place=place)
-    frames, tables, draws = [], [], {}
-    for scenario in params.scenarios:
-        paths = results.simulate(until=2030, scenario=scenario)
-        frame = _with_95_band(paths.to_frame(), paths)
-        frames.append(frame)
-        tables.append(assess(paths, catalog, thresholds=params.thresholds))
-        for ind_id in frame.loc[frame["place"] == place, "indicator_id"].drop_duplicates():
-            years, arr = paths.paths(ind_id)
+    paths, forecasts, assessment = assess_scenarios(results, params.scenarios, catalog,
+                                                    thresholds=params.thresholds)
+    forecasts = _with_95_band(forecasts, paths.values())
+    draws = {}
+    for scenario, scenario_paths in paths.items():
+        for ind_id in forecasts.loc[(forecasts["place"] == place)
+                                    & (forecasts["scenario"] == scenario),
+                                    "indicator_id"].drop_duplicates():
+            years, arr = scenario_paths.paths(ind_id)
             draws[f"{ind_id}|{scenario}"] = np.asarray(arr[:_MAX_DRAWS], dtype=float)
             draws[f"years|{ind_id}|{scenario}"] = np.asarray(years, dtype=np.int32)
-    forecasts = pd.concat(frames, ignore_index=True)
-    assessment = pd.concat(tables, ignore_index=True)
-    with atomic_write(run_dir / "forecasts.csv", "w", encoding="utf-8", newline="") as fh:
-        forecasts.to_csv(fh, index=False)
-    with atomic_write(run_dir / "assessment.csv", "w", encoding="utf-8", newline="") as fh:
-        assessment.to_csv(fh, index=False)
+    atomic_write_csv(run_dir / "forecasts.csv", forecasts)
+    atomic_write_csv(run_dir / "assessment.csv", assessment)
     columns = [c for c in ("indicator_id", "place", "year", "value", "source", "status", "note")
                if c in observations.columns]
-    with atomic_write(run_dir / "observations.csv", "w", encoding="utf-8", newline="") as fh:
-        observations[columns].to_csv(fh, index=False)
+    atomic_write_csv(run_dir / "observations.csv", observations[columns])
     with atomic_write(run_dir / "draws.npz", "wb") as fh:
         np.savez_compressed(fh, **draws)
     if params.deep_dives:
         table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place)
-        with atomic_write(run_dir / "backtest.csv", "w", encoding="utf-8", newline="") as fh:
-            table.to_csv(fh, index=False)
+        atomic_write_csv(run_dir / "backtest.csv", table)
     calibration = _calibration_table()
     if calibration is not None:
-        with atomic_write(run_dir / "calibration.csv", "w", encoding="utf-8", newline="") as fh:
-            calibration.to_csv(fh, index=False)
+        atomic_write_csv(run_dir / "calibration.csv", calibration)
     return {"seconds": round(time.perf_counter() - t0, 3), "n_forecast_rows": len(forecasts),
             "n_assessment_rows": len(assessment),
             "models": assessment["model"].value_counts(dropna=True).to_dict()}
 
 
-def _with_95_band(frame: pd.DataFrame, paths: Any) -> pd.DataFrame:
+def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.DataFrame:
     """``frame`` (forecasts.csv columns) plus ``q025`` and ``q975`` from the same draws, so the
     fan charts can show a 95 % band (DESIGN's columns stop at q05/q95)."""
     extra = []
-    for s in paths:
-        q = np.quantile(s.paths, (0.025, 0.975), axis=0)
-        extra.append(pd.DataFrame({"indicator_id": s.indicator_id, "place": s.place,
-                                   "year": s.years.astype(int), "q025": q[0], "q975": q[1]}))
+    for paths in scenario_paths:
+        for s in paths:
+            q = np.quantile(s.paths, (0.025, 0.975), axis=0)
+            extra.append(pd.DataFrame({"indicator_id": s.indicator_id, "place": s.place,
+                                       "scenario": paths.scenario, "year": s.years.astype(int),
+                                       "q025": q[0], "q975": q[1]}))
     if not extra:
         return frame.assign(q025=np.nan, q975=np.nan)
-    return frame.merge(pd.concat(extra, ignore_index=True), on=["indicator_id", "place", "year"],
-                       how="left", validate="one_to_one")
+    return frame.merge(pd.concat(extra, ignore_index=True),
+                       on=["indicator_id", "place", "scenario", "year"], how="left",
+                       validate="one_to_one")
 
 
 def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
