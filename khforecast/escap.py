@@ -4,6 +4,14 @@ ESCAP's Asia-Pacific SDG progress reports classify each indicator with a target 
 its compound annual growth rate (CAGR) to the target year and comparing the anticipated progress
 with the progress the target requires. khforecast shows this label beside its calibrated
 probability, and the calibration benchmark uses the same rule as a 0/1 reference forecast.
+
+This is the CAGR form of the Anticipated Progress Index (ESCAP Statistics Division Working Paper
+SD/WP/05, May 2017, used in the 2017-2019 progress reports). ESCAP's technical notes
+(https://data.unescap.org/resource-guides/progress-assessment-methodology) and the UNECE
+reports that apply the same index (e.g. https://w3.unece.org/sdg2023/technical-notes.html)
+describe the later estimate of the anticipated value by a time-weighted linear regression that
+gives recent years more weight; with the five to ten yearly points a province has, the two
+differ little, and the CAGR form is the one the plan's own monitoring tables can reproduce.
 """
 from __future__ import annotations
 
