@@ -51,7 +51,7 @@ ASSESSMENT_COLUMNS = (
 EXTRA_COLUMNS = ("escap_label", "required_change_p50", "required_change_p80",
                  "year_reached_median", "nowcast")
 STATUSES = ("met", "missed", "on_track", "at_risk", "off_track", "no_data",
-            "insufficient_data", "qualitative")
+            "insufficient_data", "qualitative", "no_target")
 TARGET_YEARS = (2025, 2030)
 
 
@@ -81,11 +81,12 @@ def assess(paths: SamplePaths, catalog: Any, thresholds: Sequence[float] = (0.8,
     -------
     DataFrame
         :data:`ASSESSMENT_COLUMNS` then :data:`EXTRA_COLUMNS`; one row per indicator (headings
-        without a target of their own included, as ``qualitative``) and target year, sorted
-        by indicator id and year. Status: ``met``/``missed`` when every year the target reads
-        is observed; ``no_data`` without observations; ``insufficient_data`` when the series
-        is too short to forecast or does not reach back to a year the target needs;
-        ``qualitative`` for targets without a number; else from ``p_meet``.
+        included) and target year, sorted by indicator id and year. Status: ``no_target``
+        where the plan sets none for that year (``-``, kind ``none``; an extension of
+        DESIGN §3's list); ``qualitative`` for targets without a number; ``met``/``missed``
+        when every year the target reads is observed; ``no_data`` without observations;
+        ``insufficient_data`` when the series is too short to forecast or does not reach
+        back to a year the target needs; else from ``p_meet``.
 
     Raises
     ------
@@ -132,6 +133,9 @@ def _row(ind: Any, target: Any, s: SeriesPaths | None, paths: SamplePaths,
                    historical_annual_change=_historical_change(s))
     else:
         row.update(n_obs=0)
+    if target.kind == "none":  # the plan sets no target for this year ('-')
+        row["status"] = "no_target"
+        return row
     if not target.is_quantitative:
         row["status"] = "qualitative"
         return row

@@ -518,7 +518,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
 
     assessment = pd.read_csv(run_dir / "assessment.csv", dtype={"indicator_id": str})
     outlook = assessment[(assessment["target_year"] == 2030) & (assessment["place"] == place)
-                         & (assessment["scenario"] == bp.scenarios[0])]
+                         & (assessment["scenario"] == bp.scenarios[0])
+                         & (assessment["status"] != "no_target")]  # '-' in the plan
     counts = outlook["status"].value_counts()
     headline = {s: int(counts.get(s, 0)) for s in STATUS_ORDER
                 if s in HEADLINE_STATUSES or counts.get(s, 0)}

@@ -29,6 +29,7 @@ from khforecast.i18n import (
     format_number,
     format_percent,
     format_signed,
+    format_target_text,
     place_name,
     probability_words,
     t,
@@ -268,7 +269,7 @@ def _rows(run: Run, *, year: int, scenario: str | None = None,
           sector: str | None = None) -> pd.DataFrame:
     a = run.assessment
     a = a[(a["target_year"] == year) & (a["scenario"] == (scenario or run.scenario))
-          & (a["place"] == run.place)]
+          & (a["place"] == run.place) & (a["status"] != "no_target")]  # '-': nothing to assess
     if sector is not None:
         ids = {ind.id for ind in run.catalog.in_sector(sector)}
         a = a[a["indicator_id"].isin(ids)]
@@ -359,7 +360,8 @@ def look_back_2025(run: Run, sector: str, lang: str = "vi", scenario: str | None
             result = _status(r.status, lang)
         last = ("–" if pd.isna(r.last_value) else
                 f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
-        rows.append((r.indicator_id, _name(ind, lang), r.target_text, last, result))
+        rows.append((r.indicator_id, _name(ind, lang), format_target_text(r.target_text, lang), last,
+                     result))
     headers = [t(k, lang) for k in ("col.id", "col.indicator", "col.target", "col.last_value",
                                      "col.result")]
     body = _table(headers, rows, "kh-2025") if rows else f"<p>{_e(t('msg.no_rows', lang))}</p>"
@@ -374,7 +376,8 @@ def outlook_2030(run: Run, sector: str, lang: str = "vi", scenario: str | None =
         ind = run.catalog.get(r.indicator_id)
         last = ("–" if pd.isna(r.last_value) else
                 f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
-        row = [r.indicator_id, _name(ind, lang), last, r.target_text, _prob(r.p_meet, lang),
+        row = [r.indicator_id, _name(ind, lang), last, format_target_text(r.target_text, lang),
+               _prob(r.p_meet, lang),
                _status(r.status, lang)]
         if has_escap:
             label = r.escap_label if isinstance(r.escap_label, str) and r.escap_label else ""
@@ -573,7 +576,8 @@ def biggest_risks(run: Run, lang: str = "vi", n: int = 10, scenario: str | None 
     body = _table([t(k, lang) for k in ("col.id", "col.sector", "col.indicator", "col.target",
                                          "col.probability", "col.status", "col.lead")],
                   [(r.indicator_id, run.catalog.get(r.indicator_id).sector,
-                    _name(run.catalog.get(r.indicator_id), lang), r.target_text,
+                    _name(run.catalog.get(r.indicator_id), lang),
+                    format_target_text(r.target_text, lang),
                     _prob(r.p_meet, lang), _status(r.status, lang),
                     _lead(run.catalog.get(r.indicator_id), lang)) for r in rows.itertuples()]
                   ) if len(rows) else f"<p>{_e(t('msg.no_risk', lang))}</p>"

@@ -19,6 +19,8 @@ Probabilities are put in words on one fixed scale, close to the IPCC's calibrate
 """
 from __future__ import annotations
 
+import re
+
 import math
 from typing import Literal
 
@@ -31,6 +33,7 @@ __all__ = [
     "format_number",
     "format_percent",
     "format_signed",
+    "format_target_text",
     "place_name",
     "probability_words",
     "t",
@@ -60,6 +63,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status.no_data": ("Chưa có số liệu", "No data"),
     "status.insufficient_data": ("Chưa đủ số liệu", "Insufficient data"),
     "status.qualitative": ("Định tính", "Qualitative"),
+    "status.no_target": ("Không đặt mục tiêu", "No target set"),
     "status.not_yet_published": ("Chưa công bố", "Not yet published"),
     # ESCAP-style progress labels (assessment.csv `escap_label`, when the engine writes it)
     "escap.maintain_progress": ("Duy trì tiến độ", "Maintain progress"),
@@ -301,6 +305,37 @@ def format_number(x: float | None, lang: str = "vi", decimals: int = 1) -> str:
     if lang == "vi":
         text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text
+
+
+#: the plan's words inside target texts, in English
+_TARGET_WORDS_EN = (("(duy trì)", "(maintain)"), ("duy trì", "maintain"),
+                    ("(hiện nay đã đạt)", "(already reached)"), ("lần", "times"))
+
+
+def format_target_text(text: str, lang: str = "vi") -> str:
+    """The plan's target text for display: as written in Vietnamese; numbers the English way in English.
+
+    The plan writes ``,`` as the decimal mark and ``.`` between thousands; in English those
+    become ``.`` and ``,`` (``< 3,8`` -> ``< 3.8``, ``48.749`` -> ``48,749``) and the plan's
+    few fixed words are translated. Qualitative texts stay as the plan wrote them.
+
+    Examples
+    --------
+    >>> format_target_text("< 3,8", "en"), format_target_text("1-1,5", "en")
+    ('< 3.8', '1-1.5')
+    >>> format_target_text("48.749", "en"), format_target_text("100 (duy trì)", "en")
+    ('48,749', '100 (maintain)')
+    >>> format_target_text("< 3,8", "vi")
+    '< 3,8'
+    """
+    check_lang(lang)
+    if lang == "vi" or not isinstance(text, str):
+        return text
+    out = re.sub(r"(?<=\d)\.(?=\d{3}(?!\d))", "\0", text)  # thousands dots, kept aside
+    out = re.sub(r"(?<=\d),(?=\d)", ".", out).replace("\0", ",")
+    for vi, en in _TARGET_WORDS_EN:
+        out = out.replace(vi, en)
+    return out
 
 
 def format_signed(x: float | None, lang: str = "vi", decimals: int = 1) -> str:

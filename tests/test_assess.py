@@ -89,8 +89,11 @@ def test_qualitative_none_no_data_and_columns(catalog, bau):
     assert not out.duplicated(["indicator_id", "place", "scenario", "target_year"]).any()
     kinds = out.set_index(["indicator_id", "target_year"])
     assert kinds.loc[("61", 2030), "status"] in ("no_data", "qualitative")
-    q = out[out.target_kind.isin(["qualitative", "none"])]
+    q = out[out.target_kind == "qualitative"]
     assert (q["status"] == "qualitative").all() and q["p_meet"].isna().all()
+    none = out[out.target_kind == "none"]  # '-' in the plan: no target that year
+    assert len(none) and (none["status"] == "no_target").all() and none["p_meet"].isna().all()
+    assert kinds.loc[("73", 2030), "status"] == "no_target"  # a heading row
     nd = out[out.status == "no_data"]
     assert (nd["n_obs"] == 0).all() and nd["p_meet"].isna().all()
     assert len(out) == 2 * len(catalog.indicators)

@@ -20,7 +20,16 @@ def run(bundled) -> briefing.Run:
 
 def _rows(run: briefing.Run, year: int = 2030) -> pd.DataFrame:
     a = run.assessment
-    return a[(a["target_year"] == year) & (a["scenario"] == "bau")]
+    return a[(a["target_year"] == year) & (a["scenario"] == "bau") & (a["status"] != "no_target")]
+
+
+def test_years_without_a_target_are_not_listed_or_counted(run):
+    a = run.assessment
+    none_2025 = set(a.loc[(a["target_year"] == 2025) & (a["status"] == "no_target"), "indicator_id"])
+    assert "43" in none_2025  # row 43 sets only a 2030 target ('-' for 2025)
+    page = briefing.look_back_2025(run, "VI", "en")
+    assert "<td>43</td>" not in page and "<td>44</td>" in page
+    assert "no_target" not in briefing.headline_counts(run, "VI")
 
 
 def test_load_run_reads_the_run_and_its_settings(run, bundled):
