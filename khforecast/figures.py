@@ -73,6 +73,24 @@ def _bands(frame: pd.DataFrame) -> list[tuple[int, str, str]]:
     return sorted(bands, reverse=True)
 
 
+def _finish_axes(ax: Axes, targets: Iterable[Any], x0: float, lang: str, title: str,
+                 unit: str | None, decimals: int) -> None:
+    """What every indicator chart shares: targets from ``x0``, 2025/2030 marked, labels, number format."""
+    import matplotlib.ticker
+
+    for target in targets:
+        _draw_target(ax, target, lang, x0, float(max(_TARGET_YEARS)))
+    for year in _TARGET_YEARS:
+        ax.axvline(year, color="#999999", linewidth=0.6, linestyle="--")
+    ax.set_xlabel(t("fig.year", lang))
+    if unit:
+        ax.set_ylabel(unit)
+    ax.set_title(title, loc="left")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _pos: format_number(v, lang, decimals)))
+
+
 def _draw_target(ax: Axes, target: Any, lang: str, x0: float, x1: float) -> None:
     kind, year = getattr(target, "kind", None), getattr(target, "year", None)
     label = t("fig.target", lang, year=year)
@@ -139,18 +157,7 @@ def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "v
             cmp_ = compare.sort_values("year")
             ax.plot(cmp_["year"], cmp_["value"], "s--", color="#777777", markersize=3,
                     linewidth=0.8, label=compare_label or t("fig.vietnam", lang))
-        x0 = float(rows["year"].min())
-        for target in targets:
-            _draw_target(ax, target, lang, x0, float(max(_TARGET_YEARS)))
-        for year in _TARGET_YEARS:
-            ax.axvline(year, color="#999999", linewidth=0.6, linestyle="--")
-        ax.set_xlabel(t("fig.year", lang))
-        if unit:
-            ax.set_ylabel(unit)
-        ax.set_title(title, loc="left")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-            lambda v, _pos: format_number(v, lang, decimals)))
+        _finish_axes(ax, targets, float(rows["year"].min()), lang, title, unit, decimals)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8)
     return fig
 
@@ -186,18 +193,8 @@ def plot_scenarios(forecasts: pd.DataFrame, indicator_id: str, scenarios: Sequen
                              f"{place!r} in scenarios {list(scenarios)!r}")
         ax.plot(obs["year"], obs["observed"], "o-", color="black", markersize=4, linewidth=1,
                 label=t("fig.observed", lang))
-        for target in targets:
-            _draw_target(ax, target, lang, float(obs["year"].min() if len(obs) else 2020),
-                         float(max(_TARGET_YEARS)))
-        for year in _TARGET_YEARS:
-            ax.axvline(year, color="#999999", linewidth=0.6, linestyle="--")
-        ax.set_xlabel(t("fig.year", lang))
-        if unit:
-            ax.set_ylabel(unit)
-        ax.set_title(title, loc="left")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-            lambda v, _pos: format_number(v, lang, decimals)))
+        _finish_axes(ax, targets, float(obs["year"].min() if len(obs) else 2020), lang, title,
+                     unit, decimals)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8,
                   title=t("col.scenario", lang))
     return fig
