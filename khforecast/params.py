@@ -22,7 +22,8 @@ from typing import Any
 
 from khforecast.errors import ParamsError
 
-__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "load_params"]
+__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "find_params_file",
+           "load_params", "read_yaml_mapping"]
 
 SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
@@ -80,24 +81,31 @@ _BATCH_KEYS = {f.name for f in dataclasses.fields(BatchParams)} - {"sectors", "s
 _SECTOR_KEYS = {f.name for f in dataclasses.fields(SectorParams)}
 
 
-def default_params_path() -> Path | None:
-    """The ``batch.yaml`` used when none is given, or ``None`` when there is none to find."""
-    for candidate in (Path.cwd() / "params" / "batch.yaml",
-                      Path(__file__).resolve().parents[1] / "params" / "batch.yaml"):
+def find_params_file(name: str) -> Path | None:
+    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
+    for candidate in (Path.cwd() / "params" / name,
+                      Path(__file__).resolve().parents[1] / "params" / name):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def default_params_path() -> Path | None:
+    """The ``batch.yaml`` used when none is given, or ``None`` when there is none to find."""
+    return find_params_file("batch.yaml")
+
+
+def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
+    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
+    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind."""
     import yaml
 
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ParamsError(f"{path}: no such params file") from None
+        raise ParamsError(f"{path}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{path}: cannot read the params file: {exc}") from None
+        raise ParamsError(f"{path}: cannot read the {what} file: {exc}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -181,7 +189,7 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _sector_params(path: Path) -> SectorParams:
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     unknown = sorted(set(data) - _SECTOR_KEYS)
     if unknown:
         raise _bad(path, unknown[0], "one of " + ", ".join(sorted(_SECTOR_KEYS)), unknown[0])
@@ -220,7 +228,7 @@ def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     fields: dict[str, Any] = {}
     sectors: dict[str, SectorParams] = {}
     if chosen is not None:
-        fields = _batch_fields(chosen, _read_yaml(chosen))
+        fields = _batch_fields(chosen, read_yaml_mapping(chosen))
         sector_dir = chosen.parent / "sectors"
         if sector_dir.is_dir():
             for f in sorted(sector_dir.glob("*.yaml")):

@@ -35,6 +35,7 @@ import numpy as np
 
 from khforecast.errors import ParamsError
 from khforecast.forecaster import SamplePaths, SeriesPaths
+from khforecast.params import find_params_file, read_yaml_mapping
 from khforecast.scales import fit_scale
 
 __all__ = [
@@ -88,11 +89,7 @@ _KEYS = _NUM | _INT | _BOOL | _STR | {"only", "overrides"}
 
 def default_scenarios_path() -> Path | None:
     """``params/scenarios.yaml`` in the working directory or in the source tree, if any."""
-    for candidate in (Path.cwd() / "params" / "scenarios.yaml",
-                      Path(__file__).resolve().parents[1] / "params" / "scenarios.yaml"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return find_params_file("scenarios.yaml")
 
 
 def _ids(path: Path, key: str, v: object) -> tuple[str, ...]:
@@ -170,26 +167,14 @@ def load_scenarios(path: str | os.PathLike[str] | None = None) -> dict[str, Scen
     >>> sorted(load_scenarios())[:2]
     ['accelerate', 'bau']
     """
-    import yaml
-
     chosen = Path(path) if path is not None else default_scenarios_path()
     found: dict[str, Scenario] = {"bau": Scenario("bau", "bau", "business as usual")}
     if chosen is None:
         return found
-    try:
-        data = yaml.safe_load(chosen.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParamsError(f"{chosen}: no such scenarios file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{chosen}: cannot read the scenarios file: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(f"{chosen}{where}: expected valid YAML, found {problem}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), dict):
+    data = read_yaml_mapping(chosen, "scenarios")
+    if not isinstance(data.get("scenarios"), dict):
         raise ParamsError(f"{chosen}, key 'scenarios': expected a mapping of scenario names to "
-                          f"settings, found {type(data.get('scenarios') if isinstance(data, dict) else data).__name__}")
+                          f"settings, found {type(data.get('scenarios')).__name__}")
     extra = sorted(set(data) - {"scenarios"})
     if extra:
         raise ParamsError(f"{chosen}, key '{extra[0]}': expected only 'scenarios', found an unknown key")
