@@ -3,9 +3,11 @@
 1. Read the observations, fit every series and simulate every scenario once, in this process;
    write ``forecasts.csv``, ``assessment.csv`` and the extras the notebooks read
    (``observations.csv``, ``calibration.csv``, ``draws.npz``) to ``outputs/<run-id>/``.
-2. Execute the notebooks with papermill in parallel (``jobs`` kernels at a time). They only
-   read those files: no notebook refits a model. A kernel that dies is retried once; a failing
-   notebook is saved with its error and never stops the others.
+2. Execute the notebooks with papermill in parallel (``jobs`` kernels at a time, from threads).
+   Each kernel starts in the run folder, set on the kernel itself: papermill's ``cwd=`` would
+   change this whole process's working folder from several threads at once. Every path here
+   is absolute anyway. The notebooks only read those files: no notebook refits a model. A
+   kernel that dies is retried once; a failing notebook is saved with its error and never stops the others.
 3. Render each executed notebook to ``html/<name>.html`` (no code, no network), write
    ``index.html`` and ``manifest.json``, and only if everything succeeded switch
    ``outputs/latest`` to the new run, atomically.
@@ -47,6 +49,7 @@ __all__ = [
     "backtest_indicators",
     "compute_results",
     "execute_notebook",
+    "execute_notebooks",
     "notebooks_dir",
     "plan_jobs",
     "run_batch",
@@ -107,7 +110,8 @@ def _versions() -> dict[str, str]:
 
 
 def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
-                    run_dir: Path, *, place: str = "khanh_hoa") -> dict[str, Any]:
+                    run_dir: Path, *, place: str = "khanh_hoa",
+                    scenarios: Path | None = None) -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
     Writes ``forecasts.csv`` (DESIGN §3 plus ``q025, q975``) and ``assessment.csv`` (DESIGN
@@ -115,16 +119,22 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     ``observations.csv`` (what was read, all places); ``draws.npz`` (up to 1000 simulated
     paths per indicator and scenario); ``backtest.csv`` for the deep-dive indicators
     (:func:`backtest_indicators`); ``calibration.csv`` when the calibration module provides a
-    table. Returns a summary for the manifest.
+    table; ``scenarios.yaml``, a copy of the scenario definitions used (``scenarios``, default
+    :func:`~khforecast.scenarios.default_scenarios_path`), which the explorer reads so that it
+    describes this run's scenarios whatever folder it runs in. Returns a summary for the manifest.
     """
     from khforecast.assess import assess_scenarios
     from khforecast.forecaster import Forecaster
+    from khforecast.scenarios import default_scenarios_path, load_scenarios
 
     t0 = time.perf_counter()
     results = Forecaster(sims=params.sims, seed=params.seed).fit(observations, catalog,
                                                                  place=place)
+    scenarios = scenarios if scenarios is not None else default_scenarios_path()
+    definitions = load_scenarios(scenarios)
     paths, forecasts, assessment = assess_scenarios(results, params.scenarios, catalog,
-                                                    thresholds=params.thresholds)
+                                                    thresholds=params.thresholds,
+                                                    definitions=definitions)
     forecasts = _with_95_band(forecasts, paths.values())
     draws = {}
     for scenario, scenario_paths in paths.items():
@@ -139,6 +149,9 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     columns = [c for c in ("indicator_id", "place", "year", "value", "source", "status", "note")
                if c in observations.columns]
     atomic_write_csv(run_dir / "observations.csv", observations[columns])
+    if scenarios is not None:
+        with atomic_write(run_dir / "scenarios.yaml", "wb") as fh:
+            fh.write(Path(scenarios).read_bytes())
     with atomic_write(run_dir / "draws.npz", "wb") as fh:
         np.savez_compressed(fh, **draws)
     if params.deep_dives:
@@ -300,6 +313,22 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
+def _papermill_without_chdir() -> None:
+    """Make papermill's local file handler read and write without ``os.chdir``.
+
+    papermill's ``LocalHandler`` wraps every read and write in ``os.chdir(self._cwd)``, a
+    process-wide change, with ``_cwd`` shared by every thread: from several threads it leaves a
+    stale folder there and moves this process's working folder while notebooks run (issue 7).
+    The batch passes absolute paths only, so the handler needs no folder of its own: this
+    makes the handler never record one (idempotent).
+    """
+    from papermill.iorw import papermill_io
+
+    handler = papermill_io.get_handler("notebook.ipynb")  # the local handler
+    handler.cwd = lambda new_path: None  # papermill's hook to record a folder: ignore it
+    handler._cwd = None  # so its reads and writes never chdir (papermill: chdir(None) is a no-op)
+
+
 def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
                      start_timeout: int = 120, cell_timeout: int = 600,
                      kernel_name: str = KERNEL_NAME) -> dict[str, Any]:
@@ -315,6 +344,7 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
 
     from khforecast.render import render_html
 
+    _papermill_without_chdir()
     nb_out = run_dir / "notebooks" / f"{job.name}.ipynb"
     html_out = run_dir / "html" / f"{job.name}.html"
     tmp = nb_out.with_name(f".{job.name}.tmp.ipynb")
@@ -329,7 +359,10 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
             papermill.execute_notebook(str(job.template), str(tmp), parameters=job.parameters,
                                        kernel_name=kernel_name, start_timeout=start_timeout,
                                        execution_timeout=cell_timeout, progress_bar=False,
-                                       cwd=str(run_dir), language="python",
+                                       # the kernel's own folder; never papermill's cwd=,
+                                       # which os.chdir()s this process (issue 7)
+                                       resources={"metadata": {"path": str(run_dir)}},
+                                       language="python",
                                        extra_arguments=list(KERNEL_ARGS))
             entry["status"], entry["error"] = "ok", None
             break
@@ -355,6 +388,36 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
     else:
         entry["notebook"] = None
     return entry
+
+
+def execute_notebooks(jobs: Sequence[NotebookJob], run_dir: Path, *, n_jobs: int,
+                      lang: str = "vi", start_timeout: int = 120, cell_timeout: int = 600,
+                      on_done: Callable[[dict[str, Any]], None] | None = None
+                      ) -> dict[str, dict[str, Any]]:
+    """Execute ``jobs`` (``n_jobs`` at a time, in threads); their manifest entries by name.
+
+    Kernels start in ``run_dir`` without this process changing its working folder (see
+    :func:`execute_notebook`). On Ctrl-C (or any error here) the queued notebooks are
+    cancelled before the exception propagates. ``on_done`` is called with each entry as it
+    finishes.
+    """
+    run_dir = Path(run_dir).resolve()
+    entries: dict[str, dict[str, Any]] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(n_jobs, len(jobs) or 1)))
+    try:
+        futures = [pool.submit(execute_notebook, job, run_dir, lang=lang,
+                               start_timeout=start_timeout, cell_timeout=cell_timeout)
+                   for job in jobs]
+        for fut in as_completed(futures):
+            entry = fut.result()
+            entries[entry["name"]] = entry
+            if on_done is not None:
+                on_done(entry)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return entries
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,16 +447,13 @@ def _new_run_id() -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
-def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJob]
-            ) -> list[dict[str, str]]:
+def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJob],
+            scenarios: Path | None) -> list[dict[str, str]]:
     files = [("data", p) for p in data]
     if params.source:
         src = Path(params.source)
         files.append(("params", src))
         files += [("params", p) for p in sorted((src.parent / "sectors").glob("*.yaml"))]
-    from khforecast.scenarios import default_scenarios_path
-
-    scenarios = default_scenarios_path()
     if scenarios is not None:
         files.append(("scenarios", scenarios))
     files += [("notebook", j.template) for j in {j.template: j for j in jobs}.values()]
@@ -455,6 +515,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     from khforecast.i18n import check_lang
     from khforecast.observations import bundled_observations_path, read_observations
     from khforecast.render import print_pdf, render_index
+    from khforecast.scenarios import default_scenarios_path
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
@@ -463,9 +524,12 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     if isinstance(params, BatchParams) and (seed is not None or sims is not None):
         bp = _replace(bp, seed=seed, sims=sims)
     catalog = load_catalog()
-    data_paths = [Path(p) for p in data] if data else [bundled_observations_path()]
+    # Every path is made absolute once, here: nothing below depends on the working folder.
+    data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
-    out_dir = Path(out)
+    out_dir = Path(out).resolve()
+    scenarios_path = default_scenarios_path()
+    scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks])
@@ -477,13 +541,14 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list), "status": "computing", "notebooks": [],
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path), "status": "computing", "notebooks": [],
         "timings": {},
     }
     _write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
-        manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place)
+        manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
+                                              scenarios=scenarios_path)
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"
@@ -496,22 +561,19 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     (run_dir / "notebooks").mkdir(exist_ok=True)
     (run_dir / "html").mkdir(exist_ok=True)
     t_nb = time.perf_counter()
-    entries: dict[str, dict[str, Any]] = {}
     from tqdm.auto import tqdm
 
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool, \
-            tqdm(total=len(job_list), desc="notebooks", unit="nb", disable=not progress,
-                 file=sys.stderr) as bar:
-        futures = {pool.submit(execute_notebook, job, run_dir, lang=lang,
-                               start_timeout=bp.kernel_start_timeout,
-                               cell_timeout=bp.cell_timeout): job for job in job_list}
-        for fut in as_completed(futures):
-            entry = fut.result()
-            entries[entry["name"]] = entry
+    with tqdm(total=len(job_list), desc="notebooks", unit="nb", disable=not progress,
+              file=sys.stderr) as bar:
+        def done(entry: dict[str, Any]) -> None:
             bar.update(1)
             if entry["status"] != "ok":
                 bar.write(f"khforecast run: {entry['name']} failed: {entry['error']}",
                           file=sys.stderr)
+
+        entries = execute_notebooks(job_list, run_dir, n_jobs=n_jobs, lang=lang,
+                                    start_timeout=bp.kernel_start_timeout,
+                                    cell_timeout=bp.cell_timeout, on_done=done)
     manifest["notebooks"] = [entries[j.name] for j in job_list]
     manifest["timings"]["notebooks_seconds"] = round(time.perf_counter() - t_nb, 3)
     failed = [e["name"] for e in manifest["notebooks"] if e["status"] != "ok"]

@@ -74,6 +74,7 @@ RUN_FILES = {
     "observations": "observations.csv",  # the observations the run used, all places
     "calibration": "calibration.csv",  # optional: interval coverage by horizon
     "backtest": "backtest.csv",  # optional: per-indicator back-test errors
+    "scenarios": "scenarios.yaml",  # optional: the scenario definitions the run used
     "draws": "draws.npz",  # optional: simulated paths of each indicator and scenario
     "manifest": "manifest.json",
 }
@@ -762,7 +763,8 @@ def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
     indicator with data under each, and each indicator's scenarios charted side by side."""
     from khforecast.scenarios import load_scenarios
 
-    defs = load_scenarios()
+    own = run.path / RUN_FILES["scenarios"]  # the definitions the run used, copied by the batch
+    defs = load_scenarios(own if own.is_file() else None)
     rows = run.assessment[(run.assessment["place"] == run.place)
                           & (run.assessment["target_year"] == 2030)
                           & run.assessment["p_meet"].notna()]

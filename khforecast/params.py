@@ -237,4 +237,5 @@ def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     given = {k: list(v) if isinstance(v, tuple) else v
              for k, v in overrides.items() if v is not None}
     fields.update(_batch_fields(Path("<command line>"), given))
-    return BatchParams(**fields, sectors=sectors, source=str(chosen or ""))
+    return BatchParams(**fields, sectors=sectors,
+                       source=str(chosen.resolve()) if chosen is not None else "")
