@@ -11,6 +11,7 @@ differ. Values keep the precision they were published with (HDI ``0,736``, not `
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -23,10 +24,12 @@ import pandas as pd
 from khforecast.i18n import check_lang, format_number, format_target_text, place_name
 
 __all__ = [
+    "Footnotes",
     "ScaledValue",
     "TargetLabel",
     "format_value",
     "merged_place",
+    "shown_cells",
     "target_label",
     "unit_label",
     "value_decimals",
@@ -313,3 +316,47 @@ def value_on_target_scale(ind: Any, target: Any, observations: pd.DataFrame, pla
     mark = f", {_w('preliminary', lang)}" if not_final else ""
     text = f"{format_value(last, ind, lang, d)} ({last_year}{mark})"
     return ScaledValue(last, text, last_year, place, not_final, d)
+
+
+# --------------------------------------------------------------------------------------------
+class Footnotes:
+    """Numbered footnotes of one table: the plan's literal target texts, each text once."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+
+    def mark(self, text: str) -> str:
+        """The footnote number of ``text`` as an escaped ``<sup>`` ('' for an empty text)."""
+        if not text:
+            return ""
+        if text not in self._texts:
+            self._texts.append(text)
+        return f'<sup class="kh-fn">{self._texts.index(text) + 1}</sup>'
+
+    def html(self) -> str:
+        """The footnotes as an ordered list under the table ('' when there are none)."""
+        if not self._texts:
+            return ""
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in self._texts)
+        return f'<ol class="kh-footnote">{items}</ol>'
+
+
+def shown_cells(run: Any, ind_id: str, year: int, lang: str, notes: Footnotes,
+                fallback: float | None = None) -> tuple[str, str]:
+    """The escaped HTML of a table's value and target cells for ``ind_id``'s ``year`` target:
+    the value on the target's scale (``fallback`` level when there is none) and the target as
+    read, with a footnote mark carrying the plan's text where the two differ."""
+    ind = run.catalog.get(ind_id)
+    target = ind.targets.get(year)
+    shown = (value_on_target_scale(ind, target, run.observations, run.place, lang)
+             if target is not None else None)
+    if shown is not None:
+        value = html.escape(shown.text)
+    elif fallback is not None and not pd.isna(fallback):
+        value = html.escape(format_value(fallback, ind, lang, value_decimals(ind, [fallback])))
+    else:
+        value = "–"
+    if target is None:
+        return value, "–"
+    label = target_label(ind, target, lang)
+    return value, html.escape(label.text) + notes.mark(label.footnote)
