@@ -20,6 +20,7 @@ from khforecast.briefing.deep_dive import (
     indicator_title,
 )
 from khforecast.briefing.explorer import (
+    explorable_ids,
     explore_scenario,
     explorer_note,
     scenario_comparison,
@@ -33,7 +34,7 @@ from khforecast.briefing.overview import (
     data_coverage,
     largest_accelerations,
     overview_title,
-    status_heatmap,
+    status_by_sector,
 )
 from khforecast.briefing.rundir import (
     RUN_FILES,
@@ -43,10 +44,12 @@ from khforecast.briefing.rundir import (
 )
 from khforecast.briefing.sector import (
     agencies_at_risk,
+    annex,
     data_gaps,
     fan_charts,
     headline,
     headline_counts,
+    key_messages_section,
     look_back_2025,
     method_note,
     outlook_2030,
@@ -59,15 +62,18 @@ __all__ = [
     "Run",
     "Snippet",
     "agencies_at_risk",
+    "annex",
     "biggest_risks",
     "data_coverage",
     "data_gaps",
+    "explorable_ids",
     "explore_scenario",
     "explorer_note",
     "fan_charts",
     "find_run_dir",
     "headline",
     "headline_counts",
+    "key_messages_section",
     "indicator_data",
     "indicator_distribution",
     "indicator_models",
@@ -83,5 +89,5 @@ __all__ = [
     "scenario_comparison",
     "scenario_widgets",
     "sector_title",
-    "status_heatmap",
+    "status_by_sector",
 ]

@@ -30,7 +30,7 @@ from khforecast.briefing.i18n import (
     format_percent,
     probability_words,
 )
-from khforecast.target_scale import (
+from khforecast.briefing.target_scale import (
     format_value,
     merged_place,
     target_label,
@@ -39,7 +39,7 @@ from khforecast.target_scale import (
 )
 
 __all__ = ["TEMPLATES", "KeyMessage", "RunTables", "indicator_name", "key_messages",
-           "key_messages_html", "lead_label", "territory_line"]
+           "key_messages_html", "lead_label", "results_2025_line", "territory_line"]
 
 _ASSESSABLE = ("met", "missed", "on_track", "at_risk", "off_track")
 _OPEN = ("on_track", "at_risk", "off_track")
@@ -267,12 +267,13 @@ def key_messages(run: RunTables, sector: str | None = None, lang: str = "vi") ->
                                                            ascending=[False, True], kind="stable")
     if len(best):
         out.append(_indicator_sentence(run, next(best.itertuples()), lang, pace=False))
-    out.append(KeyMessage(_y2025(run, sector, lang)))
+    out.append(KeyMessage(results_2025_line(run, sector, lang)))
     out.append(KeyMessage(_coverage(rows, lang)))
     return out
 
 
-def _y2025(run: RunTables, sector: str | None, lang: str) -> str:
+def results_2025_line(run: RunTables, sector: str | None = None, lang: str = "vi") -> str:
+    """The one line on the 2025 targets: met, missed, not yet published (with nowcasts), no data."""
     rows = _rows(run, 2025, sector)
     s = rows["status"]
     nowcast = rows[s.isin(_OPEN)]
