@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from khforecast import __version__
-from khforecast.errors import KhforecastError, ObservationError
+from khforecast.errors import CatalogError, KhforecastError, ObservationError
 
 __all__ = ["main", "build_parser"]
 
@@ -21,12 +21,13 @@ class _UsageError(KhforecastError):
 
 
 # --------------------------------------------------------------------------------------------
-# command handlers: each imports its module lazily so `khforecast --help` stays fast
+# command handlers: each imports its modules lazily (# lazy: comments) so `khforecast --help`
+# stays fast
 # --------------------------------------------------------------------------------------------
 def _cmd_catalog(args: argparse.Namespace) -> int:
     import json
 
-    from khforecast.errors import CatalogError
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.plan.catalog import load_catalog, normalize_sector
 
     cat = load_catalog()
@@ -98,6 +99,7 @@ def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[in
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.records import YEAR_MAX, YEAR_MIN
     from khforecast.observations.template import write_template
 
@@ -116,6 +118,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.read import check_observations
 
     frame, problems = check_observations(*args.data, decimal=args.decimal)
@@ -133,7 +136,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from khforecast.assess.assessment import run_forecast
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
+    from khforecast.batch.forecast import run_forecast
 
     if args.sims < 1 or (args.jobs is not None and args.jobs < 1):
         raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
@@ -148,6 +152,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.engine.series import (
         SeriesInputError,
         forecast_series,
@@ -174,8 +179,8 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.run import run_batch
-    from khforecast.errors import CatalogError
     from khforecast.plan.catalog import normalize_sector
 
     try:

@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write, atomic_write_csv
+from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
+from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.forecaster import MIN_OBS, Forecaster
+from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
 
 __all__ = [
     "backtest_indicators",
@@ -28,6 +32,7 @@ _MAX_DRAWS = 1000
 # --------------------------------------------------------------------------------------------
 # 1. compute once
 # --------------------------------------------------------------------------------------------
+
 
 def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
@@ -43,10 +48,6 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     :func:`~khforecast.engine.scenarios.default_scenarios_path`), which the explorer reads so that it
     describes this run's scenarios whatever folder it runs in. Returns a summary for the manifest.
     """
-    from khforecast.assess.assessment import assess_scenarios
-    from khforecast.engine.forecaster import Forecaster
-    from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
-
     t0 = time.perf_counter()
     results = Forecaster(sims=params.sims, seed=params.seed).fit(observations, catalog,
                                                                  place=place)
@@ -116,8 +117,6 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchP
         ``indicator_id, origin, horizon, year, value, median, abs_error, q10, q90, covered80,
         pit, model``: one row per origin and later observed year (none for short series).
     """
-    from khforecast.engine.forecaster import MIN_OBS, Forecaster
-
     columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
                "q10", "q90", "covered80", "pit", "model"]
     rows = []
@@ -153,8 +152,6 @@ def _calibration_table() -> pd.DataFrame | None:
     Uses ``khforecast/data/calibration_table.csv`` when the calibration module ships one (e.g.
     coverage by horizon), else the summary in ``calibration.json``'s ``meta``; None if neither.
     """
-    from khforecast.engine.calibration.runtime import load_calibration
-
     shipped = resources.files("khforecast") / "data" / "calibration_table.csv"
     if shipped.is_file():
         return pd.read_csv(io.StringIO(shipped.read_text(encoding="utf-8")))

@@ -16,6 +16,8 @@ from khforecast.batch.params import BatchParams
 
 _VERSIONS = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "papermill",
              "nbconvert", "nbclient", "ipykernel")
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("khforecast", *_VERSIONS):
@@ -24,6 +26,7 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
 
 def _new_run_id() -> str:
     """A run id that sorts by time: ``20261130T174500Z-3f9a``."""

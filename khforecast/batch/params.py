@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khforecast._io import find_params_file, read_yaml_mapping
 from khforecast.errors import ParamsError
 
-__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "find_params_file",
-           "load_params", "read_yaml_mapping"]
+__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "load_params"]
 
 SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
@@ -81,44 +81,9 @@ _BATCH_KEYS = {f.name for f in dataclasses.fields(BatchParams)} - {"sectors", "s
 _SECTOR_KEYS = {f.name for f in dataclasses.fields(SectorParams)}
 
 
-def find_params_file(name: str) -> Path | None:
-    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
-    for candidate in (Path.cwd() / "params" / name,
-                      Path(__file__).resolve().parents[2] / "params" / name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def default_params_path() -> Path | None:
     """The ``batch.yaml`` used when none is given, or ``None`` when there is none to find."""
     return find_params_file("batch.yaml")
-
-
-def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
-    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
-    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{path}: cannot read the {what} file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(f"{path}{where}: expected valid YAML, found {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of keys to values, "
-                          f"found a {type(data).__name__}")
-    return data
 
 
 def _bad(path: Path, key: str, expected: str, found: object) -> ParamsError:

@@ -35,7 +35,12 @@ from khforecast.batch.manifest import _inputs, _new_run_id, _versions, _write_ma
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import SECTORS, BatchParams, load_params
 from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
+from khforecast.briefing.i18n import check_lang
+from khforecast.briefing.render import print_pdf, render_index
+from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import KhforecastError
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import load_catalog
 
 __all__ = [
     "RunResult",
@@ -78,7 +83,6 @@ def switch_latest(out_dir: Path, run_id: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
 
 
 def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: str = "khanh_hoa",
@@ -127,12 +131,6 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     ObservationError, ParamsError
         Before anything is written, when the data or params have problems.
     """
-    from khforecast.briefing.i18n import check_lang
-    from khforecast.briefing.render import print_pdf, render_index
-    from khforecast.engine.scenarios import default_scenarios_path
-    from khforecast.observations.read import bundled_observations_path, read_observations
-    from khforecast.plan.catalog import load_catalog
-
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
     t_start = time.perf_counter()

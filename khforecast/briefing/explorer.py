@@ -26,6 +26,8 @@ from khforecast.briefing.kit import (
 )
 from khforecast.briefing.rundir import RUN_FILES, Run
 from khforecast.briefing.sector import _charted_ids, _observed
+from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.engine.scenarios import Scenario, apply_scenario, load_scenarios
 from khforecast.errors import KhforecastError
 
 __all__ = [
@@ -39,8 +41,6 @@ __all__ = [
 def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
     """All scenarios of the run compared: what each assumes, the 2030 probability of every
     indicator with data under each, and each indicator's scenarios charted side by side."""
-    from khforecast.engine.scenarios import load_scenarios
-
     own = run.path / RUN_FILES["scenarios"]  # the definitions the run used, copied by the batch
     defs = load_scenarios(own if own.is_file() else None)
     rows = run.assessment[(run.assessment["place"] == run.place)
@@ -82,8 +82,6 @@ def explorer_note(lang: str = "vi") -> Snippet:
 
 def _bau_series(run: Run, indicator_id: str) -> Any:
     """The run's business-as-usual paths of one indicator as a ``SeriesPaths`` (from draws.npz)."""
-    from khforecast.engine.paths import SeriesPaths
-
     drawn = run.draws(indicator_id, "bau")
     if drawn is None:
         raise KhforecastError(f"{run.path}: draws.npz holds no bau paths of indicator "
@@ -107,9 +105,6 @@ def explore_scenario(run: Run, indicator_id: str, *, factor: float = 1.0, shock:
     Returns the transformed ``SeriesPaths`` and the probability of meeting the ``year`` target
     (None when that target has no number). Nothing is refitted.
     """
-    from khforecast.engine.paths import SamplePaths
-    from khforecast.engine.scenarios import Scenario, apply_scenario
-
     s = _bau_series(run, indicator_id)
     paths = SamplePaths(place=run.place, scenario="bau", until=int(s.years.max()),
                         series={(indicator_id, run.place): s}, n_sims=s.paths.shape[0])

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from khforecast.errors import KhforecastError
+from khforecast.plan.catalog import load_catalog
 
 __all__ = [
     "RUN_FILES",
@@ -33,6 +34,8 @@ RUN_FILES = {
     "manifest": "manifest.json",
 }
 _ID = {"indicator_id": str}
+
+
 # --------------------------------------------------------------------------------------------
 # the run folder
 # --------------------------------------------------------------------------------------------
@@ -124,8 +127,6 @@ def load_run(run_dir: str | os.PathLike[str] = "") -> Run:
         When the folder or one of its required files (``forecasts.csv``, ``assessment.csv``,
         ``observations.csv``, ``manifest.json``) is missing.
     """
-    from khforecast.plan.catalog import load_catalog
-
     path = find_run_dir(run_dir)
     manifest_path = path / RUN_FILES["manifest"]
     if not manifest_path.is_file():

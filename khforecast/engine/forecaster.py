@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from khforecast.engine.calibration.runtime import Calibration, load_calibration
+from khforecast.engine.models import simulate_paths
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import fit_scale
-from khforecast.errors import KhforecastError, ModelFitError
+from khforecast.engine.scenarios import apply_scenario, load_scenarios
+from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.observations.places import COMPARISON_PLACES, MERGED_PLACE, merge_places
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
 #: fewest observations a series needs for a forecast; with 1-2 points the back-tests give no
 #: evidence that any interval is calibrated, so those series are reported as insufficient_data
 MIN_OBS = 3
+
+
 @dataclass(frozen=True)
 class _Task:
     """Everything the unit of work needs (picklable)."""
@@ -64,8 +68,6 @@ def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _run_series(task: _Task) -> SeriesPaths:
     """The unit of work: one series -> its calibrated paths (pure in its inputs and seed)."""
-    from khforecast.engine.models import simulate_paths
-
     years = task.years.astype(int)
     vals = task.values.astype(float)
     full_years, filled = _fill_gaps(years, vals)
@@ -230,13 +232,8 @@ class ForecastResults:
             self._bau[until] = bau
         if scenario == "bau":
             return bau
-        # scenarios.py sits downstream (it transforms SamplePaths); imported here on demand
-        from khforecast.engine.scenarios import apply_scenario, load_scenarios
-
         defs = scenarios if scenarios is not None else load_scenarios()
         if scenario not in defs:
-            from khforecast.errors import ParamsError
-
             raise ParamsError(f"scenario {scenario!r}: expected one of {', '.join(sorted(defs))}")
         return apply_scenario(bau, defs[scenario], self.catalog)
 

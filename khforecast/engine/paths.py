@@ -23,6 +23,8 @@ __all__ = [
 QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 FORECAST_COLUMNS = ("indicator_id", "place", "scenario", "year", "observed", "mean",
                     "q05", "q10", "q25", "q50", "q75", "q90", "q95")
+
+
 @dataclass(frozen=True)
 class SeriesPaths:
     """The history and simulated paths of one (indicator, place).

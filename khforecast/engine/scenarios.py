@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from khforecast.batch.params import find_params_file, read_yaml_mapping
+from khforecast._io import find_params_file, read_yaml_mapping
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import fit_scale
 from khforecast.errors import ParamsError

@@ -25,6 +25,7 @@ from khforecast.observations.records import (
     _text,
     _year,
 )
+from khforecast.plan.catalog import load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
@@ -37,7 +38,6 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     """The given catalog or the package's."""
     if catalog is not None:
         return catalog
-    from khforecast.plan.catalog import load_catalog
     return load_catalog()
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from khforecast._io import atomic_write_text
 from khforecast.observations.records import DEFAULT_PLACE, INPUT_COLUMNS
+from khforecast.plan.catalog import load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog, Indicator
@@ -180,7 +181,6 @@ def generate_illustrative(catalog: Catalog | None = None, seed: int = ILLUSTRATI
     {'illustrative'}
     """
     if catalog is None:
-        from khforecast.plan.catalog import load_catalog
         catalog = load_catalog()
     quantitative = [ind for ind in catalog.indicators.values()
                     if any(t.is_quantitative for t in ind.targets.values())]

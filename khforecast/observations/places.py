@@ -5,6 +5,8 @@ from typing import Any
 
 import pandas as pd
 
+from khforecast.observations.panels import load_panel
+
 __all__ = [
     "COMPARISON_PLACES",
     "MERGED_PLACE",
@@ -24,8 +26,6 @@ _WEIGHT_PANELS = {"II": ("labour_force", "labour_force_15plus"),
 
 def _part_weights(sector: str) -> tuple[dict[str, float], str]:
     """Weights of the merged province's parts from the latest GSO year holding both."""
-    from khforecast.observations.panels import load_panel
-
     name, indicator = _WEIGHT_PANELS.get(sector, _WEIGHT_PANELS[""])
     df = load_panel(name)
     df = df[(df["indicator"] == indicator) & df["province_slug"].isin(MERGED_PARTS)]

@@ -23,6 +23,7 @@ from khforecast.observations.records import (
     YEAR_MAX,
     YEAR_MIN,
 )
+from khforecast.plan.catalog import load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
@@ -131,7 +132,6 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if catalog is None:
-        from khforecast.plan.catalog import load_catalog
         catalog = load_catalog()
 
     head_font = Font(bold=True, color="FFFFFF")

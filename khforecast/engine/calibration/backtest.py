@@ -10,6 +10,7 @@ import pandas as pd
 
 from khforecast.engine.calibration.panels import PanelSeries
 from khforecast.engine.calibration.runtime import _DCOLS, _GRID, HORIZONS, N_OBS_BUCKETS, _yearly_sd
+from khforecast.engine.models import simulate_paths
 from khforecast.engine.scales import Domain, fit_scale
 
 __all__ = [
@@ -23,8 +24,6 @@ __all__ = [
 def _simulate(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, domain: Domain,
               models: Sequence[str] | None) -> tuple[np.ndarray, str]:
     """Draw paths with khforecast's models at spread 1; returns (paths (n, h), model)."""
-    from khforecast.engine.models import simulate_paths
-
     res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models)
     return np.asarray(res.paths, dtype=float), str(res.model)
 

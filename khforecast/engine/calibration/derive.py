@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from khforecast import __version__
 from khforecast._io import atomic_write_text
 from khforecast.engine import models, scales
 from khforecast.engine.calibration.backtest import backtest
@@ -55,7 +56,6 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
     cal = fit_spread(bt)
     n_panels = int(bt.loc[bt["error"] == "", "panel"].nunique())
     table = calibration_table(bt, out_of_sample_params(bt) if n_panels > 1 else _params_per_row(bt, cal))
-    from khforecast import __version__
 
     meta = {
         "command": "python -m khforecast.engine.calibration",
