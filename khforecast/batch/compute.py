@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ _MAX_DRAWS = 1000
 
 def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
-                    scenarios: Path | None = None) -> dict[str, Any]:
+                    scenarios: Path | None = None, executor: Executor | None = None
+                    ) -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
     Writes ``forecasts.csv`` (DESIGN §3 plus ``q025, q975``) and ``assessment.csv`` (DESIGN
@@ -47,10 +49,11 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     table; ``scenarios.yaml``, a copy of the scenario definitions used (``scenarios``, default
     :func:`~khforecast.engine.scenarios.default_scenarios_path`), which the explorer reads so that it
     describes this run's scenarios whatever folder it runs in. Returns a summary for the manifest.
+    ``executor`` (any ``concurrent.futures.Executor``) runs the series; default: the forecaster's.
     """
     t0 = time.perf_counter()
-    results = Forecaster(sims=params.sims, seed=params.seed).fit(observations, catalog,
-                                                                 place=place)
+    results = Forecaster(sims=params.sims, seed=params.seed, executor=executor).fit(
+        observations, catalog, place=place)
     scenarios = scenarios if scenarios is not None else default_scenarios_path()
     definitions = load_scenarios(scenarios)
     paths, forecasts, assessment = assess_scenarios(results, params.scenarios, catalog,
@@ -76,7 +79,8 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     with atomic_write(run_dir / "draws.npz", "wb") as fh:
         np.savez_compressed(fh, **draws)
     if params.deep_dives:
-        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place)
+        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
+                                    executor=executor)
         atomic_write_csv(run_dir / "backtest.csv", table)
     calibration = _calibration_table()
     if calibration is not None:
@@ -104,7 +108,8 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
 
 
 def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
-                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa") -> pd.DataFrame:
+                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
+                        executor: Executor | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the full engine on each indicator's own history.
 
     For every origin with at least ``MIN_OBS`` observations up to it, the same
@@ -120,7 +125,7 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchP
     columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
                "q10", "q90", "covered80", "pit", "model"]
     rows = []
-    spec = Forecaster(sims=params.sims, seed=params.seed)
+    spec = Forecaster(sims=params.sims, seed=params.seed, executor=executor)
     for ind_id in indicator_ids:
         obs = observations[(observations["indicator_id"] == ind_id)
                            & (observations["place"] == place)].sort_values("year")

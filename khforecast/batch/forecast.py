@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
                  place: str = "khanh_hoa", scenarios: Sequence[str] | None = None,
                  params: str | os.PathLike[str] | None = None, seed: int | None = 20240809,
                  sims: int = 4000, jobs: int | None = None, decimal: str | None = None,
-                 until: int = 2030) -> dict[str, Any]:
+                 until: int = 2030, executor: Executor | None = None) -> dict[str, Any]:
     """Forecast every indicator, assess its targets, write forecasts.csv, assessment.csv, manifest.json.
 
     Parameters
@@ -52,6 +53,8 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         if any, defines the scenarios.
     seed, sims, jobs, decimal, until
         Random seed, paths per series, worker processes, decimal mark of the data, last year.
+    executor
+        Any ``concurrent.futures.Executor`` to run the series on (overrides ``jobs``).
 
     Returns
     -------
@@ -83,7 +86,8 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
                           f"expected one of {', '.join(sorted(defs))}")
 
     t1 = time.perf_counter()
-    results = Forecaster(sims=sims, seed=seed, jobs=jobs).fit(obs, catalog, place=place)
+    results = Forecaster(sims=sims, seed=seed, jobs=jobs, executor=executor).fit(obs, catalog,
+                                                                              place=place)
     _, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
                                              until=until, definitions=defs)
     timings["forecast_and_assess"] = time.perf_counter() - t1

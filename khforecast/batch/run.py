@@ -24,6 +24,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
               params: str | os.PathLike[str] | BatchParams | None = None,
               seed: int | None = None, sims: int | None = None, pdf: bool = False,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
-              progress: bool = True, log: Callable[[str], None] | None = None) -> RunResult:
+              progress: bool = True, log: Callable[[str], None] | None = None,
+              executor: Executor | None = None) -> RunResult:
     """Run the batch: compute once, execute and render every notebook, index, manifest, latest.
 
     Parameters
@@ -120,6 +122,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Show a tqdm progress bar on stderr.
     log
         Where to send one-line messages (default: stderr).
+    executor
+        Any ``concurrent.futures.Executor`` for the compute step's series (default: a process
+        pool when there are many); the notebooks always run in threads here.
 
     Returns
     -------
@@ -162,7 +167,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     say(f"khforecast run: {run_dir}")
     try:
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                              scenarios=scenarios_path)
+                                              scenarios=scenarios_path, executor=executor)
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"

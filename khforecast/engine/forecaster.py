@@ -8,15 +8,16 @@ probabilities all come from them) and returns :class:`SamplePaths`.
 The unit of work, one series -> its paths, is a pure function of the series, the settings and
 that series' own ``SeedSequence`` child (children are spawned in the sorted order of
 ``(indicator_id, place)``), so results do not depend on ``jobs``, on the row order of the data or
-on which other series are present with the same keys; it runs in a ``ProcessPoolExecutor``
-(and maps one-to-one onto ``dask.bag.map``).
+on which other series are present with the same keys; it runs on any ``concurrent.futures.Executor``
+(:mod:`khforecast.engine.executor`: a process pool by default, dask's ``Client.get_executor()``
+as well).
 """
 from __future__ import annotations
 
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from khforecast.engine.calibration.runtime import Calibration, load_calibration
+from khforecast.engine.executor import run_map
 from khforecast.engine.models import simulate_paths
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import fit_scale
@@ -128,6 +130,9 @@ class Forecaster:
         Spread multipliers; ``None`` loads the shipped ``calibration.json``.
     jobs
         Worker processes (``None``: one per core when there are many series, else 1).
+    executor
+        Any ``concurrent.futures.Executor`` to run the series on (e.g. dask's
+        ``Client.get_executor()``); it overrides ``jobs``. Results are the same on any.
 
     Examples
     --------
@@ -141,6 +146,7 @@ class Forecaster:
     seed: int | None = None
     calibration: Calibration | None = None
     jobs: int | None = None
+    executor: Executor | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.sims < 1:
@@ -249,11 +255,7 @@ class ForecastResults:
             tasks.append(_Task(key[0], key[1], str(ind.domain), str(ind.observed_as), yrs, vals,
                                until, fc.sims, child, cal, fc.models))
         jobs = fc.jobs if fc.jobs is not None else (1 if len(tasks) < 16 else None)
-        if jobs == 1 or len(tasks) <= 1:
-            done = [_run_series(t) for t in tasks]
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as ex:
-                done = list(ex.map(_run_series, tasks))
+        done = run_map(_run_series, tasks, executor=fc.executor, jobs=jobs)
         _warn_fallbacks(done)
         return SamplePaths(place=self.place, scenario="bau", until=until,
                            series={(s.indicator_id, s.place): s for s in done},

@@ -8,6 +8,7 @@ import inspect
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ __all__ = [
 def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: int = 5,
                        panels: Iterable[str] | None = None, max_series_per_panel: int = 120,
                        jobs: int = 1, gso_dir: Path | None = None,
-                       country_dir: Path | None = None) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
+                       country_dir: Path | None = None, executor: Executor | None = None
+                       ) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
     """Run the back-tests, fit the multipliers on all panels, and score them out of sample.
 
     Returns
@@ -52,7 +54,8 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
     series = _thin(series, max_series_per_panel, seed)
     if not series:
         raise KhforecastError("calibration: no panel series found to back-test")
-    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs)
+    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs,
+                  executor=executor)
     cal = fit_spread(bt)
     n_panels = int(bt.loc[bt["error"] == "", "panel"].nunique())
     table = calibration_table(bt, out_of_sample_params(bt) if n_panels > 1 else _params_per_row(bt, cal))
