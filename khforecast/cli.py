@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from khforecast import __version__
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
 from khforecast.errors import CatalogError, KhforecastError, ObservationError
 
 __all__ = ["main", "build_parser"]
@@ -246,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scenario", action="append", default=None,
                    help="scenario name from params/scenarios.yaml (repeatable; default: bau)")
     f.add_argument("--params", default=None, help="a params YAML (default: params/batch.yaml)")
-    f.add_argument("--seed", type=int, default=20240809)
-    f.add_argument("--sims", type=int, default=4000)
+    f.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    f.add_argument("--sims", type=int, default=DEFAULT_SIMS)
     f.add_argument("--jobs", type=int, default=None)
     f.add_argument("--decimal", choices=[".", ","], default=None)
     f.set_defaults(func=_cmd_forecast)
@@ -257,9 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--horizon", type=int, required=True, metavar="H")
     s.add_argument("--out", required=True, metavar="CSV")
     s.add_argument("--domain", choices=["real", "positive", "percent"], default="real")
-    s.add_argument("--quantiles", default="0.05,0.1,0.25,0.5,0.75,0.9,0.95")
-    s.add_argument("--seed", type=int, default=20240809)
-    s.add_argument("--sims", type=int, default=4000)
+    s.add_argument("--quantiles", default=",".join(f"{q:g}" for q in QUANTILES))
+    s.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    s.add_argument("--sims", type=int, default=DEFAULT_SIMS)
     s.add_argument("--jobs", type=int, default=1)
     s.set_defaults(func=_cmd_forecast_series)
 

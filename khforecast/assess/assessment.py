@@ -29,16 +29,17 @@ import numpy as np
 import pandas as pd
 
 from khforecast.assess.escap import escap_label
+from khforecast.assess.statuses import THRESHOLDS, status_of
+from khforecast.engine.forecaster import ForecastResults
 from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.plan.catalog import TARGET_YEARS, Catalog, Indicator
+from khforecast.plan.targets import Target
 
 __all__ = [
     "ASSESSMENT_COLUMNS",
     "EXTRA_COLUMNS",
-    "STATUSES",
-    "TARGET_YEARS",
     "assess",
     "assess_scenarios",
-    "status_of",
 ]
 
 ASSESSMENT_COLUMNS = (
@@ -48,22 +49,9 @@ ASSESSMENT_COLUMNS = (
 )
 EXTRA_COLUMNS = ("escap_label", "required_change_p50", "required_change_p80",
                  "year_reached_median", "nowcast")
-STATUSES = ("met", "missed", "on_track", "at_risk", "off_track", "no_data",
-            "insufficient_data", "qualitative", "no_target")
-TARGET_YEARS = (2025, 2030)
 
 
-def status_of(p_meet: float, thresholds: Sequence[float] = (0.8, 0.5)) -> str:
-    """``on_track`` when p >= thresholds[0], ``at_risk`` when p >= thresholds[1], else ``off_track``."""
-    hi, lo = thresholds
-    if p_meet >= hi:
-        return "on_track"
-    if p_meet >= lo:
-        return "at_risk"
-    return "off_track"
-
-
-def assess(paths: SamplePaths, catalog: Any, thresholds: Sequence[float] = (0.8, 0.5)) -> pd.DataFrame:
+def assess(paths: SamplePaths, catalog: Catalog, thresholds: Sequence[float] = THRESHOLDS) -> pd.DataFrame:
     """Assess each catalog indicator's 2025 and 2030 targets at ``paths.place``.
 
     Parameters
@@ -120,7 +108,7 @@ def _id_key(iid: str) -> tuple:
     return (int(head) if head.isdigit() else 10**6, head, tail)
 
 
-def _row(ind: Any, target: Any, s: SeriesPaths | None, paths: SamplePaths,
+def _row(ind: Indicator, target: Target, s: SeriesPaths | None, paths: SamplePaths,
          thresholds: tuple[float, float]) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in ASSESSMENT_COLUMNS + EXTRA_COLUMNS}
     row.update(indicator_id=ind.id, place=paths.place, scenario=paths.scenario,
@@ -164,7 +152,7 @@ def _row(ind: Any, target: Any, s: SeriesPaths | None, paths: SamplePaths,
     return row
 
 
-def _projected(row: dict[str, Any], target: Any, s: SeriesPaths) -> None:
+def _projected(row: dict[str, Any], target: Target, s: SeriesPaths) -> None:
     q = target.quantity(s.paths, s.years)
     q = q[np.isfinite(q)]
     if q.size:
@@ -183,7 +171,7 @@ def _historical_change(s: SeriesPaths) -> float | None:
     return float(np.polyfit(x - x.mean(), h.to_numpy(), 1)[0])
 
 
-def _shifted(target: Any, s: SeriesPaths, delta: float) -> np.ndarray:
+def _shifted(target: Target, s: SeriesPaths, delta: float) -> np.ndarray:
     """The paths with ``delta`` added per projected year (to the level, or to each flow)."""
     return _shift(s.paths, s.years, s.last_year, s.observed_as == "flow", s.domain, delta)
 
@@ -200,7 +188,7 @@ def _shift(paths: np.ndarray, years: np.ndarray, last_year: int, flow: bool, dom
     return x
 
 
-def _required_change(target: Any, s: SeriesPaths, prob: float) -> float | None:
+def _required_change(target: Target, s: SeriesPaths, prob: float) -> float | None:
     """The median path's yearly change that gives ``p_meet == prob`` (bisection on a trend).
 
     None when the target reads a band (p_meet is not monotone in the trend) or when no shift
@@ -237,7 +225,7 @@ def _required_change(target: Any, s: SeriesPaths, prob: float) -> float | None:
     return float(np.median((x[:, -1] - s.last_value) / (target.year - s.last_year)))
 
 
-def _year_reached(target: Any, s: SeriesPaths) -> int | None:
+def _year_reached(target: Target, s: SeriesPaths) -> int | None:
     """First year (from the last observed one) in which the median path meets the target."""
     med = np.median(s.paths, axis=0)[None, :]
     for y in range(s.last_year, int(s.years[-1]) + 1):
@@ -253,7 +241,7 @@ def _year_reached(target: Any, s: SeriesPaths) -> int | None:
     return None
 
 
-def _escap(target: Any, s: SeriesPaths, direction: int) -> str:
+def _escap(target: Target, s: SeriesPaths, direction: int) -> str:
     """ESCAP label from the first and last observations towards the target's binding level."""
     h = s.history
     if len(h) < 2 or target.kind == "cumulative":
@@ -275,8 +263,8 @@ def _escap(target: Any, s: SeriesPaths, direction: int) -> str:
 # --------------------------------------------------------------------------------------------
 # simulate and assess every scenario: the one compute step of forecast and run
 # --------------------------------------------------------------------------------------------
-def assess_scenarios(results: Any, scenarios: Sequence[str], catalog: Any, *,
-                     thresholds: Sequence[float] = (0.8, 0.5), until: int = 2030,
+def assess_scenarios(results: ForecastResults, scenarios: Sequence[str], catalog: Catalog, *,
+                     thresholds: Sequence[float] = THRESHOLDS, until: int = 2030,
                      definitions: Mapping[str, Any] | None = None
                      ) -> tuple[dict[str, SamplePaths], pd.DataFrame, pd.DataFrame]:
     """Simulate each scenario of fitted ``results`` once and assess it.

@@ -19,8 +19,11 @@ from khforecast._io import atomic_write, atomic_write_csv
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
 from khforecast.engine.calibration.runtime import load_calibration
-from khforecast.engine.forecaster import MIN_OBS, Forecaster
+from khforecast.engine.defaults import MIN_OBS
+from khforecast.engine.draws import DRAWS_FILE, write_draws
+from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "backtest_indicators",
@@ -35,7 +38,7 @@ _MAX_DRAWS = 1000
 # --------------------------------------------------------------------------------------------
 
 
-def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
                     scenarios: Path | None = None, executor: Executor | None = None
                     ) -> dict[str, Any]:
@@ -66,8 +69,7 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
                                     & (forecasts["scenario"] == scenario),
                                     "indicator_id"].drop_duplicates():
             years, arr = scenario_paths.paths(ind_id)
-            draws[f"{ind_id}|{scenario}"] = np.asarray(arr[:_MAX_DRAWS], dtype=float)
-            draws[f"years|{ind_id}|{scenario}"] = np.asarray(years, dtype=np.int32)
+            draws[ind_id, scenario] = (years, arr[:_MAX_DRAWS])
     atomic_write_csv(run_dir / "forecasts.csv", forecasts)
     atomic_write_csv(run_dir / "assessment.csv", assessment)
     columns = [c for c in ("indicator_id", "place", "year", "value", "source", "status", "note")
@@ -76,8 +78,7 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     if scenarios is not None:
         with atomic_write(run_dir / "scenarios.yaml", "wb") as fh:
             fh.write(Path(scenarios).read_bytes())
-    with atomic_write(run_dir / "draws.npz", "wb") as fh:
-        np.savez_compressed(fh, **draws)
+    write_draws(run_dir / DRAWS_FILE, draws)
     if params.deep_dives:
         table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
                                     executor=executor)
@@ -107,7 +108,7 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
                        validate="one_to_one")
 
 
-def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                         indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
                         executor: Executor | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the full engine on each indicator's own history.

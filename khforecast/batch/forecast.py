@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata as md
-import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -17,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from khforecast import __version__
-from khforecast._io import atomic_write_csv, atomic_write_text, sha256_file
+from khforecast._io import atomic_write_csv, sha256_file
 from khforecast.assess.assessment import assess_scenarios
+from khforecast.batch.manifest import write_manifest
 from khforecast.batch.params import load_params
 from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
 from khforecast.errors import ParamsError
@@ -32,8 +33,8 @@ __all__ = ["run_forecast"]
 
 def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.PathLike[str]] | None = None,
                  place: str = "khanh_hoa", scenarios: Sequence[str] | None = None,
-                 params: str | os.PathLike[str] | None = None, seed: int | None = 20240809,
-                 sims: int = 4000, jobs: int | None = None, decimal: str | None = None,
+                 params: str | os.PathLike[str] | None = None, seed: int | None = DEFAULT_SEED,
+                 sims: int = DEFAULT_SIMS, jobs: int | None = None, decimal: str | None = None,
                  until: int = 2030, executor: Executor | None = None) -> dict[str, Any]:
     """Forecast every indicator, assess its targets, write forecasts.csv, assessment.csv, manifest.json.
 
@@ -129,7 +130,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
                    "status": {k: int(v) for k, v in as_frame["status"].value_counts().sort_index().items()}},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    write_manifest(out, manifest)
     return manifest
 
 

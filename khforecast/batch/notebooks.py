@@ -13,10 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from khforecast.batch.params import SECTORS, BatchParams
+from khforecast.batch.params import BatchParams
 from khforecast.briefing.i18n import t
 from khforecast.briefing.render import render_html
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import SECTORS, Catalog
 
 __all__ = [
     "KERNEL_ARGS",
@@ -53,7 +54,7 @@ class NotebookJob:
 # --------------------------------------------------------------------------------------------
 # 2. notebooks
 # --------------------------------------------------------------------------------------------
-def plan_jobs(params: BatchParams, catalog: Any, run_dir: Path, *, lang: str = "vi",
+def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str = "vi",
               sectors: Sequence[str] | None = None,
               extra_notebooks: Sequence[str | os.PathLike[str]] = ()) -> list[NotebookJob]:
     """The notebooks of a run: each sector's briefing, the overview, deep dives, the explorer.

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from khforecast._io import find_params_file, read_yaml_mapping
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import SECTORS
 
-__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "load_params"]
+__all__ = ["BatchParams", "SectorParams", "default_params_path", "load_params"]
 
-SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class SectorParams:
 class BatchParams:
     """Everything a batch run needs besides the data; defaults equal ``params/batch.yaml``."""
 
-    seed: int = 20240809
-    sims: int = 4000
+    seed: int = DEFAULT_SEED
+    sims: int = DEFAULT_SIMS
     thresholds: tuple[float, float] = (0.8, 0.5)  # (on track if p >= hi, at risk if p >= lo)
     scenarios: tuple[str, ...] = ("bau",)
     jobs: int | None = None  # parallel notebooks; None = number of cores

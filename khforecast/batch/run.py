@@ -31,17 +31,17 @@ from typing import Any
 
 import pandas as pd
 
+from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
-from khforecast.batch.manifest import _inputs, _new_run_id, _versions, _write_manifest
+from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
-from khforecast.batch.params import SECTORS, BatchParams, load_params
-from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
+from khforecast.batch.params import BatchParams, load_params
 from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import KhforecastError
 from khforecast.observations.read import bundled_observations_path, read_observations
-from khforecast.plan.catalog import load_catalog
+from khforecast.plan.catalog import SECTORS, load_catalog
 
 __all__ = [
     "RunResult",
@@ -163,7 +163,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "inputs": _inputs(data_paths, bp, job_list, scenarios_path), "status": "computing", "notebooks": [],
         "timings": {},
     }
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
@@ -171,11 +171,11 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"
-        _write_manifest(run_dir, manifest)
+        write_manifest(run_dir, manifest)
         raise
     manifest["timings"]["compute_seconds"] = manifest["compute"]["seconds"]
     manifest["status"] = "executing"
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
 
     (run_dir / "notebooks").mkdir(exist_ok=True)
     (run_dir / "html").mkdir(exist_ok=True)
@@ -201,9 +201,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     outlook = assessment[(assessment["target_year"] == 2030) & (assessment["place"] == place)
                          & (assessment["scenario"] == bp.scenarios[0])
                          & (assessment["status"] != "no_target")]  # '-' in the plan
-    counts = outlook["status"].value_counts()
-    headline = {s: int(counts.get(s, 0)) for s in STATUS_ORDER
-                if s in HEADLINE_STATUSES or counts.get(s, 0)}
+    headline = headline_of(outlook["status"])
     manifest["headline"] = headline
     for entry in manifest["notebooks"]:  # each sector's own counts, for the index page
         sector = entry["parameters"].get("sector") if entry["template"] == \
@@ -231,7 +229,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
             say(f"khforecast run: PDFs not written: {exc}")
     manifest["status"] = "ok" if not failed else "failed"
     manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     result = RunResult(run_dir, manifest, failed)
     if not failed:
         switch_latest(out_dir, run_dir.name)

@@ -1,7 +1,7 @@
 """The sections and widgets of the scenario explorer notebook (``scenario_explorer.ipynb``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,13 @@ from khforecast.briefing.kit import (
 )
 from khforecast.briefing.rundir import RUN_FILES, Run
 from khforecast.briefing.sector import _charted_ids, _observed
+from khforecast.engine.defaults import QUANTILES
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scenarios import Scenario, apply_scenario, load_scenarios
 from khforecast.errors import KhforecastError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
 
 __all__ = [
     "explore_scenario",
@@ -125,13 +129,13 @@ def explore_scenario(run: Run, indicator_id: str, *, factor: float = 1.0, shock:
         return out, None
 
 
-def _explore_figure(run: Run, series: Any, lang: str) -> Any:
-    q = np.quantile(series.paths, (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95), axis=0)
+def _explore_figure(run: Run, series: SeriesPaths, lang: str) -> Figure:
+    q = np.quantile(series.paths, QUANTILES, axis=0)
     frame = pd.DataFrame({"indicator_id": series.indicator_id, "place": run.place,
                           "scenario": "explore", "year": series.years,
                           "observed": series.observed, "mean": series.paths.mean(axis=0),
                           **{c: q[i] for i, c in enumerate(
-                              ("q05", "q10", "q25", "q50", "q75", "q90", "q95"))}})
+                              (f"q{round(p * 100):02d}" for p in QUANTILES))}})
     ind = run.catalog.get(series.indicator_id)
     return figures.plot_indicator(frame, series.indicator_id, lang=lang, place=run.place,
                                   scenario="explore", targets=list(ind.targets.values()),

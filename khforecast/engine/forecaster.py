@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from khforecast.engine.calibration.runtime import Calibration, load_calibration
+from khforecast.engine.defaults import DEFAULT_SIMS, MIN_OBS
 from khforecast.engine.executor import run_map
 from khforecast.engine.models import simulate_paths
 from khforecast.engine.paths import SamplePaths, SeriesPaths
@@ -32,17 +33,14 @@ from khforecast.engine.scales import fit_scale
 from khforecast.engine.scenarios import apply_scenario, load_scenarios
 from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.observations.places import COMPARISON_PLACES, MERGED_PLACE, merge_places
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
-    "MIN_OBS",
     "ForecastResults",
     "Forecaster",
 ]
 
 
-#: fewest observations a series needs for a forecast; with 1-2 points the back-tests give no
-#: evidence that any interval is calibrated, so those series are reported as insufficient_data
-MIN_OBS = 3
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ class Forecaster:
     """
 
     models: tuple[str, ...] | None = None
-    sims: int = 4000
+    sims: int = DEFAULT_SIMS
     seed: int | None = None
     calibration: Calibration | None = None
     jobs: int | None = None
@@ -154,7 +152,7 @@ class Forecaster:
         if self.models is not None:
             object.__setattr__(self, "models", tuple(self.models))
 
-    def fit(self, observations: pd.DataFrame, catalog: Any, place: str = "khanh_hoa") -> ForecastResults:
+    def fit(self, observations: pd.DataFrame, catalog: Catalog, place: str = "khanh_hoa") -> ForecastResults:
         """Gather the history of every catalog indicator at ``place`` (and comparison places).
 
         Parameters
@@ -206,7 +204,7 @@ class ForecastResults:
 
     forecaster: Forecaster
     observations: pd.DataFrame
-    catalog: Any
+    catalog: Catalog
     place: str
     histories: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]]
     _bau: dict[int, SamplePaths] = field(default_factory=dict, repr=False)

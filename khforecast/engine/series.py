@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write_text
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
 from khforecast.engine.executor import run_map
 from khforecast.engine.models import InsufficientDataError, simulate_paths
 from khforecast.engine.scales import DOMAINS, Domain
 from khforecast.errors import KhforecastError, ModelFitError
 
 __all__ = [
-    "QUANTILES",
     "SeriesInputError",
     "forecast_series",
     "parse_quantiles",
@@ -31,7 +31,6 @@ __all__ = [
     "write_series_forecasts",
 ]
 
-QUANTILES: tuple[float, ...] = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 _REQUIRED = ("series_id", "t", "value")
 _CHUNK = 64
 
@@ -171,8 +170,8 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
 
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
-                    quantiles: Sequence[float | str] = QUANTILES, seed: int | None = 20240809,
-                    sims: int = 4000, jobs: int = 1, spread: np.ndarray | None = None,
+                    quantiles: Sequence[float | str] = QUANTILES, seed: int | None = DEFAULT_SEED,
+                    sims: int = DEFAULT_SIMS, jobs: int = 1, spread: np.ndarray | None = None,
                     executor: Executor | None = None) -> pd.DataFrame:
     """Forecast every series of a long ``series_id, t, value`` table ``horizon`` steps ahead.
 

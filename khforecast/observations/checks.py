@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from khforecast.observations.records import (
     _PLACE_RE,
     DEFAULT_PLACE,
-    STATUSES,
+    OBSERVATION_STATUSES,
     YEAR_MAX,
     YEAR_MIN,
     _Bad,
@@ -129,8 +129,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
         status = ""
         if "status" in rec:
             status = _text(rec["status"].value).lower()
-            if status and status not in STATUSES:
-                sink.add(rec["status"].loc, "a status in " + ", ".join(STATUSES) + " (or empty)",
+            if status and status not in OBSERVATION_STATUSES:
+                sink.add(rec["status"].loc, "a status in " + ", ".join(OBSERVATION_STATUSES) + " (or empty)",
                          _show(rec["status"].value))
                 ok = False
         note = _text(rec["note"].value) if "note" in rec else ""

@@ -34,7 +34,7 @@ __all__ = [
     "parse_number",
     "OBSERVATION_COLUMNS",
     "INPUT_COLUMNS",
-    "STATUSES",
+    "OBSERVATION_STATUSES",
     "DEFAULT_PLACE",
     "YEAR_MIN",
     "YEAR_MAX",
@@ -52,7 +52,7 @@ OBSERVATION_COLUMNS: tuple[str, ...] = (
 INPUT_COLUMNS: tuple[str, ...] = (
     "indicator_id", "place", "year", "value", "source", "status", "note")
 #: Allowed values of ``status``.
-STATUSES: tuple[str, ...] = ("final", "preliminary", "estimate", "illustrative")
+OBSERVATION_STATUSES: tuple[str, ...] = ("final", "preliminary", "estimate", "illustrative")
 #: The place a row without one belongs to: the province the plan's targets were set for.
 DEFAULT_PLACE = "khanh_hoa"
 #: Years accepted as observations (inclusive): older series are not comparable, later ones

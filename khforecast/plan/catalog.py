@@ -31,6 +31,7 @@ from khforecast.errors import CatalogError, TargetParseError
 from khforecast.plan.targets import TARGET_KINDS, Domain, Target
 
 __all__ = [
+    "SECTORS",
     "TARGET_YEARS",
     "Sector",
     "Agency",
@@ -42,7 +43,8 @@ __all__ = [
 ]
 
 TARGET_YEARS: tuple[int, int] = (2025, 2030)
-_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+#: the plan's ten sectors, I..X, in order
+SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 _DATA = ("data", "catalog")
 _TARGET_FIELDS = ("text", "reading", "kind", "value", "low", "high", "base_year", "start_year",
                   "decimals", "strict", "note")
@@ -328,9 +330,9 @@ def normalize_sector(sector: str) -> str:
         When the text is not a sector I..X (or 1..10).
     """
     s = str(sector).strip().upper()
-    if s.isdigit() and 1 <= int(s) <= len(_ROMAN):
-        return _ROMAN[int(s) - 1]
-    if s in _ROMAN:
+    if s.isdigit() and 1 <= int(s) <= len(SECTORS):
+        return SECTORS[int(s) - 1]
+    if s in SECTORS:
         return s
     raise CatalogError(f"unknown sector {sector!r}: expected I..X (or 1..10)")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from khforecast.errors import TargetParseError
 __all__ = [
     "TargetKind",
     "Domain",
+    "DOMAINS",
     "TARGET_KINDS",
     "Target",
     "parse_target",
@@ -38,7 +39,9 @@ __all__ = [
 
 TargetKind = Literal["lt", "le", "gt", "ge", "eq", "between", "maintain", "cumulative",
                      "annual_change", "ratio_to_base", "qualitative", "none"]
+#: the value domain of an indicator: a share in [0, 100], a positive amount, any real number
 Domain = Literal["percent", "positive", "real"]
+DOMAINS: tuple[str, ...] = get_args(Domain)
 TARGET_KINDS: tuple[str, ...] = ("lt", "le", "gt", "ge", "eq", "between", "maintain",
                                  "cumulative", "annual_change", "ratio_to_base", "qualitative",
                                  "none")
