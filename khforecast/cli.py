@@ -140,7 +140,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.forecast import run_forecast
 
-    if args.sims < 1 or (args.jobs is not None and args.jobs < 1):
+    if (args.sims is not None and args.sims < 1) or (args.jobs is not None and args.jobs < 1):
         raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
     manifest = run_forecast(args.out, data=args.data or None, place=args.place,
                             scenarios=args.scenario, params=args.params, seed=args.seed,
@@ -247,8 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scenario", action="append", default=None,
                    help="scenario name from params/scenarios.yaml (repeatable; default: bau)")
     f.add_argument("--params", default=None, help="a params YAML (default: params/batch.yaml)")
-    f.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    f.add_argument("--sims", type=int, default=DEFAULT_SIMS)
+    f.add_argument("--seed", type=int, default=None,
+                   help=f"default: the params file's seed, else {DEFAULT_SEED}")
+    f.add_argument("--sims", type=int, default=None,
+                   help=f"default: the params file's sims, else {DEFAULT_SIMS}")
     f.add_argument("--jobs", type=int, default=None)
     f.add_argument("--decimal", choices=[".", ","], default=None)
     f.set_defaults(func=_cmd_forecast)

@@ -19,11 +19,10 @@ from khforecast import __version__
 from khforecast._io import atomic_write_csv, sha256_file
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.manifest import write_manifest
-from khforecast.batch.params import load_params
+from khforecast.batch.params import load_params, scenarios_file
 from khforecast.engine.calibration.runtime import load_calibration
-from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
 from khforecast.engine.forecaster import Forecaster
-from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
+from khforecast.engine.scenarios import load_scenarios
 from khforecast.errors import ParamsError
 from khforecast.observations.read import bundled_observations_path, read_observations
 from khforecast.plan.catalog import load_catalog
@@ -33,8 +32,8 @@ __all__ = ["run_forecast"]
 
 def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.PathLike[str]] | None = None,
                  place: str = "khanh_hoa", scenarios: Sequence[str] | None = None,
-                 params: str | os.PathLike[str] | None = None, seed: int | None = DEFAULT_SEED,
-                 sims: int = DEFAULT_SIMS, jobs: int | None = None, decimal: str | None = None,
+                 params: str | os.PathLike[str] | None = None, seed: int | None = None,
+                 sims: int | None = None, jobs: int | None = None, decimal: str | None = None,
                  until: int = 2030, executor: Executor | None = None) -> dict[str, Any]:
     """Forecast every indicator, assess its targets, write forecasts.csv, assessment.csv, manifest.json.
 
@@ -52,8 +51,11 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     params
         A batch params YAML (thresholds, default scenarios); the ``scenarios.yaml`` beside it,
         if any, defines the scenarios.
-    seed, sims, jobs, decimal, until
-        Random seed, paths per series, worker processes, decimal mark of the data, last year.
+    seed, sims
+        Random seed and paths per series; ``None``: the params file's (by default 20240809
+        and 4000), as ``khforecast run`` does.
+    jobs, decimal, until
+        Worker processes, decimal mark of the data, last year.
     executor
         Any ``concurrent.futures.Executor`` to run the series on (overrides ``jobs``).
 
@@ -76,10 +78,10 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     obs = read_observations(*files, decimal=decimal, catalog=catalog)
     timings["read"] = time.perf_counter() - t0
 
-    batch = load_params(params)
+    batch = load_params(params, seed=seed, sims=sims)  # given values win over the file's
+    seed, sims = batch.seed, batch.sims
     names = list(scenarios) if scenarios else list(batch.scenarios)
-    beside = Path(params).parent / "scenarios.yaml" if params is not None else None
-    scen_path = beside if beside is not None and beside.is_file() else default_scenarios_path()
+    scen_path = scenarios_file(batch)
     defs = load_scenarios(scen_path)
     unknown = [n for n in names if n not in defs]
     if unknown:

@@ -22,10 +22,12 @@ from typing import Any
 
 from khforecast._io import find_params_file, read_yaml_mapping
 from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
+from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import ParamsError
 from khforecast.plan.catalog import SECTORS
 
-__all__ = ["BatchParams", "SectorParams", "default_params_path", "load_params"]
+__all__ = ["BatchParams", "SectorParams", "default_params_path", "load_params",
+           "scenarios_file"]
 
 
 
@@ -205,3 +207,16 @@ def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     fields.update(_batch_fields(Path("<command line>"), given))
     return BatchParams(**fields, sectors=sectors,
                        source=str(chosen.resolve()) if chosen is not None else "")
+
+
+def scenarios_file(params: BatchParams) -> Path | None:
+    """The scenario definitions that go with ``params``: the ``scenarios.yaml`` beside its
+    ``batch.yaml`` when there is one, else the default (``params/scenarios.yaml``), else None.
+
+    The one rule of ``khforecast run`` and ``khforecast forecast``."""
+    if params.source:
+        beside = Path(params.source).parent / "scenarios.yaml"
+        if beside.is_file():
+            return beside.resolve()
+    found = default_scenarios_path()
+    return found.resolve() if found is not None else None

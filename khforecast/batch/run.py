@@ -35,10 +35,9 @@ from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
 from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
-from khforecast.batch.params import BatchParams, load_params
+from khforecast.batch.params import BatchParams, load_params, scenarios_file
 from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
-from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import KhforecastError
 from khforecast.observations.read import bundled_observations_path, read_observations
 from khforecast.plan.catalog import SECTORS, load_catalog
@@ -147,8 +146,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
     out_dir = Path(out).resolve()
-    scenarios_path = default_scenarios_path()
-    scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
+    scenarios_path = scenarios_file(bp)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks])
