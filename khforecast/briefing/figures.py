@@ -17,6 +17,7 @@ import pandas as pd
 from khforecast.assess.statuses import STATUS_ORDER
 from khforecast.briefing.i18n import format_number, t
 from khforecast.plan.catalog import TARGET_YEARS
+from khforecast.plan.kinds import KINDS
 from khforecast.plan.targets import Target
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,14 +87,21 @@ def _finish_axes(ax: Axes, targets: Iterable[Any], x0: float, lang: str, title: 
         lambda v, _pos: format_number(v, lang, decimals)))
 
 
+def _chart(target: Target | None) -> str | None:
+    """How a chart draws ``target`` (its kind's rule: a line, a band, or nothing)."""
+    rule = KINDS.get(getattr(target, "kind", None) or "")
+    return rule.chart if rule is not None else None
+
+
 def _draw_target(ax: Axes, target: Target, lang: str, x0: float, x1: float) -> None:
-    kind, year = getattr(target, "kind", None), getattr(target, "year", None)
+    year = getattr(target, "year", None)
     label = t("fig.target", lang, year=year)
-    if kind in ("lt", "le", "gt", "ge", "eq", "maintain") and target.value is not None:
+    chart = _chart(target)
+    if chart == "line" and target.value is not None:
         ax.hlines(target.value, x0, year, colors=_TARGET, linestyles=":", linewidth=0.8)
         ax.plot([year], [target.value], marker="D", color=_TARGET, markersize=5,
                 linestyle="none", label=label)
-    elif kind == "between" and target.low is not None and target.high is not None:
+    elif chart == "band" and target.low is not None and target.high is not None:
         ax.fill_between([year - 0.4, year + 0.4], target.low, target.high, color=_TARGET,
                         alpha=0.35, linewidth=0, label=label)
 
@@ -270,12 +278,11 @@ def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target:
         ax = fig.subplots()
         weights = np.full(draws.shape, 1.0 / max(len(draws), 1))
         ax.hist(draws, bins=40, weights=weights, color=_BLUE, alpha=0.7)
-        if target is not None and getattr(target, "kind", None) in (
-                "lt", "le", "gt", "ge", "eq", "maintain") and target.value is not None:
+        if _chart(target) == "line" and target.value is not None:
             ax.axvline(target.value, color=_TARGET, linestyle="--",
                        label=t("fig.target", lang, year=year))
             ax.legend(frameon=False)
-        elif target is not None and getattr(target, "kind", None) == "between":
+        elif _chart(target) == "band":
             ax.axvspan(target.low, target.high, color=_TARGET, alpha=0.2,
                        label=t("fig.target", lang, year=year))
             ax.legend(frameon=False)

@@ -26,6 +26,7 @@ from khforecast.observations.records import (
     _year,
 )
 from khforecast.plan.catalog import load_catalog
+from khforecast.plan.kinds import KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
@@ -143,9 +144,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
 
 def _level_targets_exceed_one(ind: object) -> bool:
     """True when a level target of the indicator is above 1 (so values <= 1 look like fractions)."""
-    level_kinds = {"lt", "le", "gt", "ge", "eq", "between", "maintain"}
     for t in getattr(ind, "targets", {}).values():
-        if t.kind in level_kinds:
+        if KINDS[t.kind].level:
             if any(v is not None and abs(v) > 1 for v in (t.value, t.low, t.high)):
                 return True
     return False

@@ -46,7 +46,6 @@ __all__ = ["ILLUSTRATIVE_SEED", "generate_illustrative", "illustrative_source", 
 #: The seed of the shipped illustrative file (the plan's number).
 ILLUSTRATIVE_SEED = 8839
 _FIRST, _LAST = 2015, 2024
-_LEVEL_KINDS = ("lt", "le", "gt", "ge", "eq", "between", "maintain")
 
 
 def illustrative_source(seed: int) -> str:

@@ -28,7 +28,8 @@ import pandas as pd
 import yaml
 
 from khforecast.errors import CatalogError, TargetParseError
-from khforecast.plan.targets import TARGET_KINDS, Domain, Target
+from khforecast.plan.kinds import KINDS
+from khforecast.plan.targets import Domain, Target
 
 __all__ = [
     "SECTORS",
@@ -355,8 +356,8 @@ def _build_target(file: str, iid: str, year: int, raw: Any, direction: int) -> T
                                  f"{', '.join(_TARGET_FIELDS)}")
     if "text" not in raw or "kind" not in raw:
         raise _fail(file, where, "expected fields text and kind")
-    if raw["kind"] not in TARGET_KINDS:
-        raise _fail(file, where, f"kind: expected one of {', '.join(TARGET_KINDS)}, "
+    if raw["kind"] not in KINDS:
+        raise _fail(file, where, f"kind: expected one of {', '.join(KINDS)}, "
                                  f"got {raw['kind']!r}")
     kw = {k: v for k, v in raw.items() if k != "reading"}
     for f in ("value", "low", "high"):
