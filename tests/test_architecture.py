@@ -8,6 +8,7 @@ below it.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import grimp
@@ -140,3 +141,31 @@ def test_the_function_level_import_check_can_fail(tmp_path):
     assert _function_level_imports(bad, tmp_path) == [
         "bad.py:14: import khforecast._io as io",
         "bad.py:5: from khforecast.errors import KhforecastError"]
+
+
+#: an absolute path of a development machine (a data folder, a home): never in the package
+_MACHINE_PATH = re.compile(r"(?<![\w.:/])/(?:work|home|Users|root|mnt|srv)/[\w.-]+")
+
+
+def test_no_absolute_machine_path_in_the_package():
+    found = []
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.suffix not in {".py", ".md", ".yaml", ".ipynb", ".css", ".j2", ".tpl", ".json"}:
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _MACHINE_PATH.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
+    assert found == [], "say where the data came from without a machine path:\n" + \
+        "\n".join(found)
+
+
+def test_a_module_over_500_lines_says_why():
+    """The house style: a module over ~500 lines is usually two; one that is not says why."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if len(text.splitlines()) > 520 and "Why one module" not in doc:
+            long.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
+    assert long == [], "split these modules or say 'Why one module' in the docstring:\n" + \
+        "\n".join(long)

@@ -18,6 +18,10 @@ so the caller can report ``insufficient_data``. Fallback chain (:data:`FALLBACK`
 combination leaves out members that cannot run (``"combination(drift,theta,...)"``) and falls
 back to ``drift`` only when none can be fitted. ``SimResult.model`` names what ran, e.g.
 ``"theta(fallback)"``.
+
+Why one module of ~700 lines: the models, the fallback chain, the combination and
+:func:`simulate_paths` are the one unit the shipped calibration was derived for (its fingerprint
+hashes this module's code); they change together, and a change anywhere here means re-deriving.
 """
 from __future__ import annotations
 
