@@ -1,7 +1,7 @@
 """The sections and widgets of the scenario explorer notebook (``scenario_explorer.ipynb``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,13 @@ from khforecast.briefing.kit import (
 from khforecast.briefing.rundir import RUN_FILES, Run
 from khforecast.briefing.chart_kit import QUANTILE_COLUMNS as _QUANTILE_COLUMNS
 from khforecast.briefing.sector import _charted_ids, _observed
+from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.engine.scenarios import Scenario, apply_scenario, load_scenarios
 from khforecast.briefing.target_scale import unit_label
 from khforecast.errors import KhforecastError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
 
 __all__ = [
     "explorable_ids",
@@ -43,8 +48,6 @@ __all__ = [
 def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
     """All scenarios of the run compared: what each assumes, the 2030 probability of every
     indicator with data under each, and each indicator's scenarios charted side by side."""
-    from khforecast.engine.scenarios import load_scenarios
-
     own = run.path / RUN_FILES["scenarios"]  # the definitions the run used, copied by the batch
     defs = load_scenarios(own if own.is_file() else None)
     rows = run.assessment[(run.assessment["place"] == run.place)
@@ -88,8 +91,6 @@ def explorer_note(lang: str = "vi") -> Snippet:
 
 def _bau_series(run: Run, indicator_id: str) -> Any:
     """The run's business-as-usual paths of one indicator as a ``SeriesPaths`` (from draws.npz)."""
-    from khforecast.engine.paths import SeriesPaths
-
     drawn = run.draws(indicator_id, "bau")
     if drawn is None:
         raise KhforecastError(f"{run.path}: draws.npz holds no bau paths of indicator "
@@ -124,9 +125,6 @@ def explore_scenario(run: Run, indicator_id: str, *, factor: float = 1.0, shock:
     briefing's (from every simulated path of the run) plus the change the transform makes on
     the paths kept in ``draws.npz``, so with no change it equals the briefing's exactly.
     """
-    from khforecast.engine.paths import SamplePaths
-    from khforecast.engine.scenarios import Scenario, apply_scenario
-
     s = _bau_series(run, indicator_id)
     paths = SamplePaths(place=run.place, scenario="bau", until=int(s.years.max()),
                         series={(indicator_id, run.place): s}, n_sims=s.paths.shape[0])
@@ -153,7 +151,7 @@ def explore_scenario(run: Run, indicator_id: str, *, factor: float = 1.0, shock:
     return out, float(np.clip(base + change, 0.0, 1.0))
 
 
-def _explore_figure(run: Run, series: Any, lang: str, neutral: bool) -> Any:
+def _explore_figure(run: Run, series: SeriesPaths, lang: str, neutral: bool) -> Figure:
     """The explored fan chart: the briefing's own bands when nothing is changed, else the
     same 50/80/95 % bands from the transformed paths."""
     ind = run.catalog.get(series.indicator_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,15 +24,17 @@ from khforecast.briefing.key_messages import indicator_name, lead_label
 from khforecast.briefing.print_page import format_date, print_style
 from khforecast.briefing.rundir import Run
 from khforecast.briefing.target_scale import format_value
-from khforecast.plan.catalog import load_catalog
 from khforecast.errors import KhforecastError
+from khforecast.plan.catalog import Indicator, load_catalog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
 
 __all__ = [
     "Snippet",
 ]
 
 
-_QUANT_STATUSES = ("met", "missed", "on_track", "at_risk", "off_track")
 
 
 class Snippet(str):
@@ -67,7 +69,7 @@ def _section(key: str, title: str, *parts: str) -> Snippet:
     return Snippet(f'<section class="kh-section">{_h(2, key, title)}{"".join(parts)}</section>')
 
 
-def _img(fig: Any, alt: str) -> str:
+def _img(fig: Figure, alt: str) -> str:
     data = base64.b64encode(figures.figure_png(fig)).decode("ascii")
     return f'<img class="kh-figure" alt="{_e(alt)}" src="data:image/png;base64,{data}"/>'
 
@@ -75,7 +77,7 @@ def _img(fig: Any, alt: str) -> str:
 # --------------------------------------------------------------------------------------------
 # helpers over the catalog and the assessment
 # --------------------------------------------------------------------------------------------
-def _name(ind: Any, lang: str) -> str:
+def _name(ind: Indicator, lang: str) -> str:
     """The indicator's name; a sub-row gets its parent's first (``85.urban`` -> ``Tỷ lệ ...:
     thành thị``)."""
     return indicator_name(load_catalog(), ind, lang)
@@ -86,7 +88,7 @@ def _sector_name(run: Run, sector: str, lang: str) -> str:
     return s.name_vi if lang == "vi" else (s.name_en or s.name_vi)
 
 
-def _lead(ind: Any, lang: str) -> str:
+def _lead(ind: Indicator, lang: str) -> str:
     """The plan's lead agency, plus its successor after the 2025 mergers when the catalog has one."""
     return lead_label(ind, lang)
 
