@@ -349,6 +349,8 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     from khforecast.catalog import load_catalog
     from khforecast.errors import ParamsError
     from khforecast.forecaster import Forecaster
+    from khforecast.model_choices import (check_choices, default_models_path, load_model_choices,
+                                          series_summary)
     from khforecast.observations import bundled_observations_path, read_observations
     from khforecast.params import load_params
     from khforecast.scenarios import default_scenarios_path, load_scenarios
@@ -370,9 +372,13 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         raise ParamsError(f"{scen_path or 'scenarios'}: scenario {unknown[0]!r} is not defined; "
                           f"expected one of {', '.join(sorted(defs))}")
 
+    choices = load_model_choices(default_models_path(params))
+    check_choices(choices, catalog, obs, place=place)
+
     t1 = time.perf_counter()
-    results = Forecaster(sims=sims, seed=seed, jobs=jobs).fit(obs, catalog, place=place)
-    _, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
+    results = Forecaster(sims=sims, seed=seed, jobs=jobs, choices=choices).fit(obs, catalog,
+                                                                               place=place)
+    paths, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
                                              until=until, definitions=defs)
     timings["forecast_and_assess"] = time.perf_counter() - t1
 
@@ -394,6 +400,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         "inputs": {str(f): sha256_file(f) for f in files},
         "config_files": {str(f): sha256_file(f) for f in (
             Path(batch.source) if batch.source else None, scen_path,
+            Path(choices.source) if choices.source else None,
             Path(str(resources.files("khforecast") / "data" / "calibration.json")))
             if f is not None and Path(f).is_file()},
         "params": {
@@ -403,7 +410,9 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
             "scenario_definitions": {n: _jsonable(dataclasses.asdict(defs[n])) for n in dict.fromkeys(names)},
             "calibration": {k: cal.meta.get(k) for k in ("seed", "n_backtests", "out_of_sample",
                                                           "oos_coverage80", "oos_coverage95")},
+            "model_choices": choices.to_dict(),
         },
+        "series": series_summary(paths[next(iter(paths))], choices),
         "versions": {"khforecast": __version__,
                      **{p: version(p) for p in ("numpy", "pandas", "scipy", "statsmodels")}},
         "seed": seed,

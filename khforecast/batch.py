@@ -26,6 +26,7 @@ import platform
 import secrets
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write, atomic_write_csv, atomic_write_text, sha256_file
-from khforecast.errors import KhforecastError, ParamsError
+from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.figures import HEADLINE_STATUSES, STATUS_ORDER
 from khforecast.params import SECTORS, BatchParams, load_params
 
@@ -111,7 +112,7 @@ def _versions() -> dict[str, str]:
 
 def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
-                    scenarios: Path | None = None) -> dict[str, Any]:
+                    scenarios: Path | None = None, choices: Any = None) -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
     Writes ``forecasts.csv`` (DESIGN §3 plus ``q025, q975``) and ``assessment.csv`` (DESIGN
@@ -121,15 +122,21 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     (:func:`backtest_indicators`); ``calibration.csv`` when the calibration module provides a
     table; ``scenarios.yaml``, a copy of the scenario definitions used (``scenarios``, default
     :func:`~khforecast.scenarios.default_scenarios_path`), which the explorer reads so that it
-    describes this run's scenarios whatever folder it runs in. Returns a summary for the manifest.
+    describes this run's scenarios whatever folder it runs in; ``models.yaml``, a copy of the
+    model choices used (``choices``, a :class:`~khforecast.model_choices.ModelChoices`; default
+    the registry defaults). Returns a summary for the manifest, with each series' model,
+    members and interventions.
     """
+    from khforecast.model_choices import ModelChoices, series_summary
+
     from khforecast.assess import assess_scenarios
     from khforecast.forecaster import Forecaster
     from khforecast.scenarios import default_scenarios_path, load_scenarios
 
     t0 = time.perf_counter()
-    results = Forecaster(sims=params.sims, seed=params.seed).fit(observations, catalog,
-                                                                 place=place)
+    choices = choices if choices is not None else ModelChoices()
+    results = Forecaster(sims=params.sims, seed=params.seed, choices=choices).fit(
+        observations, catalog, place=place)
     scenarios = scenarios if scenarios is not None else default_scenarios_path()
     definitions = load_scenarios(scenarios)
     paths, forecasts, assessment = assess_scenarios(results, params.scenarios, catalog,
@@ -152,17 +159,30 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     if scenarios is not None:
         with atomic_write(run_dir / "scenarios.yaml", "wb") as fh:
             fh.write(Path(scenarios).read_bytes())
+    if choices.source:
+        with atomic_write(run_dir / "models.yaml", "wb") as fh:
+            fh.write(Path(choices.source).read_bytes())
     with atomic_write(run_dir / "draws.npz", "wb") as fh:
         np.savez_compressed(fh, **draws)
     if params.deep_dives:
-        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place)
+        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
+                                    choices=choices)
         atomic_write_csv(run_dir / "backtest.csv", table)
+        comparison, diag, without = compare_members(observations, catalog, params,
+                                                    params.deep_dives, place=place,
+                                                    choices=choices, own=table)
+        atomic_write_csv(run_dir / "model_comparison.csv", comparison)
+        atomic_write_text(run_dir / "diagnostics.json",
+                          json.dumps(diag, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+        atomic_write_csv(run_dir / "without_interventions.csv", without)
     calibration = _calibration_table()
     if calibration is not None:
         atomic_write_csv(run_dir / "calibration.csv", calibration)
     return {"seconds": round(time.perf_counter() - t0, 3), "n_forecast_rows": len(forecasts),
             "n_assessment_rows": len(assessment),
-            "models": assessment["model"].value_counts(dropna=True).to_dict()}
+            "models": assessment["model"].value_counts(dropna=True).to_dict(),
+            "model_choices": {"file": choices.source, "sha256": choices.sha256},
+            "series": series_summary(paths[next(iter(paths))], choices)}
 
 
 def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.DataFrame:
@@ -183,12 +203,14 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
 
 
 def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
-                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa") -> pd.DataFrame:
+                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
+                        choices: Any = None, models: Sequence[str] | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the full engine on each indicator's own history.
 
     For every origin with at least ``MIN_OBS`` observations up to it, the same
-    :class:`~khforecast.forecaster.Forecaster` (same sims, seed, calibration) is fitted on the
-    years up to the origin and its paths are compared with each later observed year.
+    :class:`~khforecast.forecaster.Forecaster` (same sims, seed, calibration, model choices;
+    ``models`` to back-test other members) is fitted on the years up to the origin and its
+    paths are compared with each later observed year.
 
     Returns
     -------
@@ -201,7 +223,8 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchP
     columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
                "q10", "q90", "covered80", "pit", "model"]
     rows = []
-    spec = Forecaster(sims=params.sims, seed=params.seed)
+    spec = Forecaster(models=tuple(models) if models else None, sims=params.sims,
+                      seed=params.seed, choices=choices)
     for ind_id in indicator_ids:
         obs = observations[(observations["indicator_id"] == ind_id)
                            & (observations["place"] == place)].sort_values("year")
@@ -225,6 +248,94 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchP
                              "q90": float(q90), "covered80": bool(q10 <= value <= q90),
                              "pit": float(np.mean(draws <= value)), "model": series.model})
     return pd.DataFrame(rows, columns=columns)
+
+
+#: the members a deep dive compares (each alone), beside the run's own choice
+COMPARED_MEMBERS = ("combination", "drift", "theta", "damped_trend", "ets_damped", "uc_trend",
+                    "arima011_drift", "arima110_drift")
+
+
+def compare_members(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+                    indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
+                    choices: Any = None, own: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """The deep dive's model comparison, diagnostics and interventions' effect, per indicator.
+
+    Returns
+    -------
+    (comparison, diagnostics, without)
+        ``comparison``: one row per indicator and member (each of :data:`COMPARED_MEMBERS`
+        alone, and ``run`` for the run's own choice, ``own`` = its back-tests) with
+        ``n_checks, mae, coverage80, coverage95, fallback`` from rolling-origin back-tests of
+        the full engine (:func:`backtest_indicators`, calibration included); ``fallback`` the
+        share of checks where the member could not run. ``diagnostics``: for each indicator,
+        :func:`khforecast.statespace.diagnostics` of the statsmodels member the file names for
+        it, else of the one with the least back-test error that ran, fitted on the whole
+        history (``{"model": None, "reason": ...}`` when none could run). ``without``:
+        forecasts.csv rows (scenario ``without_interventions``) of the indicators whose
+        interventions are declared, refitted with none, for the fan chart beside the run's.
+    """
+    from khforecast.forecaster import FORECAST_COLUMNS, Forecaster, model_input
+    from khforecast.model_choices import ModelChoices
+    from khforecast.models import MODELS
+    from khforecast.scales import fit_scale
+    from khforecast.statespace import STATSMODELS_MODELS, diagnostics
+
+    choices = choices if choices is not None else ModelChoices()
+    rows, diag, without = [], {}, []
+
+    def summarise(bt: pd.DataFrame, ind_id: str, member: str) -> dict[str, Any]:
+        pit = bt["pit"].to_numpy(dtype=float)
+        return {"indicator_id": ind_id, "member": member, "n_checks": len(bt),
+                "mae": float(bt["abs_error"].mean()) if len(bt) else np.nan,
+                "coverage80": float(bt["covered80"].mean()) if len(bt) else np.nan,
+                "coverage95": float(np.mean((pit >= 0.025) & (pit <= 0.975))) if len(bt) else np.nan,
+                "fallback": float(bt["model"].str.contains("fallback").mean()) if len(bt) else np.nan,
+                "models": "; ".join(sorted(set(bt["model"]))) if len(bt) else ""}
+
+    for ind_id in indicator_ids:
+        if own is not None:
+            rows.append(summarise(own[own["indicator_id"] == ind_id], ind_id, "run"))
+        for member in COMPARED_MEMBERS:
+            with warnings.catch_warnings():  # each fallback is counted in the table instead
+                warnings.simplefilter("ignore", RuntimeWarning)
+                bt = backtest_indicators(observations, catalog, params, [ind_id], place=place,
+                                         choices=choices, models=[member])
+            rows.append(summarise(bt, ind_id, member))
+        choice = choices.for_indicator(ind_id)
+        obs = observations[(observations["indicator_id"] == ind_id)
+                           & (observations["place"] == place)].dropna(subset=["value"])
+        obs = obs.sort_values("year")
+        named = [m for m in (choice.models or ()) if m in STATSMODELS_MODELS]
+        ranked = sorted((r for r in rows if r["indicator_id"] == ind_id
+                         and r["member"] in STATSMODELS_MODELS and r["n_checks"]
+                         and r["fallback"] < 1), key=lambda r: r["mae"])
+        pick = named[0] if named else (ranked[0]["member"] if ranked else None)
+        diag[ind_id] = {"model": None, "reason": "no statsmodels member could run on this "
+                        f"history ({len(obs)} observations)"}
+        if pick is not None and len(obs):
+            ind = catalog.indicators[ind_id]
+            _, _, values, domain, iv = model_input(obs["year"].to_numpy(dtype=int),
+                                                   obs["value"].to_numpy(dtype=float),
+                                                   str(ind.domain), choice)
+            z = fit_scale(values, domain).forward(values)
+            try:
+                diag[ind_id] = {**diagnostics(MODELS[pick].fit(z, iv)),
+                                "chosen_by": "models.yaml" if named else "least back-test error",
+                                "scale": domain}
+            except ModelFitError as exc:
+                diag[ind_id] = {"model": None, "reason": str(exc)}
+        if choice.pulse or choice.step is not None:
+            plain = choices.with_indicator(ind_id, pulse=(), step=None)
+            paths = Forecaster(sims=params.sims, seed=params.seed, choices=plain).fit(
+                observations[observations["indicator_id"] == ind_id], catalog, place=place
+            ).simulate(2030)
+            frame = paths.to_frame()
+            without.append(frame[frame["place"] == place].assign(scenario="without_interventions"))
+    comparison = pd.DataFrame(rows, columns=["indicator_id", "member", "n_checks", "mae",
+                                             "coverage80", "coverage95", "fallback", "models"])
+    return comparison, diag, (pd.concat(without, ignore_index=True) if without else
+                              pd.DataFrame(columns=list(FORECAST_COLUMNS)))
 
 
 def _calibration_table() -> pd.DataFrame | None:
@@ -448,7 +559,7 @@ def _new_run_id() -> str:
 
 
 def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJob],
-            scenarios: Path | None) -> list[dict[str, str]]:
+            scenarios: Path | None, models: str = "") -> list[dict[str, str]]:
     files = [("data", p) for p in data]
     if params.source:
         src = Path(params.source)
@@ -456,6 +567,8 @@ def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJo
         files += [("params", p) for p in sorted((src.parent / "sectors").glob("*.yaml"))]
     if scenarios is not None:
         files.append(("scenarios", scenarios))
+    if models:
+        files.append(("models", Path(models)))
     files += [("notebook", j.template) for j in {j.template: j for j in jobs}.values()]
     return [{"kind": kind, "path": str(p.resolve()), "sha256": sha256_file(p)} for kind, p in files]
 
@@ -513,6 +626,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     """
     from khforecast.catalog import load_catalog
     from khforecast.i18n import check_lang
+    from khforecast.model_choices import check_choices, default_models_path, load_model_choices
     from khforecast.observations import bundled_observations_path, read_observations
     from khforecast.render import print_pdf, render_index
     from khforecast.scenarios import default_scenarios_path
@@ -527,6 +641,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     # Every path is made absolute once, here: nothing below depends on the working folder.
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
+    choices = load_model_choices(default_models_path(bp.source or None))
+    check_choices(choices, catalog, observations, place=place)
     out_dir = Path(out).resolve()
     scenarios_path = default_scenarios_path()
     scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
@@ -541,14 +657,15 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list, scenarios_path), "status": "computing", "notebooks": [],
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source),
+        "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
     _write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                              scenarios=scenarios_path)
+                                              scenarios=scenarios_path, choices=choices)
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"

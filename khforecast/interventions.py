@@ -80,6 +80,16 @@ class Interventions:
         m[list(self.pulse)] = False
         return m
 
+    def bridge(self, y: np.ndarray) -> np.ndarray:
+        """``y`` with each pulse year's value replaced by the straight line between its ordinary
+        neighbours (the nearest ordinary value at either end): the series without its shocks."""
+        y = np.asarray(y, dtype=float)
+        keep = self.keep(len(y))
+        if keep.all():
+            return y
+        t = np.arange(len(y))
+        return np.interp(t, t[keep], y[keep])
+
     def changes_kept(self, n: int) -> np.ndarray:
         """Boolean ``(n - 1,)``: the year-on-year changes that touch no pulse and no step."""
         keep = self.keep(n)

@@ -26,6 +26,7 @@ the data do not hold, bounds the observations break): the file alone cannot tell
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -38,11 +39,11 @@ import pandas as pd
 
 from khforecast.errors import ParamsError
 from khforecast.interventions import Interventions
-from khforecast.models import MODELS
+from khforecast.models import FALLBACK, MODELS
 from khforecast.params import find_params_file, read_yaml_mapping
 
 __all__ = ["TRANSFORMS", "ModelChoices", "SeriesChoice", "check_choices",
-           "default_models_path", "load_model_choices"]
+           "default_models_path", "load_model_choices", "registry_table", "series_summary"]
 
 Transform = Literal["logit", "log", "none"]
 #: transform -> the domain of :mod:`khforecast.scales` it models on
@@ -106,9 +107,32 @@ class ModelChoices:
                 "indicators": {k: v.to_dict() for k, v in sorted(self.indicators.items())}}
 
 
-def default_models_path() -> Path | None:
-    """``params/models.yaml`` in the working directory or the source tree, if any."""
+def default_models_path(params_file: str | os.PathLike[str] | None = None) -> Path | None:
+    """The ``models.yaml`` a run uses: beside ``params_file`` (a ``batch.yaml``) if there is one
+    there, else ``params/models.yaml`` in the working directory or the source tree, if any."""
+    if params_file:
+        beside = Path(params_file).parent / "models.yaml"
+        if beside.is_file():
+            return beside
     return find_params_file("models.yaml")
+
+
+def series_summary(paths: Any, choices: ModelChoices) -> dict[str, dict[str, Any]]:
+    """Per series (``"id|place"``): the model that ran, the members asked for, the interventions.
+
+    ``paths`` is a :class:`~khforecast.forecaster.SamplePaths`; the summary goes to the
+    manifest, so a run records exactly which members and interventions made each series.
+    """
+    out = {}
+    for s in paths:
+        c = choices.for_indicator(s.indicator_id)
+        out[f"{s.indicator_id}|{s.place}"] = {
+            "model": s.model, "status": s.status,
+            "members": list(c.models) if c.models else None,
+            "interventions": {"pulse": list(c.pulse), "step": c.step},
+            "exclude_years": list(c.exclude_years), "transform": c.transform,
+            "bounds": list(c.bounds) if c.bounds else None}
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +320,10 @@ def check_choices(choices: ModelChoices, catalog: Any, observations: pd.DataFram
             if outside:
                 raise ParamsError(f"{where}, key '{key}.{label}': expected years within the data "
                                   f"of indicator {iid} at {place} ({span}), found {outside[0]}")
+        if "exclude_years" in own and years and years[-1] in choice.exclude_years:
+            raise ParamsError(f"{where}, key '{key}.exclude_years': expected years before the last "
+                              f"observation of indicator {iid} at {place} ({years[-1]}): the "
+                              f"projection starts from it, found {years[-1]}")
         if choice.bounds is not None and len(mine):
             vals = mine["value"].astype(float)
             bad = mine[(vals < choice.bounds[0]) | (vals > choice.bounds[1])]
@@ -304,3 +332,38 @@ def check_choices(choices: ModelChoices, catalog: Any, observations: pd.DataFram
                 raise ParamsError(f"{where}, key '{key}.bounds': expected bounds that hold the "
                                   f"observations, found {float(row['value']):g} in {int(row['year'])} "
                                   f"outside {list(choice.bounds)}")
+
+
+# --------------------------------------------------------------------------------------------
+# the registry, described
+# --------------------------------------------------------------------------------------------
+_NUMPY_SOURCE = "khforecast (numpy, least squares)"
+_NOT_PARAMETERS = {"name", "min_obs", "source", "takes"}
+
+
+def registry_table() -> pd.DataFrame:
+    """One row per registry model: name, what it is, where it comes from, its parameters.
+
+    Columns ``name, what, source, settings, estimates, min_obs, interventions, fallback``;
+    ``what`` is the first line of the spec's docstring, ``settings`` its configuration fields,
+    ``estimates`` the parameters a fit estimates.
+    """
+    rows = []
+    for name, spec in MODELS.items():
+        doc = (type(spec).__doc__ or "").strip().splitlines()
+        params = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+                  if f.name not in _NOT_PARAMETERS}
+        rows.append({
+            "name": name, "what": doc[0] if doc else "",
+            "source": getattr(spec, "source", _NUMPY_SOURCE),
+            "settings": ", ".join(f"{k}={_show(v)}" for k, v in params.items()) or "-",
+            "estimates": getattr(spec, "estimates", ""),
+            "min_obs": spec.min_obs,
+            "interventions": ", ".join(getattr(spec, "takes", ("pulse", "step"))),
+            "fallback": FALLBACK.get(name, "-"),
+        })
+    return pd.DataFrame(rows)
+
+
+def _show(v: object) -> str:
+    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -159,6 +159,7 @@ class Drift:
     """
 
     name: str = "drift"
+    estimates: ClassVar[str] = "drift c, noise sigma (closed form)"
     min_obs: int = 3
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedDrift:
@@ -224,6 +225,7 @@ class LinearTrend:
     """OLS line on time with parameter uncertainty: paths draw (intercept, slope) then noise."""
 
     name: str = "linear_trend"
+    estimates: ClassVar[str] = "intercept, slope[, step shift], sigma (OLS)"
     min_obs: int = 3
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedLinear:
@@ -345,6 +347,7 @@ class Level:
     """Simple exponential smoothing (ETS(A,N,N)): a flat forecast for series without a trend."""
 
     name: str = "level"
+    estimates: ClassVar[str] = "alpha, initial level, sigma (least squares)"
     min_obs: int = 3
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedSES:
@@ -371,6 +374,7 @@ class Theta:
     """
 
     name: str = "theta"
+    estimates: ClassVar[str] = "alpha, OLS slope b0 (half of it is the drift), sigma"
     min_obs: int = 3
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedSES:
@@ -506,6 +510,7 @@ class DampedTrend:
     """
 
     name: str = "damped_trend"
+    estimates: ClassVar[str] = "alpha, beta*, phi in [0.80, 0.98], initial level and trend, sigma"
     min_obs: int = 7
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedDamped:
@@ -641,6 +646,8 @@ class Combination:
     original_scale: bool = True
     trim: int = 1
     name: str = "combination"
+    source: ClassVar[str] = "khforecast (a recentred mixture of the members' paths)"
+    estimates: ClassVar[str] = "the members' weights (inverse in-sample MSE within each scale)"
 
     @property
     def min_obs(self) -> int:

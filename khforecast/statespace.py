@@ -31,11 +31,12 @@ OpenBLAS threads made each tiny Kalman filter step 25 times slower.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -43,7 +44,7 @@ from threadpoolctl import ThreadpoolController
 from khforecast.errors import ModelFitError
 from khforecast.interventions import Interventions
 
-__all__ = ["ARIMADrift", "ETSDamped", "LocalLinearTrend", "STATSMODELS_MODELS"]
+__all__ = ["ARIMADrift", "ETSDamped", "LocalLinearTrend", "STATSMODELS_MODELS", "diagnostics"]
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +98,8 @@ class _FittedETS:
     n_obs: int
     mse: float
     name: str = "ets_damped"
+    interventions: Interventions = Interventions()
+    estimates: ClassVar[str] = "alpha, beta, phi, initial level and trend, sigma2 (maximum likelihood)"
 
     def forecast(self, h: int) -> np.ndarray:
         return np.asarray(self.result.forecast(h), dtype=float)
@@ -125,12 +128,11 @@ class ETSDamped:
         y = np.asarray(y, dtype=float)
         _enough(self.name, self.min_obs, len(y), iv)
         keep = iv.keep(len(y))
-        t = np.arange(len(y))
-        z = np.interp(t, t[keep], y[keep]) if not keep.all() else y
+        z = iv.bridge(y)
         res = _fit_quietly(lambda: ETSModel(z, error="add", trend="add", damped_trend=True)
                            .fit(disp=False), self.name)
         resid = np.asarray(res.resid, dtype=float)[keep]
-        fitted = _FittedETS(res, len(y), float(np.mean(resid ** 2)), self.name)
+        fitted = _FittedETS(res, len(y), float(np.mean(resid ** 2)), self.name, iv)
         if not np.all(np.isfinite(fitted.forecast(1))):
             raise ModelFitError(f"{self.name}: non-finite forecast")
         return fitted
@@ -203,6 +205,7 @@ class LocalLinearTrend:
     """Local linear trend unobserved-components model, interventions as exogenous dummies."""
 
     name: str = "uc_trend"
+    estimates: ClassVar[str] = "variances of the irregular, level and slope; dummies' effects (maximum likelihood)"
     min_obs: int = 6
     source: str = "statsmodels UnobservedComponents(level='local linear trend', exog=dummies)"
     takes: tuple[str, ...] = ("pulse", "step")
@@ -223,6 +226,7 @@ class ARIMADrift:
 
     order: tuple[int, int, int] = (0, 1, 1)
     name: str = "arima011_drift"
+    estimates: ClassVar[str] = "MA or AR coefficient, drift, dummies' effects, sigma2 (maximum likelihood)"
     min_obs: int = 6
     source: str = "statsmodels SARIMAX(order, trend='c', exog=dummies)"
     takes: tuple[str, ...] = ("pulse", "step")
@@ -244,3 +248,48 @@ STATSMODELS_MODELS = {
     "arima110_drift": ARIMADrift((1, 1, 0), "arima110_drift"),
 }
 """The statsmodels members, by registry name (merged into :data:`khforecast.models.MODELS`)."""
+
+
+# -- diagnostics (the deep dive) ------------------------------------------------------------
+_DATE = re.compile(r"(Date:\s+)\w{3}, \d{2} \w{3} \d{4}")
+_TIME = re.compile(r"(Time:\s+)\d{2}:\d{2}:\d{2}")
+
+
+def diagnostics(fitted: _FittedETS | _FittedStateSpace) -> dict[str, Any]:
+    """statsmodels' summary of a fitted member and tests of its one-step residuals.
+
+    Returns ``summary`` (the text of ``results.summary()``, the date and time of the fit blanked
+    so that a run's files stay byte-identical), ``n_resid``, ``ljung_box`` (statistic, p-value
+    and lag of ``acorr_ljungbox``: no autocorrelation left), ``jarque_bera`` (statistic,
+    p-value, skew, kurtosis) and ``anderson_darling`` (statistic, p-value of ``normal_ad``):
+    normality. Residuals are standardised one-step errors, diffuse start and pulse years left
+    out. Standard errors in the summary come from ``cov_type="approx"`` at the fitted values.
+    """
+    from statsmodels.stats.diagnostic import acorr_ljungbox, normal_ad
+    from statsmodels.stats.stattools import jarque_bera
+
+    keep = fitted.interventions.keep(fitted.n_obs)
+    with warnings.catch_warnings(), _threads().limit(limits=1, user_api="blas"):
+        warnings.simplefilter("ignore")
+        if isinstance(fitted, _FittedStateSpace):
+            res = fitted.result.model.smooth(fitted.result.params, cov_type="approx")
+            burn = int(res.loglikelihood_burn)
+            keep[:burn] = False
+            e = np.asarray(res.standardized_forecasts_error[0], dtype=float)[keep]
+        else:
+            res = fitted.result
+            raw = np.asarray(res.resid, dtype=float)[keep]
+            e = raw / np.sqrt(np.mean(raw ** 2))
+        lag = max(1, min(3, e.size // 2 - 1))
+        lb = acorr_ljungbox(e, lags=[lag])
+        jb = jarque_bera(e)
+        ad = normal_ad(e) if e.size >= 4 else (np.nan, np.nan)
+        text = res.summary().as_text()
+    text = _TIME.sub(lambda m: m.group(1) + "--:--:--", _DATE.sub(
+        lambda m: m.group(1) + "-" * 16, text))
+    return {"model": fitted.name, "summary": text, "n_resid": int(e.size),
+            "ljung_box": {"lag": lag, "statistic": float(lb["lb_stat"].iloc[0]),
+                          "p_value": float(lb["lb_pvalue"].iloc[0])},
+            "jarque_bera": {"statistic": float(jb[0]), "p_value": float(jb[1]),
+                            "skew": float(jb[2]), "kurtosis": float(jb[3])},
+            "anderson_darling": {"statistic": float(ad[0]), "p_value": float(ad[1])}}

@@ -96,3 +96,21 @@ def test_non_convergence_is_a_fit_error():
 
     with pytest.raises(ModelFitError, match="did not converge"):
         _fit_quietly(fit, "uc_trend")
+
+
+def test_diagnostics_are_statsmodels_tests_and_reproducible(labour_force):
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
+    from khforecast.statespace import diagnostics
+
+    fitted = STATSMODELS_MODELS["uc_trend"].fit(labour_force, Interventions(pulse=(13,)))
+    d = diagnostics(fitted)
+    assert d["n_resid"] == len(labour_force) - 2 - 1  # diffuse start and the pulse left out
+    e = fitted.result.standardized_forecasts_error[0][2:]
+    e = np.delete(e, 11)
+    lb = acorr_ljungbox(e, lags=[d["ljung_box"]["lag"]])
+    assert d["ljung_box"]["p_value"] == pytest.approx(float(lb["lb_pvalue"].iloc[0]))
+    assert 0 <= d["jarque_bera"]["p_value"] <= 1
+    assert "Unobserved Components Results" in d["summary"]
+    # the fit's date and time are blanked, so the run's files stay byte-identical
+    assert "Date:               ----------------" in d["summary"] and "--:--:--" in d["summary"]
