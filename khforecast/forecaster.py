@@ -28,6 +28,7 @@ from khforecast.errors import KhforecastError, ModelFitError
 from khforecast.interventions import Interventions
 from khforecast.model_choices import ModelChoices, SeriesChoice
 from khforecast.scales import fit_scale
+from khforecast.statespace import STATSMODELS_MODELS, preload
 
 __all__ = [
     "COMPARISON_PLACES",
@@ -475,6 +476,8 @@ class ForecastResults:
             tasks.append(_Task(key[0], key[1], str(ind.domain), str(ind.observed_as), yrs, vals,
                                until, fc.sims, child, cal, models, choice))
         jobs = fc.jobs if fc.jobs is not None else (1 if len(tasks) < 16 else None)
+        if any(m in STATSMODELS_MODELS for t in tasks for m in (t.models or ())):
+            preload()  # once here: forked workers inherit the import
         if jobs == 1 or len(tasks) <= 1:
             done = [_run_series(t) for t in tasks]
         else:

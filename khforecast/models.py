@@ -617,9 +617,11 @@ class Combination:
     rule : ``"inverse_mse"`` (weights proportional to 1 / in-sample MSE within each scale, each
         scale half), ``"mean"`` (equal weights) or ``"median"`` (median of the members' point
         forecasts, equal path shares)
-    original_scale : for a ``positive`` series, also fit every member on the original scale
-        (a hedge against the log transform's exponential extrapolation); its points and
-        paths are floored into the domain and mapped to the log scale before combining.
+    original_scale : for a ``positive`` series, also fit every numpy member on the original
+        scale (a hedge against the log transform's exponential extrapolation); its points and
+        paths are floored into the domain and mapped to the log scale before combining. The
+        statsmodels members (:mod:`khforecast.statespace`) are fitted on the modelling scale
+        only.
     trim : leave this many members at each end out of the path mixture, ranked by their point
         forecast ``TRIM_STEP`` steps ahead, so that one member's runaway trend cannot blow up
         the intervals (the point forecast keeps every member); applied when at least
@@ -666,8 +668,8 @@ class Combination:
         groups: list[int] = []
         for gi, (data, sc) in enumerate(inputs):
             for m in self.members:
-                if n_eff < MODELS[m].min_obs:
-                    continue
+                if n_eff < MODELS[m].min_obs or (sc is not None and m in STATSMODELS_MODELS):
+                    continue  # statsmodels members are fitted on the modelling scale only
                 try:
                     parts.append(_Member(MODELS[m].fit(data, interventions), sc))
                     groups.append(gi)
@@ -678,7 +680,8 @@ class Combination:
                 raise InsufficientDataError(y.shape[0], self.min_obs)
             raise ModelFitError(f"no member of the combination could be fitted to the series "
                                 f"({y.shape[0]} points)")
-        full = len(parts) == len(self.members) * len(inputs)
+        on_original = [m for m in self.members if m not in STATSMODELS_MODELS]
+        full = len(parts) == len(self.members) + len(on_original) * (len(inputs) - 1)
         keep = np.ones(len(parts), dtype=bool)
         if self.trim and len(parts) >= 2 * self.trim + 2:
             # the paths leave out the members with the most extreme forecast TRIM_STEP ahead

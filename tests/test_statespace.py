@@ -1,6 +1,7 @@
 """The statsmodels members draw what statsmodels itself draws, for the same fitted parameters."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -113,4 +114,4 @@ def test_diagnostics_are_statsmodels_tests_and_reproducible(labour_force):
     assert 0 <= d["jarque_bera"]["p_value"] <= 1
     assert "Unobserved Components Results" in d["summary"]
     # the fit's date and time are blanked, so the run's files stay byte-identical
-    assert "Date:               ----------------" in d["summary"] and "--:--:--" in d["summary"]
+    assert re.search(r"Date: +-{16}", d["summary"]) and re.search(r"Time: +--:--:--", d["summary"])
