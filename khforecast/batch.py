@@ -271,7 +271,8 @@ def compare_members(observations: pd.DataFrame, catalog: Any, params: BatchParam
         share of checks where the member could not run. ``diagnostics``: for each indicator,
         :func:`khforecast.statespace.diagnostics` of the statsmodels member the file names for
         it, else of the one with the least back-test error that ran, fitted on the whole
-        history (``{"model": None, "reason": ...}`` when none could run). ``without``:
+        history (``{"model": None, "reason": ...}`` when none could run), and
+        ``p_meet_without`` (target year -> probability) when interventions are declared. ``without``:
         forecasts.csv rows (scenario ``without_interventions``) of the indicators whose
         interventions are declared, refitted with none, for the fan chart beside the run's.
     """
@@ -332,6 +333,17 @@ def compare_members(observations: pd.DataFrame, catalog: Any, params: BatchParam
             ).simulate(2030)
             frame = paths.to_frame()
             without.append(frame[frame["place"] == place].assign(scenario="without_interventions"))
+            series = paths.get(ind_id)
+            if series is not None and series.forecastable:
+                p_without = {}
+                for year, target in catalog.indicators[ind_id].targets.items():
+                    if not target.is_quantitative:
+                        continue
+                    try:
+                        p_without[str(year)] = float(target.prob_met(series.paths, series.years))
+                    except ValueError:  # the target needs years the series lacks
+                        continue
+                diag[ind_id]["p_meet_without"] = p_without
     comparison = pd.DataFrame(rows, columns=["indicator_id", "member", "n_checks", "mae",
                                              "coverage80", "coverage95", "fallback", "models"])
     return comparison, diag, (pd.concat(without, ignore_index=True) if without else
