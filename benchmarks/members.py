@@ -57,7 +57,8 @@ def _chunk(task: tuple) -> list[dict]:
     return out
 
 
-def m_table(dataset: str, limit: int, sims: int, jobs: int) -> pd.DataFrame:
+def m_table(dataset: str, limit: int, sims: int, jobs: int,
+            members: tuple[str, ...] = MEMBERS) -> pd.DataFrame:
     data = load(dataset, limit)
     trains = [t for _, t, _ in data]
     y = np.array([te[:H] for _, _, te in data])
@@ -65,7 +66,7 @@ def m_table(dataset: str, limit: int, sims: int, jobs: int) -> pd.DataFrame:
     nv = naive(trains)[0]
     ref = (float(np.mean(smape(y, nv))), float(np.mean(mase(y, nv, scale))))
     rows = []
-    for name in MEMBERS:
+    for name in members:
         seeds = np.random.SeedSequence([SEED, 9]).spawn(len(trains))  # same seeds per member
         tasks = [(name, trains[i:i + 25], seeds[i:i + 25], sims) for i in range(0, len(trains), 25)]
         t0 = time.perf_counter()
@@ -90,7 +91,8 @@ def m_table(dataset: str, limit: int, sims: int, jobs: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def panel_table(per_panel: int, sims: int, jobs: int) -> pd.DataFrame:
+def panel_table(per_panel: int, sims: int, jobs: int,
+                members: tuple[str, ...] = MEMBERS) -> pd.DataFrame:
     series = C.load_panel_series()
     picked = []
     for panel in sorted({s.panel for s in series}):
@@ -99,7 +101,7 @@ def panel_table(per_panel: int, sims: int, jobs: int) -> pd.DataFrame:
         picked += [group[i] for i in idx]
     cal = C.load_calibration()
     rows = []
-    for name in MEMBERS:
+    for name in members:
         t0 = time.perf_counter()
         bt = C.backtest(picked, n_sims=sims, seed=SEED, models=[name], jobs=jobs)
         ok = bt[bt["error"] == ""]
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-panel", type=int, default=10)
     p.add_argument("--sims", type=int, default=1000)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--members", nargs="*", default=list(MEMBERS), choices=MEMBERS)
     p.add_argument("--skip-m", action="store_true")
     p.add_argument("--skip-panels", action="store_true")
     args = p.parse_args(argv)
@@ -130,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_m:
         for ds in ("m4", "m3"):
             print(f"\n## {ds.upper()} yearly, {args.limit} series, h = {H}, alpha = {ALPHA}")
-            print(m_table(ds, args.limit, args.sims, args.jobs).to_string(**fmt))
+            print(m_table(ds, args.limit, args.sims, args.jobs, tuple(args.members)).to_string(**fmt))
     if not args.skip_panels:
         print(f"\n## Calibration panels, {args.per_panel} series per panel, rolling origins, "
               "shipped calibration")
-        print(panel_table(args.per_panel, args.sims, args.jobs).to_string(**fmt))
+        print(panel_table(args.per_panel, args.sims, args.jobs, tuple(args.members)).to_string(**fmt))
     return 0
 
 

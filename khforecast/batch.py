@@ -124,17 +124,18 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     :func:`~khforecast.scenarios.default_scenarios_path`), which the explorer reads so that it
     describes this run's scenarios whatever folder it runs in; ``models.yaml``, a copy of the
     model choices used (``choices``, a :class:`~khforecast.model_choices.ModelChoices`; default
-    the registry defaults). Returns a summary for the manifest, with each series' model,
-    members and interventions.
+    the ``models.yaml`` a run with ``params`` reads). Returns a summary for the manifest, with
+    each series' model, members and interventions.
     """
-    from khforecast.model_choices import ModelChoices, series_summary
+    from khforecast.model_choices import default_models_path, load_model_choices, series_summary
 
     from khforecast.assess import assess_scenarios
     from khforecast.forecaster import Forecaster
     from khforecast.scenarios import default_scenarios_path, load_scenarios
 
     t0 = time.perf_counter()
-    choices = choices if choices is not None else ModelChoices()
+    if choices is None:
+        choices = load_model_choices(default_models_path(params.source or None))
     results = Forecaster(sims=params.sims, seed=params.seed, choices=choices).fit(
         observations, catalog, place=place)
     scenarios = scenarios if scenarios is not None else default_scenarios_path()
