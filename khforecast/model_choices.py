@@ -285,7 +285,8 @@ def check_choices(choices: ModelChoices, catalog: Any, observations: pd.DataFram
         For an indicator id not in the catalog; a transform the indicator's unit cannot take
         (logit for a non-percent, log for a real-valued one); bounds outside the domain; and,
         with data: a pulse, step or excluded year of an indicator's own entry outside its
-        observed years, or an observation outside its bounds (the first problem found).
+        observed years, or an observation outside its bounds (the first problem found). An
+        indicator the data do not hold is not checked against them.
     """
     where = choices.source or "models.yaml"
     for iid in sorted(choices.indicators):
@@ -311,20 +312,22 @@ def check_choices(choices: ModelChoices, catalog: Any, observations: pd.DataFram
         mine = observations[(observations["indicator_id"].astype(str) == iid)
                             & (observations["place"].astype(str) == place)].dropna(subset=["value"])
         years = sorted(int(y) for y in mine["year"])
+        if not years:  # the data do not hold this indicator: nothing the entry applies to
+            continue
         own = choices.explicit.get(iid, frozenset())
-        span = f"{years[0]}-{years[-1]}" if years else "none"
+        span = f"{years[0]}-{years[-1]}"
         for label, declared in (("interventions.pulse", choice.pulse if "pulse" in own else ()),
                                 ("interventions.step", (choice.step,) if "step" in own and choice.step else ()),
                                 ("exclude_years", choice.exclude_years if "exclude_years" in own else ())):
-            outside = [y for y in declared if not years or not years[0] <= y <= years[-1]]
+            outside = [y for y in declared if not years[0] <= y <= years[-1]]
             if outside:
                 raise ParamsError(f"{where}, key '{key}.{label}': expected years within the data "
                                   f"of indicator {iid} at {place} ({span}), found {outside[0]}")
-        if "exclude_years" in own and years and years[-1] in choice.exclude_years:
+        if "exclude_years" in own and years[-1] in choice.exclude_years:
             raise ParamsError(f"{where}, key '{key}.exclude_years': expected years before the last "
                               f"observation of indicator {iid} at {place} ({years[-1]}): the "
                               f"projection starts from it, found {years[-1]}")
-        if choice.bounds is not None and len(mine):
+        if choice.bounds is not None:
             vals = mine["value"].astype(float)
             bad = mine[(vals < choice.bounds[0]) | (vals > choice.bounds[1])]
             if len(bad):

@@ -105,3 +105,8 @@ def test_explorer_switch_changes_one_indicator_only():
     assert d.for_indicator("04").pulse == (2021,) and d.for_indicator("04").models == ("drift",)
     assert d.for_indicator("02") == c.for_indicator("02")
     assert c.for_indicator("04") == c.default
+
+
+def test_an_indicator_the_data_do_not_hold_is_not_checked_against_them(tmp_path):
+    c = load_model_choices(_write(tmp_path, "indicators:\n  '57':\n    interventions: {pulse: [2020]}\n"))
+    check_choices(c, load_catalog(), _obs())  # the data hold only 02
