@@ -25,12 +25,12 @@ from types import MappingProxyType, SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from khforecast.assess import assess
-from khforecast.catalog import load_catalog
-from khforecast.forecaster import Forecaster
-from khforecast.model_choices import ModelChoices, SeriesChoice, load_model_choices
-from khforecast.observations import bundled_observations_path, read_observations
-from khforecast.panels import load_panel
+from khforecast.assess.assessment import assess
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import ModelChoices, SeriesChoice, load_model_choices
+from khforecast.observations.panels import load_panel
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import load_catalog
 
 PANELS = {"unemployment_rate": "unemployment_rate_working_age",
           "informal_employment_rate": "informal_employment_rate"}

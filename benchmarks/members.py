@@ -13,7 +13,7 @@ Two evidence sets, the question being whether a statsmodels member should enter 
    and after the shipped calibration (``Calibration.apply``, exactly as the engine applies it to
    every member).
 2. **The calibration panels** (GSO provinces, UN/UNDP/WHO countries; ``--per-panel`` series
-   each): the engine's rolling-origin back-tests (``khforecast.calibration.backtest``) with the
+   each): the engine's rolling-origin back-tests (``khforecast.engine.calibration.backtest``) with the
    member alone; coverage of the 80/95 % intervals under the shipped calibration and the
    median absolute percentage error of the median.
 
@@ -32,9 +32,12 @@ import numpy as np
 import pandas as pd
 
 from accuracy import ALPHA, H, SEED, load, mase, mase_scale, msis, naive, smape  # benchmarks/
-from khforecast import calibration as C
-from khforecast.models import simulate_paths
-from khforecast.scales import fit_scale
+from khforecast.engine.calibration.backtest import backtest
+from khforecast.engine.calibration.fit import _params_per_row, calibration_table
+from khforecast.engine.calibration.panels import load_panel_series
+from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.models import simulate_paths
+from khforecast.engine.scales import fit_scale
 
 MEMBERS = ("combination", "drift", "theta", "damped_trend", "ets_damped", "uc_trend",
            "arima011_drift", "arima110_drift")
@@ -44,7 +47,7 @@ _LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
 def _chunk(task: tuple) -> list[dict]:
     """Quantiles (raw and calibrated) of one member's paths for a chunk of M series."""
     name, trains, seeds, sims = task
-    cal = C.load_calibration()
+    cal = load_calibration()
     out = []
     for y, ss in zip(trains, seeds):
         rng = np.random.default_rng(ss)
@@ -93,19 +96,19 @@ def m_table(dataset: str, limit: int, sims: int, jobs: int,
 
 def panel_table(per_panel: int, sims: int, jobs: int,
                 members: tuple[str, ...] = MEMBERS) -> pd.DataFrame:
-    series = C.load_panel_series()
+    series = load_panel_series()
     picked = []
     for panel in sorted({s.panel for s in series}):
         group = [s for s in series if s.panel == panel]
         idx = np.unique(np.linspace(0, len(group) - 1, min(per_panel, len(group))).round().astype(int))
         picked += [group[i] for i in idx]
-    cal = C.load_calibration()
+    cal = load_calibration()
     rows = []
     for name in members:
         t0 = time.perf_counter()
-        bt = C.backtest(picked, n_sims=sims, seed=SEED, models=[name], jobs=jobs)
+        bt = backtest(picked, n_sims=sims, seed=SEED, models=[name], jobs=jobs)
         ok = bt[bt["error"] == ""]
-        table = C.calibration_table(ok, C._params_per_row(ok, cal))
+        table = calibration_table(ok, _params_per_row(ok, cal))
         allrow = table[table["horizon"] == "all"].iloc[0]
         ape = np.abs(ok["median"] - ok["value"]) / np.abs(ok["value"])
         rows.append({"member": name, "series": len(picked), "backtests": len(ok),

@@ -47,17 +47,17 @@ from types import MappingProxyType, SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from khforecast.assess import assess
-from khforecast.batch import compute_results
-from khforecast.catalog import load_catalog
-from khforecast.forecaster import Forecaster
-from khforecast.model_choices import ModelChoices, load_model_choices
-from khforecast.models import Combination
-from khforecast.observations import bundled_observations_path, read_observations
-from khforecast.panels import load_panel
-from khforecast.params import load_params
-from khforecast.statespace import STATSMODELS_MODELS
-from khforecast.targets import Target
+from khforecast.assess.assessment import assess
+from khforecast.batch.compute import compute_results
+from khforecast.batch.params import load_params
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import ModelChoices, load_model_choices
+from khforecast.engine.models import Combination
+from khforecast.engine.statespace import STATSMODELS_MODELS
+from khforecast.observations.panels import load_panel
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import load_catalog
+from khforecast.plan.targets import Target
 
 _PANELS = {  # panel -> (indicator, domain, direction)
     "trained_labour_force_share": ("trained_labour_force_share_15plus", "percent", 1),

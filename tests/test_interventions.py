@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from khforecast.interventions import Interventions
-from khforecast.models import MODELS, simulate_paths
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.models import MODELS, simulate_paths
 
 # Khánh Hòa's labour force 2007-2021 (thousand people, GSO), on the log scale
 Y = np.log(np.array([622.5, 618.4, 621.2, 648.6, 667.5, 667.5, 685.1, 700.0, 701.1, 691.9,

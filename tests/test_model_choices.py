@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from khforecast.catalog import load_catalog
+from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
 from khforecast.errors import ParamsError
-from khforecast.model_choices import check_choices, default_models_path, load_model_choices
+from khforecast.plan.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def _obs() -> pd.DataFrame:
 
 
 def test_repository_file_reads_and_checks_against_the_bundled_data():
-    from khforecast.observations import bundled_observations_path, read_observations
+    from khforecast.observations.read import bundled_observations_path, read_observations
 
     assert default_models_path() == REPO / "params" / "models.yaml"
     choices = load_model_choices()

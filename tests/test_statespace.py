@@ -9,10 +9,10 @@ import pytest
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from khforecast.calibration import load_panel_series
+from khforecast.engine.calibration.panels import load_panel_series
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.statespace import STATSMODELS_MODELS, _fit_quietly
 from khforecast.errors import ModelFitError
-from khforecast.interventions import Interventions
-from khforecast.statespace import STATSMODELS_MODELS, _fit_quietly
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_non_convergence_is_a_fit_error():
 def test_diagnostics_are_statsmodels_tests_and_reproducible(labour_force):
     from statsmodels.stats.diagnostic import acorr_ljungbox
 
-    from khforecast.statespace import diagnostics
+    from khforecast.engine.statespace import diagnostics
 
     fitted = STATSMODELS_MODELS["uc_trend"].fit(labour_force, Interventions(pulse=(13,)))
     d = diagnostics(fitted)

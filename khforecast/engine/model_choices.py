@@ -37,10 +37,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from khforecast.batch.params import find_params_file, read_yaml_mapping
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.models import FALLBACK, MODELS
 from khforecast.errors import ParamsError
-from khforecast.interventions import Interventions
-from khforecast.models import FALLBACK, MODELS
-from khforecast.params import find_params_file, read_yaml_mapping
 
 __all__ = ["TRANSFORMS", "ModelChoices", "SeriesChoice", "check_choices",
            "default_models_path", "load_model_choices", "registry_table", "series_summary"]
@@ -120,7 +120,7 @@ def default_models_path(params_file: str | os.PathLike[str] | None = None) -> Pa
 def series_summary(paths: Any, choices: ModelChoices) -> dict[str, dict[str, Any]]:
     """Per series (``"id|place"``): the model that ran, the members asked for, the interventions.
 
-    ``paths`` is a :class:`~khforecast.forecaster.SamplePaths`; the summary goes to the
+    ``paths`` is a :class:`~khforecast.engine.paths.SamplePaths`; the summary goes to the
     manifest, so a run records exactly which members and interventions made each series.
     """
     out = {}

@@ -43,7 +43,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from khforecast.errors import ModelFitError
-from khforecast.interventions import Interventions
+from khforecast.engine.interventions import Interventions
 
 __all__ = ["ARIMADrift", "ETSDamped", "LocalLinearTrend", "STATSMODELS_MODELS", "diagnostics", "preload"]
 
