@@ -242,8 +242,7 @@ def compare_members(observations: pd.DataFrame, catalog: Any, params: BatchParam
                          and r["member"] in STATSMODELS_MODELS and r["n_checks"]
                          and r["fallback"] < 1), key=lambda r: r["mae"])
         pick = named[0] if named else (ranked[0]["member"] if ranked else None)
-        diag[ind_id] = {"model": None, "reason": "no statsmodels member could run on this "
-                        f"history ({len(obs)} observations)"}
+        diag[ind_id] = {"model": None, "reason": f"the history has {len(obs)} observations"}
         if pick is not None and len(obs):
             ind = catalog.indicators[ind_id]
             _, _, values, domain, iv = model_input(obs["year"].to_numpy(dtype=int),
