@@ -54,6 +54,8 @@ PROBABILITY_SCALE: tuple[tuple[float, str, str], ...] = (
 #: (headings), ``col.`` (table columns), ``fig.`` (chart labels), ``msg.`` (sentences).
 STRINGS: dict[str, tuple[str, str]] = {
     # model choices (models.yaml), the deep dive's model sections and the explorer's switch
+    "h.model_choices": ("Lựa chọn mô hình (models.yaml)", "Model choices (models.yaml)"),
+    "col.interventions": ("Can thiệp", "Interventions"),
     "h.model_comparison": ("So sánh mô hình (kiểm định ngược)", "Model comparison (back-tests)"),
     "h.diagnostics": ("Chẩn đoán mô hình statsmodels", "statsmodels model diagnostics"),
     "h.interventions": ("Tác động của các can thiệp đã khai báo", "Effect of the declared interventions"),
