@@ -115,3 +115,20 @@ def test_diagnostics_are_statsmodels_tests_and_reproducible(labour_force):
     assert "Unobserved Components Results" in d["summary"]
     # the fit's date and time are blanked, so the run's files stay byte-identical
     assert re.search(r"Date: +-{16}", d["summary"]) and re.search(r"Time: +--:--:--", d["summary"])
+
+
+def test_statsmodels_members_same_seed_same_bytes_any_jobs():
+    from khforecast.engine.forecaster import Forecaster
+    from khforecast.engine.model_choices import ModelChoices, SeriesChoice
+    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.plan.catalog import load_catalog
+
+    catalog = load_catalog()
+    obs = read_observations(bundled_observations_path(), catalog=catalog)
+    obs = obs[obs["indicator_id"] == "09"]  # 17 years here and for Viet Nam: two series
+    members = ("drift", "theta", *STATSMODELS_MODELS)
+    choices = ModelChoices(default=SeriesChoice(models=members, pulse=(2020, 2021)))
+    frames = [Forecaster(sims=200, seed=5, jobs=jobs, choices=choices).fit(obs, catalog)
+              .simulate(2030).to_frame() for jobs in (1, 2)]
+    assert frames[0].to_csv().encode() == frames[1].to_csv().encode()
+    assert frames[0]["place"].nunique() == 2
