@@ -9,6 +9,7 @@ import json
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,11 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write, atomic_write_csv, atomic_write_text
+from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
+from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.defaults import MIN_OBS
+from khforecast.engine.draws import DRAWS_FILE, write_draws
 from khforecast.engine.forecaster import Forecaster, model_input
 from khforecast.engine.model_choices import (
     ModelChoices,
@@ -28,8 +33,10 @@ from khforecast.engine.model_choices import (
 from khforecast.engine.models import MODELS
 from khforecast.engine.paths import FORECAST_COLUMNS
 from khforecast.engine.scales import fit_scale
+from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
 from khforecast.engine.statespace import STATSMODELS_MODELS, diagnostics
 from khforecast.errors import ModelFitError
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "COMPARED_MEMBERS",
@@ -45,9 +52,10 @@ _MAX_DRAWS = 1000
 # 1. compute once
 # --------------------------------------------------------------------------------------------
 
-def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+
+def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
-                    scenarios: Path | None = None,
+                    scenarios: Path | None = None, executor: Executor | None = None,
                     choices: ModelChoices | None = None) -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
@@ -63,14 +71,13 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     for deep dives also ``model_comparison.csv``, ``diagnostics.json`` and
     ``without_interventions.csv`` (:func:`compare_members`). Returns a summary for the
     manifest, with each series' model, members and interventions.
+    ``executor`` (any ``concurrent.futures.Executor``) runs the series; default: the forecaster's.
     """
-    from khforecast.assess.assessment import assess_scenarios
-    from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
-
     t0 = time.perf_counter()
     if choices is None:
         choices = load_model_choices(default_models_path(params.source or None))
-    results = Forecaster(sims=params.sims, seed=params.seed, choices=choices).fit(
+    results = Forecaster(sims=params.sims, seed=params.seed, executor=executor,
+                         choices=choices).fit(
         observations, catalog, place=place)
     scenarios = scenarios if scenarios is not None else default_scenarios_path()
     definitions = load_scenarios(scenarios)
@@ -84,8 +91,7 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
                                     & (forecasts["scenario"] == scenario),
                                     "indicator_id"].drop_duplicates():
             years, arr = scenario_paths.paths(ind_id)
-            draws[f"{ind_id}|{scenario}"] = np.asarray(arr[:_MAX_DRAWS], dtype=float)
-            draws[f"years|{ind_id}|{scenario}"] = np.asarray(years, dtype=np.int32)
+            draws[ind_id, scenario] = (years, arr[:_MAX_DRAWS])
     atomic_write_csv(run_dir / "forecasts.csv", forecasts)
     atomic_write_csv(run_dir / "assessment.csv", assessment)
     columns = [c for c in ("indicator_id", "place", "year", "value", "source", "status", "note")
@@ -97,11 +103,10 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     if choices.source:
         with atomic_write(run_dir / "models.yaml", "wb") as fh:
             fh.write(Path(choices.source).read_bytes())
-    with atomic_write(run_dir / "draws.npz", "wb") as fh:
-        np.savez_compressed(fh, **draws)
+    write_draws(run_dir / DRAWS_FILE, draws)
     if params.deep_dives:
         table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
-                                    choices=choices)
+                                    executor=executor, choices=choices)
         atomic_write_csv(run_dir / "backtest.csv", table)
         comparison, diag, without = compare_members(observations, catalog, params,
                                                     params.deep_dives, place=place,
@@ -137,9 +142,9 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
                        validate="one_to_one")
 
 
-def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                         indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
-                        choices: ModelChoices | None = None,
+                        executor: Executor | None = None, choices: ModelChoices | None = None,
                         models: Sequence[str] | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the full engine on each indicator's own history.
 
@@ -154,13 +159,11 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchP
         ``indicator_id, origin, horizon, year, value, median, abs_error, q10, q90, covered80,
         pit, model``: one row per origin and later observed year (none for short series).
     """
-    from khforecast.engine.forecaster import MIN_OBS
-
     columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
                "q10", "q90", "covered80", "pit", "model"]
     rows = []
     spec = Forecaster(models=tuple(models) if models else None, sims=params.sims,
-                      seed=params.seed, choices=choices)
+                      seed=params.seed, executor=executor, choices=choices)
     for ind_id in indicator_ids:
         obs = observations[(observations["indicator_id"] == ind_id)
                            & (observations["place"] == place)].sort_values("year")
@@ -191,7 +194,7 @@ COMPARED_MEMBERS = ("combination", "drift", "theta", "damped_trend", "ets_damped
                     "arima011_drift", "arima110_drift")
 
 
-def compare_members(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+def compare_members(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                     indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
                     choices: ModelChoices | None = None, own: pd.DataFrame | None = None
                     ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
@@ -285,8 +288,6 @@ def _calibration_table() -> pd.DataFrame | None:
     Uses ``khforecast/data/calibration_table.csv`` when the calibration module ships one (e.g.
     coverage by horizon), else the summary in ``calibration.json``'s ``meta``; None if neither.
     """
-    from khforecast.engine.calibration.runtime import load_calibration
-
     shipped = resources.files("khforecast") / "data" / "calibration_table.csv"
     if shipped.is_file():
         return pd.read_csv(io.StringIO(shipped.read_text(encoding="utf-8")))

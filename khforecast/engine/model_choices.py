@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from khforecast.batch.params import find_params_file, read_yaml_mapping
+from khforecast._io import find_params_file, read_yaml_mapping
 from khforecast.engine.interventions import Interventions
 from khforecast.engine.models import FALLBACK, MODELS
 from khforecast.errors import ParamsError

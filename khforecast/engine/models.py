@@ -10,7 +10,7 @@ The fits are closed forms (drift, OLS) or concentrated least squares on a vector
 smoothing parameters (SES, damped trend), so that thousands of series fit in seconds; the
 point forecasts match statsmodels' for the same parameters (see ``tests/test_models.py``).
 
-Minimum lengths (:data:`MIN_OBS`): 3 points for ``drift``, ``theta``, ``linear_trend``,
+Minimum lengths (:data:`MIN_OBS_BY_MODEL`): 3 points for ``drift``, ``theta``, ``linear_trend``,
 ``level`` and ``combination``; 7 for ``damped_trend`` (5 estimated quantities plus 2 degrees of
 freedom). With fewer than 3 points :func:`simulate_paths` raises :class:`InsufficientDataError`
 so the caller can report ``insufficient_data``. Fallback chain (:data:`FALLBACK`):
@@ -18,6 +18,10 @@ so the caller can report ``insufficient_data``. Fallback chain (:data:`FALLBACK`
 combination leaves out members that cannot run (``"combination(drift,theta,...)"``) and falls
 back to ``drift`` only when none can be fitted. ``SimResult.model`` names what ran, e.g.
 ``"theta(fallback)"``.
+
+Why one module of ~700 lines: the models, the fallback chain, the combination and
+:func:`simulate_paths` are the one unit the shipped calibration was derived for (its fingerprint
+hashes this module's code); they change together, and a change anywhere here means re-deriving.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from khforecast.errors import ModelFitError
 __all__ = [
     "DEFAULT_MODELS",
     "FALLBACK",
-    "MIN_OBS",
+    "MIN_OBS_BY_MODEL",
     "MODELS",
     "TRIM_STEP",
     "Combination",
@@ -620,7 +624,7 @@ class Combination:
     original_scale : for a ``positive`` series, also fit every numpy member on the original
         scale (a hedge against the log transform's exponential extrapolation); its points and
         paths are floored into the domain and mapped to the log scale before combining. The
-        statsmodels members (:mod:`khforecast.statespace`) are fitted on the modelling scale
+        statsmodels members (:mod:`khforecast.engine.statespace`) are fitted on the modelling scale
         only.
     trim : leave this many members at each end out of the path mixture, ranked by their point
         forecast ``TRIM_STEP`` steps ahead, so that one member's runaway trend cannot blow up
@@ -723,7 +727,7 @@ MODELS: Mapping[str, Model] = {
 DEFAULT_MODELS: tuple[str, ...] = ("combination",)
 """What :func:`simulate_paths` runs when no model is named."""
 
-MIN_OBS: Mapping[str, int] = {name: m.min_obs for name, m in MODELS.items()}
+MIN_OBS_BY_MODEL: Mapping[str, int] = {name: m.min_obs for name, m in MODELS.items()}
 """Fewest finite points each model needs; below 3 no model runs (:class:`InsufficientDataError`)."""
 
 FALLBACK: Mapping[str, str] = {
@@ -823,7 +827,7 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
     if h < 1 or n_sims < 1:
         raise ValueError(f"h and n_sims must be >= 1, got h={h}, n_sims={n_sims}")
     scale = fit_scale(y, domain)
-    min_all = min(MIN_OBS.values())
+    min_all = min(MIN_OBS_BY_MODEL.values())
     if y.shape[0] < min_all:
         raise InsufficientDataError(y.shape[0], min_all)
     names = tuple(models) if models else DEFAULT_MODELS
