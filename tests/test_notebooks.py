@@ -23,7 +23,8 @@ from khforecast.figures import HEADLINE_STATUSES, STATUS_ORDER
 from khforecast.render import network_references
 
 REPO = TESTS.parent
-TEMPLATES = ("sector_briefing", "overview", "indicator_deep_dive", "scenario_explorer")
+TEMPLATES = ("sector_briefing", "overview", "indicator_deep_dive", "scenario_explorer",
+             "task_tracker", "department_scorecard")
 
 
 def _manifest(run: dict[str, Any]) -> dict[str, Any]:
