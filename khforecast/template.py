@@ -1,9 +1,12 @@
 """Write the Excel template users fill in with observations (``khforecast template``).
 
-The workbook has three sheets: ``Dữ liệu`` (one row per catalog indicator, years as columns,
+The workbook has four sheets: ``Dữ liệu`` (one row per catalog indicator, years as columns,
 the plan's targets beside each row for reference), ``Nguồn`` (the source and status of each
-value, by indicator, place and year or year range) and ``Hướng dẫn`` (instructions in
-Vietnamese and English). :func:`khforecast.observations.read_observations` reads it back.
+value, by indicator, place and year or year range), ``Nhiệm vụ`` (one row per Appendix II task
+for its progress report, :mod:`khforecast.task_sheet`) and ``Hướng dẫn`` (instructions in
+Vietnamese and English). :func:`khforecast.observations.read_observations` reads the data back,
+:func:`khforecast.task_reports.read_task_reports` the task reports. With ``department`` the
+workbook holds only that current lead department's indicators and tasks.
 """
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from khforecast._io import atomic_write_bytes
+from khforecast.departments import department_items
 from khforecast.observations import (
     DATA_SHEET, DEFAULT_PLACE, INSTRUCTIONS_SHEET, SOURCES_COLUMNS, SOURCES_SHEET, STATUSES,
     YEAR_MAX, YEAR_MIN,
 )
+from khforecast.task_sheet import TASK_SHEET_GUIDE, add_tasks_sheet
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.catalog import Catalog
@@ -78,12 +83,14 @@ _INSTRUCTIONS: tuple[str, ...] = (
     "cell).",
     "8. Do not rename the sheets or edit the header row (row 1). You may add year columns on "
     "the right (header = the year, e.g. 2014).",
+    "",
+    *TASK_SHEET_GUIDE,
 )
 
 
 def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None, *,
                    start_year: int = 2015, end_year: int = 2030, place: str = DEFAULT_PLACE,
-                   force: bool = False) -> Path:
+                   force: bool = False, department: str | None = None) -> Path:
     """Write the observations template to ``path`` (an ``.xlsx``), atomically.
 
     Parameters
@@ -98,6 +105,9 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         Place code written in every row's ``place`` cell.
     force : bool
         Overwrite an existing file.
+    department : str, optional
+        A current lead department (name or slug, e.g. ``"Sở Nội vụ"``): only its indicators
+        and tasks are written (:func:`khforecast.departments.department_items`).
 
     Returns
     -------
@@ -110,6 +120,8 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         When ``path`` exists and ``force`` is false.
     ValueError
         When the years are out of order or range, or the name does not end in ``.xlsx``.
+    CatalogError
+        When ``department`` is not a current lead department.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -127,6 +139,8 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     if catalog is None:
         from khforecast.catalog import load_catalog
         catalog = load_catalog()
+    indicators, tasks = (department_items(catalog, department) if department is not None
+                         else (list(catalog.indicators.values()), list(catalog.tasks)))
 
     head_font = Font(bold=True, color="FFFFFF")
     head_fill = PatternFill("solid", fgColor="1F4E78")
@@ -162,7 +176,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         ws.add_data_validation(dv)
 
     current_sector = None
-    for ind in catalog.indicators.values():
+    for ind in indicators:
         if ind.sector != current_sector:
             current_sector = ind.sector
             sec = catalog.sectors.get(ind.sector)
@@ -205,6 +219,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         src.column_dimensions[col].width = w
     src.freeze_panes = "A2"
 
+    add_tasks_sheet(wb, catalog, tasks)
     guide = wb.create_sheet(INSTRUCTIONS_SHEET)
     guide.column_dimensions["A"].width = 120
     for line in _INSTRUCTIONS:

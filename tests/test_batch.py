@@ -205,7 +205,7 @@ def test_repository_params_equal_the_builtin_defaults():
     defaults = BatchParams()
     for name in ("seed", "sims", "thresholds", "scenarios", "jobs", "kernel_start_timeout",
                  "cell_timeout", "run_date", "deep_dives", "scenario_explorer",
-                 "extra_notebooks"):
+                 "extra_notebooks", "task_tracker", "scorecards"):
         assert getattr(repo, name) == getattr(defaults, name), name
     assert sorted(repo.sectors) == sorted(["I", "II", "III", "IV", "V", "VI", "VII", "VIII",
                                            "IX", "X"])
