@@ -29,7 +29,7 @@ from khforecast.task_status import (
     TASK_REPORTS_FILE, TASK_STATES, TASK_STATUS_FILE, task_status_frame,
 )
 
-__all__ = ["department_data_requests",
+__all__ = ["department_data_requests", "departments_at_risk",
            "department_indicators", "department_tasks", "lead_label", "run_task_status",
            "scorecard_title", "sector_data_requests", "task_label", "task_rows",
            "tracker_by_department", "tracker_counts", "tracker_tasks", "tracker_title"]
@@ -264,28 +264,67 @@ def _requests(run: Run, ids: set[str] | None, lang: str, scenario: str | None) -
     return rows
 
 
-def _request_section(key: str, rows: list[Any], lang: str) -> Snippet:
+def _request_section(key: str, title: str, rows: list[Any], lang: str, lead: str = "") -> Snippet:
     if not rows:
-        return _section(key, t("h.data_requests", lang), f"<p>{_e(t('msg.no_requests', lang))}</p>")
+        return _section(key, title, lead, f"<p>{_e(t('msg.no_requests', lang))}</p>")
     table = _table([t(k, lang) for k in ("col.id", "col.indicator", "col.status",
                                          "col.source_expected", "col.publisher", "col.frequency",
                                          "col.responsible", "col.what_to_send")], rows,
                    "kh-requests")
-    return _section(key, t("h.data_requests", lang),
-                    f"<p>{_e(t('msg.requests', lang, n=len(rows)))}</p>", table,
-                    f'<p class="kh-note">{_e(t("msg.sources_reading", lang))}</p>')
+    return _section(key, title, lead, f"<p>{_e(t('msg.requests', lang, n=len(rows)))}</p>",
+                    table, f'<p class="kh-note">{_e(t("msg.sources_reading", lang))}</p>')
+
+
+def _assessed(rows: pd.DataFrame) -> bool:
+    """True when at least one row has a result: a probability, or a target met or missed."""
+    return bool(rows["status"].isin(("met", "missed", "on_track", "at_risk", "off_track")).any())
 
 
 def department_data_requests(run: Run, department: str, lang: str = "vi",
                              scenario: str | None = None) -> Snippet:
     """The data the department owes: its indicators the run could not assess."""
     inds, _ = department_items(run.catalog, department)
-    return _request_section("dept-data-requests",
+    return _request_section("dept-data-requests", t("h.data_requests", lang),
                             _requests(run, {i.id for i in inds}, lang, scenario), lang)
 
 
 def sector_data_requests(run: Run, sector: str, lang: str = "vi",
                          scenario: str | None = None) -> Snippet:
-    """A sector's data gaps as a request list: source, publisher, frequency, who, what to send."""
+    """A sector's data gaps as a request list: source, publisher, frequency, who, what to send.
+
+    When no indicator of the sector could be assessed, it says so first ("chưa đánh giá được").
+    """
     ids = {i.id for i in run.catalog.in_sector(sector)}
-    return _request_section("data-requests", _requests(run, ids, lang, scenario), lang)
+    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
+    lead = ("" if _assessed(rows) or rows.empty
+            else f"<p><strong>{_e(t('msg.not_assessable', lang))}</strong></p>")
+    return _request_section("data-gaps", t("h.data_gaps", lang),
+                            _requests(run, ids, lang, scenario), lang, lead)
+
+
+def departments_at_risk(run: Run, sector: str, lang: str = "vi",
+                        scenario: str | None = None) -> Snippet:
+    """The current departments leading a sector's indicators at risk or off track, with their
+    tasks' reported status (never a "past due" guessed from the year).
+
+    With no indicator at risk it says so, or, when nothing could be assessed, "chưa đánh giá
+    được" rather than "no indicator at risk".
+    """
+    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
+    risky = rows[rows["status"].isin(("at_risk", "off_track"))]
+    title = t("h.agencies_at_risk", lang)
+    if risky.empty:
+        msg = "msg.no_risk" if _assessed(rows) else "msg.not_assessable"
+        return _section("agencies-at-risk", title, f"<p>{_e(t(msg, lang))}</p>")
+    by_dept: dict[str, list[str]] = {}
+    for ind_id in risky["indicator_id"]:
+        for lead in leads_of(run.catalog, run.catalog.get(ind_id)):
+            by_dept.setdefault(lead.current, []).append(ind_id)
+    parts = []
+    for k, (dept, ids) in enumerate(by_dept.items()):
+        names = ", ".join(f"{i}. {_name(run.catalog.get(i), lang)}" for i in ids)
+        _, tasks = department_items(run.catalog, dept)
+        parts.append(f'<h3 id="agency-{k}">{_e(dept)}</h3><p><strong>'
+                     f"{_e(t('col.indicators_at_risk', lang))}:</strong> {_e(names)}</p>"
+                     + (task_rows(run, [tk.id for tk in tasks], lang) if tasks else ""))
+    return _section("agencies-at-risk", title, *parts)
