@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from khforecast import briefing_tasks as bt
+from khforecast.briefing import tasks as bt
 from khforecast.briefing import load_run
-from khforecast.catalog import load_catalog
-from khforecast.task_batch import read_run_task_reports, write_task_files
+from khforecast.plan.catalog import load_catalog
+from khforecast.batch.tasks import read_run_task_reports, write_task_files
 
 DATA = Path(__file__).parent / "data"
 AS_OF = dt.date(2026, 6, 30)

@@ -7,11 +7,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from khforecast.catalog import load_catalog
 from khforecast.errors import ObservationError, TaskReportError
-from khforecast.task_reports import (
-    TASK_REPORT_COLUMNS, TASK_STATUS_LABELS, TASK_STATUSES, TASKS_SHEET, check_task_reports,
-    example_task_reports_path, is_task_report_file, parse_task_status, read_task_reports,
+from khforecast.plan.catalog import load_catalog
+from khforecast.observations.tasks import (
+    TASK_REPORT_COLUMNS,
+    TASK_STATUS_LABELS,
+    TASK_STATUSES,
+    TASKS_SHEET,
+    check_task_reports,
+    example_task_reports_path,
+    is_task_report_file,
+    parse_task_status,
+    read_task_reports,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -136,7 +143,7 @@ def test_validate_accepts_task_files_and_locates_each_problem(capsys) -> None:
 
 def test_template_for_one_department_holds_only_its_rows_and_tasks(tmp_path: Path, cat) -> None:
     from khforecast.cli import main
-    from khforecast.departments import department_items
+    from khforecast.plan.departments import department_items
 
     out = tmp_path / "noi_vu.xlsx"
     assert main(["template", str(out), "--department", "so_noi_vu"]) == 0
