@@ -125,8 +125,17 @@ def test_scorecard_sections(run_dir: Path) -> None:
 
 def test_sector_data_requests_replace_the_gap_list(run_dir: Path) -> None:
     run = load_run(run_dir)
-    page = bt.sector_data_requests(run, "V", "en")
+    page = bt.data_gaps(run, "V", "en")
     assert ">36<" in page and "Department of Culture, Sports and Tourism" in page
     assert "yearly" in page and "administrative report" in page
-    none = bt.sector_data_requests(run, "IX", "en")
+    none = bt.data_gaps(run, "IX", "en")
     assert "Every indicator has the data" in none
+
+
+def test_tracker_links_only_the_scorecards_the_run_renders(run_dir: Path) -> None:
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["params"]["scorecards"] = ["so_noi_vu"]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = bt.tracker_by_department(load_run(run_dir), "vi")
+    assert re.findall(r'href="([^"]+)"', page) == ["scorecard_so_noi_vu.html"]
+    assert "<td>Sở Y tế</td>" in page

@@ -163,7 +163,7 @@ def test_template_for_one_department_holds_only_its_rows_and_tasks(tmp_path: Pat
 
 
 def test_full_template_has_every_task(tmp_path: Path, cat) -> None:
-    from khforecast.template import write_template
+    from khforecast.observations.template import write_template
 
     out = write_template(tmp_path / "all.xlsx", cat)
     wb = openpyxl.load_workbook(out, read_only=True)

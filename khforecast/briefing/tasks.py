@@ -9,6 +9,7 @@ is :mod:`khforecast.assess.tasks`, read from the run folder's ``task_status.csv`
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +24,12 @@ from khforecast.briefing.kit import (
     Snippet, _banner, _e, _name, _prob, _rows, _run_info, _section, _status, _table, _value,
 )
 from khforecast.briefing.rundir import Run
+from khforecast.errors import CatalogError
 from khforecast.observations.tasks import TASK_STATUS_LABELS
 from khforecast.plan.catalog import Indicator, Task
 from khforecast.plan.departments import (
-    department_items, department_slug, lead_text, leads_of, resolve_department,
+    current_departments, department_items, department_slug, lead_text, leads_of,
+    resolve_department,
 )
 
 __all__ = ["agencies_at_risk", "data_gaps", "department_data_requests",
@@ -161,14 +164,28 @@ def tracker_counts(run: Run, lang: str = "vi") -> Snippet:
                     f'<div class="kh-cards">{cards}</div>')
 
 
+def _scorecards(run: Run) -> set[str]:
+    """The departments this run renders a scorecard for (its params' ``scorecards``)."""
+    wanted = list(run.manifest.get("params", {}).get("scorecards") or ())
+    if wanted == ["all"]:
+        return set(current_departments(run.catalog))
+    found = set()
+    for name in wanted:
+        with contextlib.suppress(CatalogError):
+            found.add(resolve_department(run.catalog, name))
+    return found
+
+
 def tracker_by_department(run: Run, lang: str = "vi") -> Snippet:
-    """Tasks by current lead department and state, linked to each department's scorecard."""
+    """Tasks by current lead department and state, linked to the scorecards the run renders."""
     frame = run_task_status(run)
     shown = [s for s, n in _counts(frame).items() if n]
     rows = []
+    linked = _scorecards(run)
     for dept, sub in frame.groupby("lead_current", sort=False):
         counts = _counts(sub)
-        link = Snippet(f'<a href="scorecard_{_e(department_slug(dept))}.html">{_e(dept)}</a>')
+        link = (Snippet(f'<a href="scorecard_{_e(department_slug(dept))}.html">{_e(dept)}</a>')
+                if dept in linked else dept)
         rows.append([link, len(sub), *(counts[s] for s in shown)])
     return _section("task-by-department", t("h.task_by_department", lang), _table(
         [t("col.department", lang), t("col.n_tasks", lang), *(task_label(s, lang) for s in shown)],
