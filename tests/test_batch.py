@@ -119,7 +119,7 @@ def test_a_failing_notebook_leaves_the_others_done_and_latest_untouched(illustra
     assert by_name["broken"]["status"] == "error"
     assert "fails on purpose" in by_name["broken"]["error"]
     assert {k: v["status"] for k, v in by_name.items() if k != "broken"} == {
-        "overview": "ok", "sector_V": "ok"}
+        "overview": "ok", "sector_V": "ok", "task_tracker": "ok"}
     run = Path(illustrative["run_dir"])
     # the failed notebook is saved with its error, and listed on the index page
     saved = json.loads((run / "notebooks" / "broken.ipynb").read_text(encoding="utf-8"))
