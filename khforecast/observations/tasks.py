@@ -36,6 +36,7 @@ import pandas as pd
 
 from khforecast.errors import TaskReportError
 from khforecast.observations.csv_reader import _decode, _load_bytes
+from khforecast.observations.excel import _open_workbook
 from khforecast.observations.records import Problem, _Loc, _show, _Sink, _text
 from khforecast.plan.catalog import Catalog, Task
 
@@ -200,14 +201,10 @@ def _csv_rows(data: bytes, sink: _Sink) -> list[_Row]:
 
 
 def _xlsx_rows(data: bytes, sink: _Sink, *, required: bool) -> list[_Row]:
-    from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
-    try:  # openpyxl raises many kinds of exception on a damaged file: all mean "unreadable"
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001
-        sink.add(None, "an Excel .xlsx workbook", f"a file that is not one "
-                 f"({type(exc).__name__}: {str(exc)[:80]})")
+    wb = _open_workbook(data, sink)
+    if wb is None:
         return []
     try:
         if TASKS_SHEET not in wb.sheetnames:
