@@ -19,7 +19,7 @@ from khforecast.assess.data_requests import data_requests
 from khforecast.assess.tasks import (
     TASK_REPORTS_FILE, TASK_STATES, TASK_STATUS_FILE, task_status_frame,
 )
-from khforecast.briefing.i18n import LANGS, check_lang, format_signed, t
+from khforecast.briefing.i18n import LANGS, check_lang, format_signed, format_target_text, t
 from khforecast.briefing.kit import (
     Snippet, _banner, _e, _name, _prob, _rows, _run_info, _section, _status, _table, _value,
 )
@@ -238,7 +238,7 @@ def department_indicators(run: Run, department: str, lang: str = "vi",
         ind = run.catalog.get(r.indicator_id)
         last = ("–" if pd.isna(r.last_value) else
                 f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
-        rows.append((r.indicator_id, _name(ind, lang), r.target_text, last,
+        rows.append((r.indicator_id, _name(ind, lang), format_target_text(r.target_text, lang), last,
                      _prob(r.p_meet, lang), _status(r.status, lang), _change(r, run, lang),
                      lead_label(run, ind, lang)))
     body = (_table([t(k, lang) for k in ("col.id", "col.indicator", "col.target",
