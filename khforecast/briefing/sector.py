@@ -39,8 +39,6 @@ from khforecast.briefing.kit import (
 from khforecast.briefing.rundir import Run
 
 __all__ = [
-    "agencies_at_risk",
-    "data_gaps",
     "fan_charts",
     "headline",
     "headline_counts",
