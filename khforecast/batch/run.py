@@ -24,19 +24,24 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
-from khforecast.batch.manifest import _inputs, _new_run_id, _versions, _write_manifest
+from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
-from khforecast.batch.params import SECTORS, BatchParams, load_params
+from khforecast.batch.params import BatchParams, load_params, scenarios_file
 from khforecast.batch.tasks import read_run_task_reports, write_task_files
-from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
+from khforecast.briefing.i18n import check_lang
+from khforecast.briefing.render import print_pdf, render_index
 from khforecast.errors import KhforecastError
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import SECTORS, load_catalog
 
 __all__ = [
     "RunResult",
@@ -81,7 +86,6 @@ def switch_latest(out_dir: Path, run_id: str) -> None:
         raise
 
 
-
 def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: str = "khanh_hoa",
               out: str | os.PathLike[str] = "outputs", sectors: Sequence[str] | None = None,
               lang: str = "vi", jobs: int | None = None,
@@ -89,7 +93,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
               seed: int | None = None, sims: int | None = None, pdf: bool = False,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
               tasks: Sequence[str | os.PathLike[str]] = (),
-              progress: bool = True, log: Callable[[str], None] | None = None) -> RunResult:
+              progress: bool = True, log: Callable[[str], None] | None = None,
+              executor: Executor | None = None) -> RunResult:
     """Run the batch: compute once, execute and render every notebook, index, manifest, latest.
 
     Parameters
@@ -121,6 +126,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Show a tqdm progress bar on stderr.
     log
         Where to send one-line messages (default: stderr).
+    executor
+        Any ``concurrent.futures.Executor`` for the compute step's series (default: a process
+        pool when there are many); the notebooks always run in threads here.
 
     Returns
     -------
@@ -132,12 +140,6 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     ObservationError, TaskReportError, ParamsError
         Before anything is written, when the data, task reports or params have problems.
     """
-    from khforecast.briefing.i18n import check_lang
-    from khforecast.briefing.render import print_pdf, render_index
-    from khforecast.engine.scenarios import default_scenarios_path
-    from khforecast.observations.read import bundled_observations_path, read_observations
-    from khforecast.plan.catalog import load_catalog
-
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
     t_start = time.perf_counter()
@@ -150,8 +152,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     observations = read_observations(*data_paths, catalog=catalog)
     reports, task_paths = read_run_task_reports(catalog, tasks, data_paths if data else ())
     out_dir = Path(out).resolve()
-    scenarios_path = default_scenarios_path()
-    scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
+    scenarios_path = scenarios_file(bp)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks])
@@ -167,20 +168,20 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "status": "computing", "notebooks": [],
         "timings": {},
     }
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                              scenarios=scenarios_path)
+                                              scenarios=scenarios_path, executor=executor)
         manifest["tasks"] = write_task_files(run_dir, catalog, reports, bp.as_of())
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"
-        _write_manifest(run_dir, manifest)
+        write_manifest(run_dir, manifest)
         raise
     manifest["timings"]["compute_seconds"] = manifest["compute"]["seconds"]
     manifest["status"] = "executing"
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
 
     (run_dir / "notebooks").mkdir(exist_ok=True)
     (run_dir / "html").mkdir(exist_ok=True)
@@ -206,9 +207,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     outlook = assessment[(assessment["target_year"] == 2030) & (assessment["place"] == place)
                          & (assessment["scenario"] == bp.scenarios[0])
                          & (assessment["status"] != "no_target")]  # '-' in the plan
-    counts = outlook["status"].value_counts()
-    headline = {s: int(counts.get(s, 0)) for s in STATUS_ORDER
-                if s in HEADLINE_STATUSES or counts.get(s, 0)}
+    headline = headline_of(outlook["status"])
     manifest["headline"] = headline
     for entry in manifest["notebooks"]:  # each sector's own counts, for the index page
         sector = entry["parameters"].get("sector") if entry["template"] == \
@@ -236,7 +235,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
             say(f"khforecast run: PDFs not written: {exc}")
     manifest["status"] = "ok" if not failed else "failed"
     manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     result = RunResult(run_dir, manifest, failed)
     if not failed:
         switch_latest(out_dir, run_dir.name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,12 +24,14 @@ from khforecast.briefing.rundir import Run
 from khforecast.plan.catalog import Indicator, Task, load_catalog
 from khforecast.plan.departments import lead_text, leads_of
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
+
 __all__ = [
     "Snippet",
 ]
 
 
-_QUANT_STATUSES = ("met", "missed", "on_track", "at_risk", "off_track")
 
 
 class Snippet(str):
@@ -64,7 +66,7 @@ def _section(key: str, title: str, *parts: str) -> Snippet:
     return Snippet(f'<section class="kh-section">{_h(2, key, title)}{"".join(parts)}</section>')
 
 
-def _img(fig: Any, alt: str) -> str:
+def _img(fig: Figure, alt: str) -> str:
     data = base64.b64encode(figures.figure_png(fig)).decode("ascii")
     return f'<img class="kh-figure" alt="{_e(alt)}" src="data:image/png;base64,{data}"/>'
 
@@ -72,7 +74,7 @@ def _img(fig: Any, alt: str) -> str:
 # --------------------------------------------------------------------------------------------
 # helpers over the catalog and the assessment
 # --------------------------------------------------------------------------------------------
-def _name(ind: Any, lang: str) -> str:
+def _name(ind: Indicator, lang: str) -> str:
     return ind.name_vi if lang == "vi" else (ind.name_en or ind.name_vi)
 
 
