@@ -29,7 +29,10 @@ from khforecast.briefing.i18n import (
     format_number,
     format_percent,
     probability_words,
+    t,
 )
+from khforecast.plan.catalog import load_catalog
+from khforecast.plan.departments import lead_text, leads_of
 from khforecast.briefing.target_scale import (
     format_value,
     merged_place,
