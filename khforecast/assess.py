@@ -345,7 +345,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
 
     from khforecast import __version__
     from khforecast._io import atomic_write_csv, atomic_write_text, sha256_file
-    from khforecast.calibration import load_calibration
+    from khforecast.predictive import load_pooled_calibration
     from khforecast.catalog import load_catalog
     from khforecast.errors import ParamsError
     from khforecast.forecaster import Forecaster
@@ -388,7 +388,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         except md.PackageNotFoundError:
             return ""
 
-    cal = load_calibration()
+    cal = load_pooled_calibration()
     manifest = {
         "command": "forecast",
         "inputs": {str(f): sha256_file(f) for f in files},

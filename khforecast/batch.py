@@ -233,12 +233,12 @@ def _calibration_table() -> pd.DataFrame | None:
     Uses ``khforecast/data/calibration_table.csv`` when the calibration module ships one (e.g.
     coverage by horizon), else the summary in ``calibration.json``'s ``meta``; None if neither.
     """
-    from khforecast.calibration import load_calibration
+    from khforecast.predictive import load_pooled_calibration
 
     shipped = resources.files("khforecast") / "data" / "calibration_table.csv"
     if shipped.is_file():
         return pd.read_csv(io.StringIO(shipped.read_text(encoding="utf-8")))
-    meta = load_calibration().meta
+    meta = load_pooled_calibration().meta
     rows = [{"interval": f"{level}%", "nominal": level / 100, "coverage": meta[key],
              "n_backtests": meta.get("n_backtests"), "n_series": meta.get("n_series"),
              "method": meta.get("out_of_sample", "")}

@@ -34,6 +34,7 @@ from khforecast.i18n import (
     probability_words,
     t,
 )
+from khforecast.predictive import load_strata_table, series_stratum
 
 __all__ = [
     "RUN_FILES",
@@ -50,6 +51,7 @@ __all__ = [
     "headline",
     "headline_counts",
     "indicator_data",
+    "indicator_calibration",
     "indicator_distribution",
     "indicator_models",
     "indicator_scenarios",
@@ -511,6 +513,17 @@ def data_gaps(run: Run, sector: str, lang: str = "vi", scenario: str | None = No
     return _section("data-gaps", t("h.data_gaps", lang), f"<p>{_e(msg)}</p>", table)
 
 
+def _coverage_words(cal: pd.DataFrame, lang: str) -> str:
+    """The measured coverage of the 50/80/95 % bands in one sentence ('' when not tabulated)."""
+    if not {"interval", "coverage", "n_backtests"} <= set(cal.columns):
+        return ""
+    by = dict(zip(cal["interval"].astype(str), cal["coverage"].astype(float)))
+    if not {"50%", "80%", "95%"} <= set(by):
+        return ""
+    return t("msg.coverage", lang, n=format_number(int(cal["n_backtests"].iloc[0]), lang, 0),
+             **{f"c{k}": format_percent(by[f"{k}%"], lang, 1) for k in (50, 80, 95)})
+
+
 def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippet:
     """How the numbers were made: simulations, thresholds, calibration table, data sources."""
     params = run.manifest.get("params", {})
@@ -521,8 +534,11 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
     parts = [f"<p>{_e(text)}</p>", _h(3, "calibration", t("h.calibration", lang))]
     if run.calibration is not None and not run.calibration.empty:
         cal = run.calibration
+        words = _coverage_words(cal, lang)
+        if words:
+            parts.append(f"<p>{_e(words)}</p>")
         heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]
-        share = {"nominal", "coverage", "coverage80", "coverage95"}
+        share = {"nominal", "coverage", "coverage80", "coverage95", "coverage_panel_out"}
         parts.append(_table(heads, [
             [format_percent(v, lang, 1) if c in share else
              format_number(v, lang, 3) if isinstance(v, float) else v
@@ -714,6 +730,33 @@ def indicator_models(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
     else:
         parts.append(f"<p>{_e(t('msg.no_backtest', lang))}</p>")
     return _section("models", t("h.model_fit", lang), *parts)
+
+
+def indicator_calibration(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
+    """The calibration stratum of the indicator's history, its measured coverage and PIT."""
+    o = run.observations[(run.observations["indicator_id"] == indicator_id)
+                         & (run.observations["place"] == run.place)].sort_values("year")
+    table = load_strata_table()
+    ind = run.catalog.get(indicator_id)
+    if table is None or len(o) < 3:
+        return _section("stratum", t("h.stratum", lang), f"<p>{_e(t('msg.no_stratum', lang))}</p>")
+    st = series_stratum(o["value"].to_numpy(dtype=float), str(ind.domain))
+    rows = table[(table["domain"] == st["domain"]) & (table["shape"] == st["shape"])
+                 & (table["near"] == st["near"])]
+    if rows.empty:
+        return _section("stratum", t("h.stratum", lang), f"<p>{_e(t('msg.no_stratum', lang))}</p>")
+    parts = [f"<p>{_e(t('msg.stratum', lang, **st))}</p>",
+             _table([t("col.horizon_group", lang), t("col.n", lang), "50 %", "80 %", "95 %",
+                     "98 %"],
+                    [(r.hgroup, format_number(int(r.n), lang, 0),
+                      *(format_percent(getattr(r, f"cov{k}"), lang, 1) for k in (50, 80, 95, 98)))
+                     for r in rows.itertuples()])]
+    last = rows.iloc[-1]  # the longest horizons, those of the 2030 targets
+    fig = figures.plot_pit([last[f"pit{i:02d}"] for i in range(1, 21)], lang=lang,
+                           title=t("fig.pit_title", lang, h=last["hgroup"],
+                                   n=format_number(int(last["n"]), lang, 0)))
+    parts.append(_img(fig, t("fig.pit", lang)))
+    return _section("stratum", t("h.stratum", lang), *parts)
 
 
 def indicator_distribution(run: Run, indicator_id: str, lang: str = "vi", year: int = 2030,

@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast.calibration import Calibration, load_calibration
+from khforecast.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
 from khforecast.errors import KhforecastError, ModelFitError
-from khforecast.scales import fit_scale
 
 __all__ = [
     "COMPARISON_PLACES",
@@ -230,7 +229,7 @@ class _Task:
     until: int
     n_sims: int
     seed_seq: np.random.SeedSequence
-    calibration: Calibration
+    calibration: PooledCalibration
     models: tuple[str, ...] | None
 
 
@@ -242,8 +241,6 @@ def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _run_series(task: _Task) -> SeriesPaths:
     """The unit of work: one series -> its calibrated paths (pure in its inputs and seed)."""
-    from khforecast.models import simulate_paths
-
     years = task.years.astype(int)
     vals = task.values.astype(float)
     full_years, filled = _fill_gaps(years, vals)
@@ -264,19 +261,14 @@ def _run_series(task: _Task) -> SeriesPaths:
                            **base)
     rng = np.random.default_rng(task.seed_seq)
     try:
-        # drawn at spread 1, then calibrated below (floor, spread and tail on the modelling
-        # scale, exactly as the back-tests that fitted them)
-        res = simulate_paths(filled, h, task.n_sims, rng, domain=task.domain, spread=None,
-                             models=task.models)
+        # the one engine (forecast-series draws with it too)
+        res = predictive_paths(filled, h, task.n_sims, rng, domain=task.domain,
+                               calibration=task.calibration, models=task.models)
     except (ModelFitError, ValueError) as exc:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only,
                            model="", status="failed", notes=(f"{type(exc).__name__}: {exc}",), **base)
     model = res.model + ("+interpolated" if len(full_years) > len(years) else "")
-    scale = fit_scale(filled, task.domain)  # the scale simulate_paths modelled on
-    z = task.calibration.apply(scale.forward(np.asarray(res.paths, dtype=float)),
-                               scale.forward(filled), rng, n_obs=len(years))
-    drawn = scale.backward(z)
-    paths = np.hstack([history_only, drawn])
+    paths = np.hstack([history_only, res.paths])
     all_years = np.arange(int(full_years[0]), task.until + 1)
     observed_all = np.r_[observed, np.full(h, np.nan)]
     return SeriesPaths(years=all_years, observed=observed_all, paths=paths, model=model,
@@ -301,7 +293,7 @@ class Forecaster:
     seed
         Root of the random streams (``None``: fresh entropy, not reproducible).
     calibration
-        Spread multipliers; ``None`` loads the shipped ``calibration.json``.
+        The pooled calibration; ``None`` loads the shipped ``calibration.json``.
     jobs
         Worker processes (``None``: one per core when there are many series, else 1).
 
@@ -315,7 +307,7 @@ class Forecaster:
     models: tuple[str, ...] | None = None
     sims: int = 4000
     seed: int | None = None
-    calibration: Calibration | None = None
+    calibration: PooledCalibration | None = None
     jobs: int | None = None
 
     def __post_init__(self) -> None:
@@ -420,7 +412,7 @@ class ForecastResults:
 
     def _simulate_bau(self, until: int) -> SamplePaths:
         fc = self.forecaster
-        cal = fc.calibration or load_calibration()
+        cal = fc.calibration or load_pooled_calibration()
         keys = sorted(self.histories)
         children = np.random.SeedSequence(fc.seed).spawn(len(keys))
         tasks = []

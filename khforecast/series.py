@@ -17,7 +17,8 @@ import pandas as pd
 
 from khforecast._io import atomic_write_text
 from khforecast.errors import KhforecastError, ModelFitError
-from khforecast.models import InsufficientDataError, simulate_paths
+from khforecast.models import InsufficientDataError
+from khforecast.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
 from khforecast.scales import DOMAINS, Domain
 
 __all__ = [
@@ -152,12 +153,12 @@ def read_series(path: str | os.PathLike[str], *, domain: Domain = "real") -> pd.
 
 def _forecast_chunk(task: tuple) -> list[tuple]:
     """Worker: forecast a chunk of series; a pure function of its arguments."""
-    units, h, sims, domain, spread, levels = task
+    units, h, sims, domain, calibration, levels = task
     out = []
     for sid, y, seed in units:
         rng = np.random.default_rng(seed)
         try:
-            res = simulate_paths(y, h, sims, rng, domain=domain, spread=spread)
+            res = predictive_paths(y, h, sims, rng, domain=domain, calibration=calibration)
         except InsufficientDataError:
             out.append((sid, None, None, "insufficient_data"))
             continue
@@ -171,7 +172,7 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
                     quantiles: Sequence[float | str] = QUANTILES, seed: int | None = 20240809,
-                    sims: int = 4000, jobs: int = 1, spread: np.ndarray | None = None
+                    sims: int = 4000, jobs: int = 1, calibration: PooledCalibration | None = None
                     ) -> pd.DataFrame:
     """Forecast every series of a long ``series_id, t, value`` table ``horizon`` steps ahead.
 
@@ -184,7 +185,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     seed : root of ``SeedSequence(seed).spawn(n_series)``, assigned in sorted series_id order
     sims : sample paths per series
     jobs : worker processes (the result is identical for any value)
-    spread : (horizon,) calibration multipliers passed to :func:`simulate_paths`
+    calibration : the pooled calibration (``None``: the shipped one); the paths come from
+        :func:`khforecast.predictive.predictive_paths`, the engine ``khforecast forecast`` uses
 
     Returns
     -------
@@ -216,7 +218,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     ids = sorted(groups)
     seeds = np.random.SeedSequence(seed).spawn(len(ids))
     units = [(sid, groups[sid]["value"].to_numpy(dtype=float), ss) for sid, ss in zip(ids, seeds)]
-    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, spread, levels)
+    cal = calibration if calibration is not None else load_pooled_calibration()
+    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, cal, levels)
               for i in range(0, len(units), _CHUNK)]
     if jobs == 1 or len(chunks) == 1:
         results = [r for c in chunks for r in _forecast_chunk(c)]

@@ -7,13 +7,13 @@ decimal mark, ``.`` groups thousands): ``< 3,8``, ``> 60``, ``30-35``, ``100  (d
 
 Precision rule
 --------------
-A target written as ``100`` is a statement at the precision of whole numbers, so a non-strict
-bound (``ge``, ``le``, ``eq``, ``maintain``, ``between``, ``cumulative``, and non-strict
-``annual_change`` / ``ratio_to_base``) is compared with the value rounded half away from zero to
-``Target.decimals`` decimals: 99.6 meets ``100`` (it is reported as 100), 99.4 does not. Strict
-bounds (``<``, ``>``) compare the unrounded value, because rounding would turn 2.96 into 3 and
-fail ``< 3``. For ``annual_change`` and ``ratio_to_base`` targets the precision is at least one
-decimal, so a ratio of 1.5 does not pass as ``2`` lần.
+A value is compared with the target exactly as the data publish it, never rounded to the
+target's decimals: observed values as given, simulated ones at the precision of the series'
+own observations (the engine, :mod:`khforecast.predictive`, draws at that precision). So 99.6
+does not meet ``100`` and 1.5 social workers per 1,000 do not meet ``≥ 2``, while a draw of
+99.96 from a series published with one decimal is the published value 100.0 and meets it.
+``≥`` includes the bound and ``>`` excludes it, so ``≥`` is never looser than ``>`` by more
+than the bound itself (and ``≤`` than ``<``). ``decimals`` only says how the target is shown.
 """
 from __future__ import annotations
 
@@ -114,12 +114,6 @@ class Target:
             return (int(self.base_year), self.year)  # type: ignore[arg-type]
         return (self.year,)
 
-    @property
-    def _tol_decimals(self) -> int:
-        if self.kind in ("annual_change", "ratio_to_base"):
-            return max(self.decimals, 1)
-        return self.decimals
-
     def to_dict(self) -> dict[str, Any]:
         """The target as a plain dict (JSON-ready)."""
         return asdict(self)
@@ -179,8 +173,10 @@ class Target:
     def meets(self, paths: np.ndarray, years: np.ndarray) -> np.ndarray:
         """Whether each simulated path meets the target; bool array (n_paths,).
 
-        The test is on :meth:`quantity` with the module's precision rule (round half away
-        from zero to ``decimals``; strict ``<``/``>`` bounds unrounded):
+        The test is on :meth:`quantity` with the module's precision rule: the values are
+        compared exactly as given (the engine's draws are at the data's published precision),
+        never rounded to the target's decimals; ``<``/``>`` exclude the bound, ``<=``/``>=``
+        include it (only a 1e-9 relative slack absorbs binary noise such as 2.9999999999):
 
         - ``lt``/``gt``: strictly below/above ``value``; ``le``/``ge``/``eq``: at most / at
           least / equal to ``value``.
@@ -205,48 +201,36 @@ class Target:
             As :meth:`quantity`.
         """
         q = self.quantity(paths, years)
-        r = _round_half_away(q, self._tol_decimals)
         k = self.kind
+        strict = self.strict or k in ("lt", "gt")
         with np.errstate(invalid="ignore"):
-            if k == "lt":
-                return q < self.value
-            if k == "gt":
-                return q > self.value
-            if k == "le":
-                return r <= self.value
-            if k == "ge":
-                return r >= self.value
+            if k in ("lt", "le") or (k == "maintain" and self.direction == -1):
+                return _at_most(q, self.value, strict)
+            if k in ("gt", "ge", "maintain", "cumulative"):
+                return _at_least(q, self.value, strict)
             if k == "eq":
-                return r == _round_half_away(np.float64(self.value), self._tol_decimals)
-            if k == "maintain":
-                return r <= self.value if self.direction == -1 else r >= self.value
+                return _at_least(q, self.value, False) & _at_most(q, self.value, False)
             if k == "between":
                 if self.direction == 1:
-                    return r >= self.low
+                    return _at_least(q, self.low, False)
                 if self.direction == -1:
-                    return r <= self.high
-                return (r >= self.low) & (r <= self.high)
-            if k == "cumulative":
-                return r >= self.value
+                    return _at_most(q, self.high, False)
+                return _at_least(q, self.low, False) & _at_most(q, self.high, False)
             if k == "ratio_to_base":
-                test = q if self.strict else r
                 if self.direction == -1:
-                    return test < self.value if self.strict else test <= self.value
-                return test > self.value if self.strict else test >= self.value
+                    return _at_most(q, self.value, strict)
+                return _at_least(q, self.value, strict)
             # annual_change
-            test = q if self.strict else r
             lo, hi = self.low, self.high
             if self.direction == -1:
-                bound = hi if hi is not None else lo
-                return test < bound if self.strict else test <= bound
+                return _at_most(q, hi if hi is not None else lo, strict)
             if self.direction == 1:
-                bound = lo if lo is not None else hi
-                return test > bound if self.strict else test >= bound
+                return _at_least(q, lo if lo is not None else hi, strict)
             ok = np.ones(q.shape, dtype=bool)
             if lo is not None:
-                ok &= test > lo if self.strict else test >= lo
+                ok &= _at_least(q, lo, strict)
             if hi is not None:
-                ok &= test < hi if self.strict else test <= hi
+                ok &= _at_most(q, hi, strict)
             return ok
 
     def prob_met(self, paths: np.ndarray, years: np.ndarray) -> float:
@@ -341,11 +325,18 @@ class Target:
 
 
 # --------------------------------------------------------------------------------------------
-def _round_half_away(x: np.ndarray | np.floating, decimals: int) -> np.ndarray:
-    """Round half away from zero (1e-9 slack absorbs binary noise such as 99.49999999)."""
-    scale = 10.0 ** decimals
-    a = np.asarray(x, dtype=float)
-    return np.sign(a) * np.floor(np.abs(a) * scale + 0.5 + 1e-9) / scale
+def _slack(bound: float) -> float:
+    return 1e-9 * max(1.0, abs(float(bound)))
+
+
+def _at_least(q: np.ndarray, bound: float, strict: bool) -> np.ndarray:
+    """``q > bound`` (strict) or ``q >= bound``, up to binary noise."""
+    return q > bound + _slack(bound) if strict else q >= bound - _slack(bound)
+
+
+def _at_most(q: np.ndarray, bound: float, strict: bool) -> np.ndarray:
+    """``q < bound`` (strict) or ``q <= bound``, up to binary noise."""
+    return q < bound - _slack(bound) if strict else q <= bound + _slack(bound)
 
 
 _NUM = r"\d[\d.,]*"

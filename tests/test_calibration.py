@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import norm
 
 from khforecast import calibration as C
+from khforecast.predictive import load_pooled_calibration
 from khforecast.errors import KhforecastError
 
 
@@ -30,20 +31,18 @@ def _synthetic_backtests(true_scale: float, n: int = 12000, seed: int = 0) -> pd
 
 
 def test_shipped_calibration_loads_and_has_out_of_sample_coverage_in_band():
-    cal = C.load_calibration()
-    assert len(cal.multipliers) == len(C.N_OBS_BUCKETS)
-    for row in cal.multipliers:
-        assert all(m > 0 for m in row)
-        assert list(row) == sorted(row), "multipliers must not shrink with the horizon"
-    assert cal.meta["out_of_sample"] == "leave-one-panel-out"
-    assert 0.77 <= cal.meta["oos_coverage80"] <= 0.83
-    assert 0.93 <= cal.meta["oos_coverage95"] <= 0.97
+    cal = load_pooled_calibration()
+    assert cal.meta["out_of_sample"] == "leave-one-family-out"
+    for k, lo, hi in ((50, 0.47, 0.53), (80, 0.77, 0.83), (95, 0.92, 0.98), (98, 0.95, 1.0)):
+        assert lo <= cal.meta[f"oos_coverage{k}"] <= hi
+    assert cal.meta["oos_out99"] <= 0.02
+    assert all(r >= 0 for r in cal.ratio_up) and list(cal.ratio_up) == sorted(cal.ratio_up)
 
 
 def test_shipped_calibration_matches_the_current_models():
     """Fails when models.py/scales.py changed after calibration.json was derived: re-run
-    ``python -m khforecast.calibration --out khforecast/data/calibration.json``."""
-    assert C.load_calibration().meta["models_sha256"] == C.models_fingerprint()
+    ``python -m khforecast.evaluation --out khforecast/data/calibration.json``."""
+    assert load_pooled_calibration().meta["models_sha256"] == C.models_fingerprint()
 
 
 def test_heavy_tailed_errors_get_a_tail_and_both_coverages():
