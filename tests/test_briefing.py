@@ -11,6 +11,7 @@ import pytest
 
 from khforecast import briefing
 from khforecast.errors import KhforecastError
+from khforecast.i18n import format_percent
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_agencies_at_risk_flag_past_due_tasks_as_of_the_run_date(run):
         except KhforecastError:
             continue
     assert page.count('class="kh-past-due"') == sum(t.is_past_due(run.as_of) for t in tasks)
-    assert "as of 2026-06-30" in page
+    assert ("as of 2026-06-30" in page) == bool(tasks)  # the due column is shown with tasks
 
 
 def test_data_gaps_are_counted_honestly(run):
@@ -144,3 +145,18 @@ def test_scenario_widgets_update_the_probability(run):
     before = label.value
     factor.value = 3.0
     assert label.value != before and image.value.startswith('<img class="kh-figure"')
+
+
+def test_method_note_states_the_measured_coverage_in_words(run):
+    page = briefing.method_note(run, "en")
+    cov = run.calibration.set_index("interval")["coverage"]
+    assert f"the 80 % band {format_percent(cov['80%'], 'en', 1)}" in page
+    assert "a whole family of indicators held out at a time" in page
+    assert "khoảng 95 % chứa" in briefing.method_note(run, "vi")
+
+
+def test_deep_dive_shows_the_series_stratum_coverage_and_pit_histogram(run):
+    snip = briefing.indicator_calibration(run, "02", "en")
+    assert "calibration stratum: domain percent" in snip and "<img" in snip
+    assert "6-10" in snip
+    assert "No stratum coverage table" in briefing.indicator_calibration(run, "33", "en")  # 2 points
