@@ -5,9 +5,9 @@ Run::
     .venv/bin/python benchmarks/calibration.py [--sims 1000] [--max-series 120] [--jobs 2]
         [--pit-png benchmarks/pit_histogram.png]
 
-On rolling-origin back-tests of the whole pool (``khforecast.pool``: 63-province GSO panels and
+On rolling-origin back-tests of the whole pool (``khforecast.engine.pool``: 63-province GSO panels and
 UN / UNDP / WHO / World Bank country panels, seven families), with the engine's calibration
-(``khforecast.predictive``) fitted **without** the held-out part, this prints
+(``khforecast.engine.predictive``) fitted **without** the held-out part, this prints
 
 1. coverage of the central 50 / 80 / 90 / 95 / 98 % intervals and the share outside the 99 %
    band, leave-one-family-out and leave-one-panel-out, pooled and by stratum: domain x horizon
@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from khforecast import evaluation as E
-from khforecast.calibration import backtest
-from khforecast.escap import escap_projection
-from khforecast.pool import load_pool, thin
+from khforecast.engine import evaluation as E
+from khforecast.assess.escap import escap_projection
+from khforecast.engine.calibration.backtest import backtest
+from khforecast.engine.pool import load_pool, thin
 
 _FMT = {"float_format": lambda v: f"{v:.3f}", "index": False}
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from khforecast.i18n import check_lang, format_number, t
+from khforecast.briefing.i18n import check_lang, format_number, t
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

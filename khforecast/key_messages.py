@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from khforecast.i18n import (
+from khforecast.briefing.i18n import (
     check_lang,
     format_number,
     format_percent,
@@ -46,7 +46,7 @@ _OPEN = ("on_track", "at_risk", "off_track")
 
 
 class RunTables(Protocol):
-    """What the messages read from a run (``khforecast.briefing.Run`` has all of it)."""
+    """What the messages read from a run (``khforecast.briefing.rundir.Run`` has all of it)."""
 
     assessment: pd.DataFrame
     observations: pd.DataFrame
@@ -116,7 +116,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
-#: Vietnamese probability words of :data:`khforecast.i18n.PROBABILITY_SCALE` that do not
+#: Vietnamese probability words of :data:`khforecast.briefing.i18n.PROBABILITY_SCALE` that do not
 #: read as "<words> đạt" (likely to be met).
 _VI_MEET = {"khả năng ngang nhau": "khả năng đạt và không đạt ngang nhau"}
 

@@ -12,7 +12,7 @@ import datetime as _dt
 import html
 import re
 
-from khforecast.i18n import check_lang
+from khforecast.briefing.i18n import check_lang
 
 __all__ = ["annex_start", "format_date", "print_style"]
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast.i18n import check_lang, format_number, format_target_text, place_name
+from khforecast.briefing.i18n import check_lang, format_number, format_target_text, place_name
 
 __all__ = [
     "Footnotes",

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from khforecast.catalog import load_catalog
 from khforecast.chart_kit import (
     STATUS_COLOURS,
     clip_band,
@@ -17,6 +16,7 @@ from khforecast.chart_kit import (
     wide_band_caption,
     y_limits,
 )
+from khforecast.plan.catalog import load_catalog
 
 
 def test_the_95_band_does_not_set_the_axis():

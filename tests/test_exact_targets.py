@@ -31,7 +31,7 @@ def test_catalog_rows_compare_exactly(catalog, iid, year, values, expected):
 
 
 def test_ge_is_never_looser_than_gt_except_at_the_bound(catalog):
-    from khforecast.targets import parse_target
+    from khforecast.plan.targets import parse_target
 
     x = np.array([[2.9], [2.96], [3.0], [3.04], [3.1]])
     yr = np.array([2025])

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.paths import FORECAST_COLUMNS, SamplePaths
 from khforecast.errors import KhforecastError
-from khforecast.forecaster import FORECAST_COLUMNS, Forecaster, SamplePaths
-from khforecast.predictive import load_pooled_calibration
+from khforecast.engine.predictive import load_pooled_calibration
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_fallback_is_recorded_with_one_summary_warning(catalog):
 
 
 def test_merged_province_built_from_its_parts(catalog):
-    from khforecast.forecaster import MERGED_PLACE, _part_weights, merge_places
+    from khforecast.observations.places import MERGED_PLACE, _part_weights, merge_places
 
     obs = pd.DataFrame({
         "indicator_id": ["02", "02", "80", "80", "80", "02"],

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from khforecast import briefing
-from khforecast.i18n import format_number, format_percent
+from khforecast.briefing.i18n import format_number, format_percent
 from khforecast.key_messages import key_messages, key_messages_html, territory_line
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from khforecast.errors import KhforecastError
-from khforecast.panels import PANEL_COLUMNS, list_panels, load_panel
+from khforecast.observations.panels import PANEL_COLUMNS, list_panels, load_panel
 
 EXPECTED = {
     "doctors_provincial_doh", "dwelling_area_per_capita", "employed_persons",
@@ -18,7 +18,7 @@ EXPECTED = {
     "population_average_urban_rural", "poverty_rate",
     "trained_employed_workers_share_gso2016vintage", "trained_labour_force_share",
     "unemployment_rate",
-    # added for the calibration pool (khforecast.pool, issue 8)
+    # added for the calibration pool (khforecast.engine.pool, issue 8)
     "administrative_units", "crude_birth_death_rates", "editorial_offices",
     "employed_share_of_population_15plus", "general_education_classes", "general_education_pupils",
     "general_education_schools", "general_education_teachers",

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from khforecast.cli import main
-from khforecast.forecaster import Forecaster
-from khforecast.models import simulate_paths
-from khforecast.predictive import (LEVELS, PooledCalibration, at_precision, bound_of,
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.models import simulate_paths
+from khforecast.engine.predictive import (LEVELS, PooledCalibration, at_precision, bound_of,
                                    history_shape, load_pooled_calibration, predictive_paths,
                                    width_class, width_scale)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from khforecast.catalog import load_catalog
-from khforecast.observations import (
+from khforecast.observations.read import (
     bundled_observations_path,
     illustrative_observations_path,
     read_observations,
 )
+from khforecast.plan.catalog import load_catalog
 from khforecast.target_scale import (
     TargetLabel,
     format_value,

@@ -1,0 +1,241 @@
+"""Batch parameters: ``params/batch.yaml`` and one ``params/sectors/<S>.yaml`` per sector.
+
+The batch passes these to the notebooks as papermill parameters, so a run is reproducible from
+the params recorded in its ``manifest.json``. Scenarios are defined elsewhere
+(``params/scenarios.yaml``, read by :mod:`khforecast.engine.scenarios`); here they are only named.
+
+Where the files are looked for, first match wins: the ``path`` given (``--params``);
+``params/batch.yaml`` in the working directory; the ``params/`` folder of the source tree this
+package was installed from. With none of these (a plain ``pip install``) the defaults of
+:class:`BatchParams` apply; they are the values of the repository's ``params/batch.yaml``, which a
+test keeps equal.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from khforecast.errors import ParamsError
+
+__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "find_params_file",
+           "load_params", "read_yaml_mapping"]
+
+SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+
+
+@dataclass(frozen=True)
+class SectorParams:
+    """What a sector's briefing is given besides the run: a note, charts first, a comparison."""
+
+    sector: str
+    note: str = ""  # free text shown at the top of the briefing (always HTML-escaped)
+    highlight: tuple[str, ...] = ()  # indicator ids charted first
+    compare_place: str = "vietnam"  # place drawn beside the province when the data hold it
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """The papermill parameters of this sector's briefing (lists, not tuples, for JSON)."""
+        return {"sector": self.sector, "note": self.note, "highlight": list(self.highlight),
+                "compare_place": self.compare_place}
+
+
+@dataclass(frozen=True)
+class BatchParams:
+    """Everything a batch run needs besides the data; defaults equal ``params/batch.yaml``."""
+
+    seed: int = 20240809
+    sims: int = 4000
+    thresholds: tuple[float, float] = (0.8, 0.5)  # (on track if p >= hi, at risk if p >= lo)
+    scenarios: tuple[str, ...] = ("bau",)
+    jobs: int | None = None  # parallel notebooks; None = number of cores
+    kernel_start_timeout: int = 120  # seconds; papermill's default is 60
+    cell_timeout: int = 600  # seconds per cell
+    run_date: _dt.date | None = None  # "as of" date for past-due tasks; None = today (UTC)
+    deep_dives: tuple[str, ...] = ()  # indicator ids that get a deep-dive notebook
+    scenario_explorer: bool = True  # also render the scenario comparison notebook
+    extra_notebooks: tuple[str, ...] = ()  # your own notebooks, run with run_dir and lang
+    sectors: Mapping[str, SectorParams] = field(default_factory=dict)
+    source: str = ""  # the batch.yaml read, or "" for the defaults
+
+    def sector(self, sector: str) -> SectorParams:
+        """The params of one sector (defaults when it has no YAML)."""
+        return self.sectors.get(sector, SectorParams(sector))
+
+    def as_of(self) -> _dt.date:
+        """The run date: ``run_date`` if set, else today in UTC."""
+        return self.run_date or _dt.datetime.now(_dt.UTC).date()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (for ``manifest.json``)."""
+        d = dataclasses.asdict(self)
+        d["run_date"] = self.run_date.isoformat() if self.run_date else None
+        d["sectors"] = {k: dataclasses.asdict(v) for k, v in self.sectors.items()}
+        return d
+
+
+_BATCH_KEYS = {f.name for f in dataclasses.fields(BatchParams)} - {"sectors", "source"}
+_SECTOR_KEYS = {f.name for f in dataclasses.fields(SectorParams)}
+
+
+def find_params_file(name: str) -> Path | None:
+    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
+    for candidate in (Path.cwd() / "params" / name,
+                      Path(__file__).resolve().parents[2] / "params" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_params_path() -> Path | None:
+    """The ``batch.yaml`` used when none is given, or ``None`` when there is none to find."""
+    return find_params_file("batch.yaml")
+
+
+def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
+    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
+    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot read the {what} file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamsError(f"{path}{where}: expected valid YAML, found {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values, "
+                          f"found a {type(data).__name__}")
+    return data
+
+
+def _bad(path: Path, key: str, expected: str, found: object) -> ParamsError:
+    return ParamsError(f"{path}, key '{key}': expected {expected}, found {found!r}")
+
+
+def _int(path: Path, key: str, v: object, *, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise _bad(path, key, f"an integer >= {minimum}", v)
+    return v
+
+
+def _str_list(path: Path, key: str, v: object) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, (str, int)) for x in v):
+        raise _bad(path, key, "a list of names", v)
+    # YAML reads `02` as the int 2: indicator ids are two-digit strings
+    return tuple(f"{x:02d}" if isinstance(x, int) else str(x) for x in v)
+
+
+def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(data) - _BATCH_KEYS)
+    if unknown:
+        raise _bad(path, unknown[0], "one of " + ", ".join(sorted(_BATCH_KEYS)), unknown[0])
+    out: dict[str, Any] = {}
+    for key, v in data.items():
+        if key in ("seed",):
+            out[key] = _int(path, key, v, minimum=0)
+        elif key in ("sims", "kernel_start_timeout", "cell_timeout"):
+            out[key] = _int(path, key, v, minimum=1)
+        elif key == "jobs":
+            out[key] = None if v is None else _int(path, key, v, minimum=1)
+        elif key == "thresholds":
+            if (not isinstance(v, list) or len(v) != 2
+                    or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                    or not 0 <= v[1] <= v[0] <= 1):
+                raise _bad(path, key, "[high, low] with 0 <= low <= high <= 1", v)
+            out[key] = (float(v[0]), float(v[1]))
+        elif key in ("scenarios", "deep_dives"):
+            out[key] = _str_list(path, key, v)
+            if key == "scenarios" and not out[key]:
+                raise _bad(path, key, "at least one scenario name", v)
+        elif key == "extra_notebooks":
+            found = []
+            for name in _str_list(path, key, v):
+                nb = (path.parent / name) if path.is_file() else Path(name)
+                if nb.suffix != ".ipynb" or not nb.is_file():
+                    raise _bad(path, key, "paths of existing .ipynb files (relative to this "
+                               "file)", name)
+                found.append(str(nb.resolve()))
+            out[key] = tuple(found)
+        elif key == "scenario_explorer":
+            if not isinstance(v, bool):
+                raise _bad(path, key, "true or false", v)
+            out[key] = v
+        elif key == "run_date":
+            if v is None or isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+                out[key] = v
+            else:
+                try:
+                    out[key] = _dt.date.fromisoformat(str(v))
+                except ValueError:
+                    raise _bad(path, key, "a date YYYY-MM-DD or null", v) from None
+    return out
+
+
+def _sector_params(path: Path) -> SectorParams:
+    data = read_yaml_mapping(path)
+    unknown = sorted(set(data) - _SECTOR_KEYS)
+    if unknown:
+        raise _bad(path, unknown[0], "one of " + ", ".join(sorted(_SECTOR_KEYS)), unknown[0])
+    sector = data.get("sector", path.stem)
+    if sector not in SECTORS or sector != path.stem:
+        raise _bad(path, "sector", f"the file's own sector {path.stem!r} (one of I..X)", sector)
+    note = data.get("note") or ""
+    if not isinstance(note, str):
+        raise _bad(path, "note", "text", note)
+    compare = data.get("compare_place", "vietnam")
+    if not isinstance(compare, str) or not compare:
+        raise _bad(path, "compare_place", "a place code", compare)
+    return SectorParams(sector=sector, note=note.strip(),
+                        highlight=_str_list(path, "highlight", data.get("highlight")),
+                        compare_place=compare)
+
+
+def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) -> BatchParams:
+    """Read ``batch.yaml`` and the ``sectors/*.yaml`` beside it; ``overrides`` (not None) win.
+
+    Parameters
+    ----------
+    path
+        A ``batch.yaml``; default: :func:`default_params_path`, or the built-in defaults.
+    **overrides
+        Fields of :class:`BatchParams` given on the command line (``seed=1, sims=200``);
+        ``None`` values are ignored.
+
+    Raises
+    ------
+    ParamsError
+        When a file is missing or not valid YAML, or a key is unknown or has a bad value; the
+        message names the file and the key.
+    """
+    chosen = Path(path) if path is not None else default_params_path()
+    fields: dict[str, Any] = {}
+    sectors: dict[str, SectorParams] = {}
+    if chosen is not None:
+        fields = _batch_fields(chosen, read_yaml_mapping(chosen))
+        sector_dir = chosen.parent / "sectors"
+        if sector_dir.is_dir():
+            for f in sorted(sector_dir.glob("*.yaml")):
+                sp = _sector_params(f)
+                sectors[sp.sector] = sp
+    given = {k: list(v) if isinstance(v, tuple) else v
+             for k, v in overrides.items() if v is not None}
+    fields.update(_batch_fields(Path("<command line>"), given))
+    return BatchParams(**fields, sectors=sectors,
+                       source=str(chosen.resolve()) if chosen is not None else "")

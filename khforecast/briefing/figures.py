@@ -1,0 +1,310 @@
+"""Charts of the briefings: fan charts, the status heatmap, required vs historical change.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global
+state, safe in threads and headless kernels); :func:`figure_png` turns one into PNG bytes that
+:mod:`khforecast.briefing` embeds in HTML. Labels come from :mod:`khforecast.briefing.i18n` and are drawn
+in DejaVu Sans, which has the Vietnamese diacritics. Matplotlib and seaborn are imported lazily.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from khforecast.briefing.i18n import format_number, t
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "HEADLINE_STATUSES",
+    "STATUS_ORDER",
+    "figure_png",
+    "plot_distribution",
+    "plot_indicator",
+    "plot_required_change",
+    "plot_scenarios",
+    "plot_status_heatmap",
+]
+
+#: assessment statuses in the order charts and tables show them.
+STATUS_ORDER: tuple[str, ...] = ("met", "on_track", "at_risk", "off_track", "missed",
+                                 "insufficient_data", "no_data", "qualitative")
+#: the statuses a headline always shows (others only when some indicator has them).
+HEADLINE_STATUSES: tuple[str, ...] = ("met", "on_track", "at_risk", "off_track", "no_data")
+_TARGET_YEARS = (2025, 2030)
+_RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
+       "axes.spines.top": False, "axes.spines.right": False}
+_BLUE = "#1f5a96"
+_TARGET = "#b2182b"
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render ``fig`` to PNG bytes (fonts with Vietnamese diacritics included)."""
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _series(forecasts: pd.DataFrame, indicator_id: str, place: str, scenario: str) -> pd.DataFrame:
+    rows = forecasts[(forecasts["indicator_id"].astype(str) == str(indicator_id))
+                     & (forecasts["place"] == place) & (forecasts["scenario"] == scenario)]
+    return rows.sort_values("year")
+
+
+def _bands(frame: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """(level %, low column, high column) of the bands the frame's quantile columns allow."""
+    bands = [(50, "q25", "q75"), (80, "q10", "q90")]
+    bands.append((95, "q025", "q975") if {"q025", "q975"} <= set(frame.columns)
+                 else (90, "q05", "q95"))
+    return sorted(bands, reverse=True)
+
+
+def _finish_axes(ax: Axes, targets: Iterable[Any], x0: float, lang: str, title: str,
+                 unit: str | None, decimals: int) -> None:
+    """What every indicator chart shares: targets from ``x0``, 2025/2030 marked, labels, number format."""
+    import matplotlib.ticker
+
+    for target in targets:
+        _draw_target(ax, target, lang, x0, float(max(_TARGET_YEARS)))
+    for year in _TARGET_YEARS:
+        ax.axvline(year, color="#999999", linewidth=0.6, linestyle="--")
+    ax.set_xlabel(t("fig.year", lang))
+    if unit:
+        ax.set_ylabel(unit)
+    ax.set_title(title, loc="left")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _pos: format_number(v, lang, decimals)))
+
+
+def _draw_target(ax: Axes, target: Any, lang: str, x0: float, x1: float) -> None:
+    kind, year = getattr(target, "kind", None), getattr(target, "year", None)
+    label = t("fig.target", lang, year=year)
+    if kind in ("lt", "le", "gt", "ge", "eq", "maintain") and target.value is not None:
+        ax.hlines(target.value, x0, year, colors=_TARGET, linestyles=":", linewidth=0.8)
+        ax.plot([year], [target.value], marker="D", color=_TARGET, markersize=5,
+                linestyle="none", label=label)
+    elif kind == "between" and target.low is not None and target.high is not None:
+        ax.fill_between([year - 0.4, year + 0.4], target.low, target.high, color=_TARGET,
+                        alpha=0.35, linewidth=0, label=label)
+
+
+def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "vi",
+                   place: str = "khanh_hoa", scenario: str = "bau",
+                   targets: Iterable[Any] = (), compare: pd.DataFrame | None = None,
+                   compare_label: str | None = None, title: str = "", unit: str = "",
+                   decimals: int = 1) -> Figure:
+    """A fan chart: observed points, the median and 50/80/95 % bands, targets, 2025 and 2030.
+
+    Parameters
+    ----------
+    forecasts
+        Rows of ``forecasts.csv`` (DESIGN §3); those of ``indicator_id``, ``place`` and
+        ``scenario`` are drawn. The 95 % band is drawn when ``q025``/``q975`` columns exist,
+        else the ``q05``-``q95`` band, labelled 90 %.
+    targets
+        :class:`khforecast.plan.targets.Target`-like objects (``year, kind, value, low, high``);
+        threshold kinds are drawn as a line and a diamond, ``between`` as a band, others not.
+    compare
+        Observed values of another place (columns ``year, value``), e.g. ``vietnam``.
+
+    Raises
+    ------
+    ValueError
+        When ``forecasts`` hold no row for the indicator, place and scenario.
+    """
+    import matplotlib
+    import matplotlib.ticker
+
+    rows = _series(forecasts, indicator_id, place, scenario)
+    if rows.empty:
+        raise ValueError(f"forecasts hold no row for indicator {indicator_id!r}, place "
+                         f"{place!r}, scenario {scenario!r}")
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 3.4)
+        ax = fig.subplots()
+        obs = rows[rows["observed"].notna()]
+        proj = rows[rows["q50"].notna() & rows["observed"].isna()]
+        if not proj.empty and not obs.empty:  # join the fan to the last observation
+            last = obs.iloc[[-1]].assign(**{c: obs["observed"].iloc[-1]
+                                            for c in ("q025", "q05", "q10", "q25", "q50",
+                                                      "q75", "q90", "q95", "q975")
+                                            if c in rows.columns})
+            proj = pd.concat([last, proj])
+        if not proj.empty:
+            for (level, lo, hi), alpha in zip(_bands(rows), (0.15, 0.25, 0.4)):
+                ax.fill_between(proj["year"], proj[lo], proj[hi], color=_BLUE, alpha=alpha,
+                                linewidth=0, label=t("fig.band", lang, level=level))
+            ax.plot(proj["year"], proj["q50"], color=_BLUE, linewidth=1.5,
+                    label=t("fig.median", lang))
+        ax.plot(obs["year"], obs["observed"], "o-", color="black", markersize=4, linewidth=1,
+                label=t("fig.observed", lang))
+        if compare is not None and not compare.empty:
+            cmp_ = compare.sort_values("year")
+            ax.plot(cmp_["year"], cmp_["value"], "s--", color="#777777", markersize=3,
+                    linewidth=0.8, label=compare_label or t("fig.vietnam", lang))
+        _finish_axes(ax, targets, float(rows["year"].min()), lang, title, unit, decimals)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8)
+    return fig
+
+
+def plot_scenarios(forecasts: pd.DataFrame, indicator_id: str, scenarios: Sequence[str], *,
+                   lang: str = "vi", place: str = "khanh_hoa", targets: Iterable[Any] = (),
+                   title: str = "", unit: str = "", decimals: int = 1) -> Figure:
+    """Scenarios side by side: each one's median and 80 % band, the observations and targets.
+
+    Raises ``ValueError`` when no scenario has rows for the indicator and place.
+    """
+    import matplotlib
+    import matplotlib.ticker
+
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 3.4)
+        ax = fig.subplots()
+        colors = matplotlib.colormaps["tab10"].colors
+        drawn = 0
+        obs = pd.DataFrame()
+        for i, name in enumerate(scenarios):
+            rows = _series(forecasts, indicator_id, place, name)
+            proj = rows[rows["observed"].isna() & rows["q50"].notna()]
+            if rows.empty:
+                continue
+            obs = rows[rows["observed"].notna()]
+            ax.fill_between(proj["year"], proj["q10"], proj["q90"], color=colors[i % 10],
+                            alpha=0.18, linewidth=0)
+            ax.plot(proj["year"], proj["q50"], color=colors[i % 10], linewidth=1.5, label=name)
+            drawn += 1
+        if not drawn:
+            raise ValueError(f"forecasts hold no row for indicator {indicator_id!r}, place "
+                             f"{place!r} in scenarios {list(scenarios)!r}")
+        ax.plot(obs["year"], obs["observed"], "o-", color="black", markersize=4, linewidth=1,
+                label=t("fig.observed", lang))
+        _finish_axes(ax, targets, float(obs["year"].min() if len(obs) else 2020), lang, title,
+                     unit, decimals)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8,
+                  title=t("col.scenario", lang))
+    return fig
+
+
+def plot_status_heatmap(assessment: pd.DataFrame, sector_of: Mapping[str, str], *,
+                        lang: str = "vi", sectors: Sequence[str] = (),
+                        target_year: int = 2030, scenario: str = "bau") -> Figure:
+    """Seaborn heatmap of how many indicators of each sector have each status.
+
+    ``sector_of`` maps indicator ids to sectors; ``sectors`` fixes the rows' order (default:
+    sorted as they appear). Cells hold counts; statuses no indicator has are left out.
+    """
+    import matplotlib
+    import seaborn as sns
+
+    rows = assessment[(assessment["target_year"] == target_year)
+                      & (assessment["scenario"] == scenario)].copy()
+    rows["sector"] = rows["indicator_id"].astype(str).map(sector_of)
+    order = list(sectors) or sorted(rows["sector"].dropna().unique())
+    table = pd.crosstab(rows["sector"], rows["status"]).reindex(index=order, fill_value=0)
+    cols = [s for s in STATUS_ORDER if s in table.columns]
+    table = table.reindex(columns=cols, fill_value=0)
+    table.columns = [t(f"status.{s}", lang) for s in cols]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.0, 0.35 * len(order) + 1.6)
+        ax = fig.subplots()
+        sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, linewidths=0.5,
+                    linecolor="white", ax=ax)
+        ax.set_xlabel(t("fig.status", lang))
+        ax.set_ylabel(t("fig.sector", lang))
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.tick_params(axis="y", labelrotation=0)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    return fig
+
+
+def plot_required_change(rows: pd.DataFrame, *, lang: str = "vi", decimals: int = 2) -> Figure:
+    """Dot plot of the yearly change required to meet each target against the historical one.
+
+    ``rows`` has columns ``label, historical_annual_change, required_annual_change``, one row
+    per indicator (in the indicator's own unit per year).
+    """
+    import matplotlib
+    import matplotlib.ticker
+
+    rows = rows.reset_index(drop=True)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 0.4 * len(rows) + 1.2)
+        ax = fig.subplots()
+        y = np.arange(len(rows))[::-1]
+        ax.hlines(y, rows["historical_annual_change"], rows["required_annual_change"],
+                  color="#bbbbbb", linewidth=1.5)
+        ax.plot(rows["historical_annual_change"], y, "o", color="#555555",
+                label=t("fig.historical", lang))
+        ax.plot(rows["required_annual_change"], y, "D", color=_TARGET,
+                label=t("fig.required", lang))
+        ax.axvline(0, color="#999999", linewidth=0.6)
+        ax.set_yticks(y, rows["label"])
+        ax.set_xlabel(t("fig.change_axis", lang))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _pos: format_number(v, lang, decimals)))
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+    return fig
+
+
+def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target: Any = None,
+                      unit: str = "", decimals: int = 1) -> Figure:
+    """Histogram of the simulated values in ``year`` with the target drawn over it."""
+    import matplotlib
+    import matplotlib.ticker
+
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 3.0)
+        ax = fig.subplots()
+        weights = np.full(draws.shape, 1.0 / max(len(draws), 1))
+        ax.hist(draws, bins=40, weights=weights, color=_BLUE, alpha=0.7)
+        if target is not None and getattr(target, "kind", None) in (
+                "lt", "le", "gt", "ge", "eq", "maintain") and target.value is not None:
+            ax.axvline(target.value, color=_TARGET, linestyle="--",
+                       label=t("fig.target", lang, year=year))
+            ax.legend(frameon=False)
+        elif target is not None and getattr(target, "kind", None) == "between":
+            ax.axvspan(target.low, target.high, color=_TARGET, alpha=0.2,
+                       label=t("fig.target", lang, year=year))
+            ax.legend(frameon=False)
+        ax.set_xlabel(unit)
+        ax.set_ylabel(t("fig.density", lang))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _pos: format_number(v, lang, decimals)))
+    return fig
+
+
+def plot_pit(densities: Sequence[float], *, lang: str = "vi", title: str = "") -> Figure:
+    """Bar chart of a PIT histogram (density per equal bin; the dashed line at 1 is calibrated)."""
+    import matplotlib
+
+    dens = np.asarray(densities, dtype=float)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 2.6)
+        ax = fig.subplots()
+        ax.bar(np.arange(dens.size) / dens.size, dens, width=1.0 / dens.size, align="edge",
+               color=_BLUE, alpha=0.8)
+        ax.axhline(1.0, color="#333333", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(t("fig.pit", lang))
+        ax.set_ylabel(t("fig.density", lang))
+        if title:
+            ax.set_title(title)
+    return fig

@@ -1,0 +1,412 @@
+"""Vietnamese and English strings, number formats and probability words for the briefings.
+
+Vietnamese is the default language. Every heading, label and status word of a briefing comes from
+:data:`STRINGS` through :func:`t`, so a briefing never mixes languages. Numbers follow each
+language's convention: ``3,5 %`` and ``48.749`` in Vietnamese, ``3.5%`` and ``48,749`` in English.
+
+Probabilities are put in words on one fixed scale, close to the IPCC's calibrated language
+(Mastrandrea et al. 2010), with wider bands so that every probability gets a word:
+
+=============  =========================  ======================
+``p_meet``     Vietnamese                 English
+=============  =========================  ======================
+>= 0.90        rất có khả năng            very likely
+>= 0.66        có khả năng                likely
+>= 0.33        khả năng ngang nhau        about as likely as not
+>= 0.10        ít có khả năng             unlikely
+< 0.10         rất ít có khả năng         very unlikely
+=============  =========================  ======================
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal
+
+__all__ = [
+    "LANGS",
+    "PROBABILITY_SCALE",
+    "STRINGS",
+    "Lang",
+    "check_lang",
+    "format_number",
+    "format_percent",
+    "format_signed",
+    "format_target_text",
+    "place_name",
+    "probability_words",
+    "t",
+]
+
+Lang = Literal["vi", "en"]
+LANGS: tuple[str, ...] = ("vi", "en")
+
+#: (lower bound of p, Vietnamese words, English words), from the highest band down.
+PROBABILITY_SCALE: tuple[tuple[float, str, str], ...] = (
+    (0.90, "rất có khả năng", "very likely"),
+    (0.66, "có khả năng", "likely"),
+    (0.33, "khả năng ngang nhau", "about as likely as not"),
+    (0.10, "ít có khả năng", "unlikely"),
+    (0.00, "rất ít có khả năng", "very unlikely"),
+)
+
+#: key -> (Vietnamese, English). Keys are grouped by prefix: ``status.``, ``escap.``, ``h.``
+#: (headings), ``col.`` (table columns), ``fig.`` (chart labels), ``msg.`` (sentences).
+STRINGS: dict[str, tuple[str, str]] = {
+    # status words (assessment.csv `status`)
+    "status.met": ("Đã đạt", "Met"),
+    "status.missed": ("Không đạt", "Missed"),
+    "status.on_track": ("Đúng hướng", "On track"),
+    "status.at_risk": ("Có nguy cơ", "At risk"),
+    "status.off_track": ("Chệch hướng", "Off track"),
+    "status.no_data": ("Chưa có số liệu", "No data"),
+    "status.insufficient_data": ("Chưa đủ số liệu", "Insufficient data"),
+    "status.qualitative": ("Định tính", "Qualitative"),
+    "status.no_target": ("Không đặt mục tiêu", "No target set"),
+    "status.not_yet_published": ("Chưa công bố", "Not yet published"),
+    # ESCAP-style progress labels (assessment.csv `escap_label`, when the engine writes it)
+    "escap.maintain_progress": ("Duy trì tiến độ", "Maintain progress"),
+    "escap.accelerate": ("Cần tăng tốc", "Accelerate progress"),
+    "escap.reverse_trend": ("Cần đảo ngược xu hướng", "Reverse trend"),
+    # headings
+    "h.sector_briefing": ("Báo cáo nhanh lĩnh vực {sector}: {name}",
+                          "Sector briefing {sector}: {name}"),
+    "h.overview": ("Tổng quan toàn tỉnh: khả năng đạt mục tiêu Kế hoạch 8839/KH-UBND",
+                   "Province overview: will plan 8839/KH-UBND meet its targets?"),
+    "h.deep_dive": ("Phân tích chuyên sâu chỉ tiêu {id}: {name}",
+                    "Indicator deep dive {id}: {name}"),
+    "h.scenarios": ("So sánh các kịch bản", "Scenarios compared"),
+    "h.scenario_explorer": ("Khám phá kịch bản", "Scenario explorer"),
+    "h.headline": ("Tóm tắt", "At a glance"),
+    "h.look_back_2025": ("Mục tiêu năm 2025: nhìn lại", "The 2025 targets looked back on"),
+    "h.outlook_2030": ("Triển vọng đến năm 2030", "Outlook to 2030"),
+    "h.fan_charts": ("Dự báo từng chỉ tiêu", "Forecast of each indicator"),
+    "h.required_change": ("Tốc độ cần thiết so với tốc độ lịch sử",
+                          "Required versus historical yearly change"),
+    "h.agencies_at_risk": ("Cơ quan chủ trì các chỉ tiêu có nguy cơ và nhiệm vụ liên quan",
+                           "Lead agencies of the indicators at risk and their tasks"),
+    "h.data_gaps": ("Khoảng trống số liệu", "Data gaps"),
+    "h.method": ("Ghi chú phương pháp", "Method note"),
+    "h.calibration": ("Hiệu chỉnh: độ phủ của khoảng dự báo", "Calibration: interval coverage"),
+    "h.sources": ("Nguồn số liệu", "Data sources"),
+    "h.status_by_sector": ("Tình trạng theo lĩnh vực (mục tiêu 2030)",
+                           "Status by sector (2030 targets)"),
+    "h.biggest_risks": ("Những rủi ro lớn nhất", "The biggest risks"),
+    "h.accelerations": ("Những chỉ tiêu cần tăng tốc nhiều nhất",
+                        "The largest accelerations needed"),
+    "h.coverage": ("Mức độ bao phủ số liệu", "Data coverage"),
+    "h.data": ("Số liệu và thang đo", "Data and scale"),
+    "h.model_fit": ("Mô hình và sai số kiểm định ngược", "Models and back-test errors"),
+    "h.distribution_2030": ("Phân phối dự báo năm {year}", "Forecast distribution in {year}"),
+    "h.note": ("Ghi chú", "Note"),
+    "h.toc": ("Mục lục", "Contents"),
+    "h.index": ("Kết quả chạy khforecast", "khforecast run"),
+    "h.briefings": ("Các báo cáo", "Briefings"),
+    # table columns
+    "col.id": ("Mã", "Id"),
+    "col.indicator": ("Chỉ tiêu", "Indicator"),
+    "col.unit": ("Đơn vị", "Unit"),
+    "col.last_value": ("Giá trị gần nhất", "Last value"),
+    "col.target": ("Mục tiêu", "Target"),
+    "col.probability": ("Khả năng đạt", "Probability of meeting"),
+    "col.status": ("Tình trạng", "Status"),
+    "col.escap": ("Nhãn ESCAP", "ESCAP label"),
+    "col.lead": ("Cơ quan chủ trì", "Lead agency"),
+    "col.result": ("Kết quả", "Result"),
+    "col.value": ("Giá trị", "Value"),
+    "col.year": ("Năm", "Year"),
+    "col.place": ("Địa bàn", "Place"),
+    "col.source": ("Nguồn", "Source"),
+    "col.note": ("Ghi chú", "Note"),
+    "col.data_status": ("Loại số liệu", "Data status"),
+    "col.sector": ("Lĩnh vực", "Sector"),
+    "col.name": ("Tên", "Name"),
+    "col.n_indicators": ("Số chỉ tiêu", "Indicators"),
+    "col.with_data": ("Có số liệu", "With data"),
+    "col.n_obs": ("Số quan sát", "Observations"),
+    "col.years": ("Các năm", "Years"),
+    "col.required": ("Cần mỗi năm", "Required per year"),
+    "col.historical": ("Lịch sử mỗi năm", "Historical per year"),
+    "col.ratio": ("Nhanh hơn lịch sử (lần)", "Times the historical pace"),
+    "col.agency": ("Cơ quan", "Agency"),
+    "col.indicators_at_risk": ("Chỉ tiêu có nguy cơ", "Indicators at risk"),
+    "col.task": ("Nhiệm vụ (Phụ lục II)", "Task (Appendix II)"),
+    "col.due": ("Thời hạn", "Due"),
+    "col.model": ("Mô hình", "Model"),
+    "col.scenario": ("Kịch bản", "Scenario"),
+    "col.median": ("Trung vị", "Median"),
+    "col.interval80": ("Khoảng 80 %", "80% interval"),
+    "col.briefing": ("Báo cáo", "Briefing"),
+    "col.run_status": ("Trạng thái", "Run status"),
+    "col.seconds": ("Thời gian (giây)", "Time (s)"),
+    "col.horizon": ("Tầm dự báo (năm)", "Horizon (years)"),
+    "col.coverage": ("Độ phủ", "Coverage"),
+    "col.nominal": ("Danh nghĩa", "Nominal"),
+    "col.count": ("Số chỉ tiêu", "Count"),
+    "col.cal_interval": ("Khoảng dự báo", "Interval"),
+    "col.cal_nominal": ("Độ phủ danh nghĩa", "Nominal coverage"),
+    "col.cal_coverage": ("Độ phủ thực tế ngoài mẫu", "Out-of-sample coverage"),
+    "col.cal_coverage_panel_out": ("Độ phủ (giữ riêng từng bảng)", "Coverage, one panel held out"),
+    "col.cal_n_backtests": ("Số lần kiểm định ngược", "Back-tests"),
+    "col.cal_n_series": ("Số chuỗi", "Series"),
+    "col.cal_method": ("Cách kiểm định ngoài mẫu", "Out-of-sample scheme"),
+    "col.n": ("Số lần kiểm định", "Checks"),
+    "col.mae": ("Sai số tuyệt đối trung bình", "Mean absolute error"),
+    "col.coverage80": ("Độ phủ khoảng 80 %", "80% interval coverage"),
+    "col.pit": ("PIT trung bình (0,5 nếu không lệch)", "Mean PIT (0.5 if unbiased)"),
+    "col.origin": ("Năm gốc dự báo", "Forecast origin"),
+    "col.total": ("Tổng", "Total"),
+    # figure labels
+    "fig.observed": ("Số liệu quan sát", "Observed"),
+    "fig.median": ("Trung vị dự báo", "Median forecast"),
+    "fig.band": ("Khoảng {level} %", "{level}% band"),
+    "fig.target": ("Mục tiêu {year}", "{year} target"),
+    "fig.year": ("Năm", "Year"),
+    "fig.vietnam": ("Cả nước", "Viet Nam"),
+    "fig.required": ("Cần mỗi năm", "Required per year"),
+    "fig.historical": ("Lịch sử mỗi năm", "Historical per year"),
+    "fig.change_axis": ("Thay đổi mỗi năm (đơn vị của chỉ tiêu)",
+                        "Change per year (indicator units)"),
+    "fig.sector": ("Lĩnh vực", "Sector"),
+    "fig.status": ("Tình trạng", "Status"),
+    "fig.probability": ("Khả năng đạt mục tiêu {year}", "Probability of meeting the {year} target"),
+    "fig.density": ("Tỷ lệ mô phỏng", "Share of simulations"),
+    # sentences
+    "msg.illustrative": (
+        ("SỐ LIỆU MINH HỌA: các con số trong báo cáo này không phải số liệu thống kê thật, "
+        "chỉ dùng để trình diễn công cụ."),
+        ("ILLUSTRATIVE DATA: the figures in this briefing are not real statistics; they only "
+        "demonstrate the tool.")),
+    "msg.headline": ("Mục tiêu 2030 của {n} chỉ tiêu trong lĩnh vực:",
+                     "The 2030 targets of the sector's {n} indicators:"),
+    "msg.headline_overview": ("Mục tiêu 2030 của {n} chỉ tiêu toàn tỉnh:",
+                              "The 2030 targets of the province's {n} indicators:"),
+    "msg.nowcast": ("chưa công bố; khả năng đã đạt {p} ({words})",
+                    "not yet published; probability it was met {p} ({words})"),
+    "msg.no_rows": ("Không có chỉ tiêu nào.", "None."),
+    "msg.no_quant_data": ("Không có chỉ tiêu định lượng nào của lĩnh vực có số liệu để vẽ.",
+                          "No quantitative indicator of this sector has data to chart."),
+    "msg.no_risk": ("Không có chỉ tiêu nào có nguy cơ hoặc chệch hướng.",
+                    "No indicator is at risk or off track."),
+    "msg.gaps": (("{n} trên {total} chỉ tiêu của lĩnh vực chưa có số liệu công khai cấp tỉnh. "
+                 "Khả năng đạt mục tiêu của các chỉ tiêu này chưa thể đánh giá."),
+                 ("{n} of the sector's {total} indicators have no public provincial data. "
+                 "Whether they will meet their targets cannot be assessed.")),
+    "msg.gaps_overview": ("{n} trên {total} chỉ tiêu chưa có số liệu công khai cấp tỉnh.",
+                          "{n} of {total} indicators have no public provincial data."),
+    "msg.past_due": ("quá hạn", "past due"),
+    "msg.as_of": ("tính đến ngày {date}", "as of {date}"),
+    "msg.successor": ("nay là {name}", "now {name}"),
+    "msg.method": (
+        ("Mỗi chỉ tiêu được dự báo bằng {sims} đường mô phỏng từ các mô hình chuỗi thời gian "
+        "(kịch bản {scenario}, hạt giống ngẫu nhiên {seed}). Khả năng đạt là tỷ lệ các đường "
+        "mô phỏng đạt mục tiêu vào năm mục tiêu, không phải từ một dự báo điểm. Ngưỡng tình trạng: "
+        "đúng hướng khi khả năng ≥ {hi}, có nguy cơ khi ≥ {lo}, chệch hướng khi thấp hơn. "
+        "Thang từ ngữ: ≥ 0,90 rất có khả năng; ≥ 0,66 có khả năng; ≥ 0,33 khả năng ngang nhau; "
+        "≥ 0,10 ít có khả năng; thấp hơn: rất ít có khả năng."),
+        ("Each indicator is forecast with {sims} simulated paths from time-series models "
+        "(scenario {scenario}, random seed {seed}). The probability of meeting a target is the "
+        "share of paths that meet it in the target year, never a point forecast. Status "
+        "thresholds: on track when the probability is ≥ {hi}, at risk when ≥ {lo}, off track "
+        "below. Words: ≥ 0.90 very likely; ≥ 0.66 likely; ≥ 0.33 about as likely as not; "
+        "≥ 0.10 unlikely; below: very unlikely.")),
+    "msg.coverage": (
+        ("Độ tin cậy của các khoảng dự báo đã được kiểm tra trên {n} lần dự báo ngược của các "
+         "chuỗi số liệu tỉnh và quốc gia mà mô hình chưa từng thấy (giữ riêng cả một nhóm chỉ "
+         "tiêu mỗi lần): khoảng 50 % chứa giá trị thực {c50} số lần, khoảng 80 % chứa {c80}, "
+         "khoảng 95 % chứa {c95}."),
+        ("How far to trust the bands was measured on {n} back-tests of provincial and national "
+         "series the engine had not seen (a whole family of indicators held out at a time): the "
+         "50 % band held the outcome {c50} of the time, the 80 % band {c80} and the 95 % band "
+         "{c95}.")),
+    "msg.stratum": (
+        ("Chuỗi này thuộc nhóm hiệu chỉnh: miền {domain}, dạng {shape}, vị trí so với biên "
+         "{near}. Độ phủ đo được ngoài mẫu (giữ riêng từng nhóm chỉ tiêu) của các chuỗi cùng nhóm:"),
+        ("This series' calibration stratum: domain {domain}, history {shape}, bound {near}. "
+         "Coverage measured out of sample (a family of indicators held out at a time) on the "
+         "pooled series of the same stratum:")),
+    "msg.no_stratum": ("Chưa có bảng độ phủ theo nhóm cho chuỗi này.",
+                       "No stratum coverage table for this series."),
+    "h.stratum": ("Độ tin cậy của khoảng dự báo cho loại chuỗi này",
+                  "How honest the bands are for this kind of series"),
+    "fig.pit": ("PIT (vị trí của giá trị thực trong phân phối dự báo)",
+                "PIT (where the outcome fell in the forecast distribution)"),
+    "fig.pit_title": ("Biểu đồ PIT, tầm dự báo {h} năm ({n} lần)",
+                      "PIT histogram, {h} years ahead ({n} back-tests)"),
+    "col.horizon_group": ("Tầm dự báo (năm)", "Years ahead"),
+    "msg.no_calibration": ("Bảng hiệu chỉnh không có trong lần chạy này.",
+                           "This run holds no calibration table."),
+    "msg.run_info": ("Lần chạy {run_id}, ngày {date}, địa bàn {place}",
+                     "Run {run_id} of {date}, place {place}"),
+    "msg.ok": ("thành công", "succeeded"),
+    "msg.failed": ("lỗi", "failed"),
+    "msg.failed_list": ("Các báo cáo sau bị lỗi: {names}", "These briefings failed: {names}"),
+    "msg.pdf": ("PDF", "PDF"),
+    "msg.no_scenarios": ("Lần chạy này chỉ có một kịch bản.", "This run holds one scenario only."),
+    "msg.backtest": (
+        ("Kiểm định ngược trên chính chuỗi số liệu: mô hình được ước lượng lại với số liệu đến "
+        "mỗi năm gốc ({origins} năm gốc) và so với {n} giá trị quan sát sau đó."),
+        ("Back-test on the series itself: the engine is refitted on the data up to each origin "
+        "({origins} origins) and compared with the {n} values observed later.")),
+    "msg.no_backtest": ("Chuỗi số liệu quá ngắn để kiểm định ngược (cần ít nhất 4 năm).",
+                        "The series is too short for a back-test (4 years at least)."),
+    "msg.scale": ("Đơn vị: {unit}; miền giá trị: {domain}; {direction}.",
+                  "Unit: {unit}; domain: {domain}; {direction}."),
+    "msg.higher_better": ("cao hơn là tốt hơn", "higher is better"),
+    "msg.lower_better": ("thấp hơn là tốt hơn", "lower is better"),
+    "msg.band": ("mục tiêu là một khoảng hoặc không có hướng", "the target is a band or has no direction"),
+    "msg.not_final": ("* số liệu sơ bộ hoặc ước tính.", "* preliminary or estimated figure."),
+    "msg.explorer_static": (
+        "Mở sổ tay này trong JupyterLab với interactive = True để điều chỉnh kịch bản trực tiếp.",
+        "Open this notebook in JupyterLab with interactive = True to move the scenario live."),
+    "label.acceleration": ("Hệ số tăng tốc", "Acceleration factor"),
+    "label.shock": ("Cú sốc (tỷ lệ)", "Shock (fraction)"),
+    "label.start_year": ("Năm bắt đầu", "Start year"),
+    "label.indicator": ("Chỉ tiêu", "Indicator"),
+    "label.probability": ("Khả năng đạt mục tiêu {year}: {p} ({words})",
+                          "Probability of meeting the {year} target: {p} ({words})"),
+}
+
+
+#: place codes of the data (DESIGN §2) -> (Vietnamese, English) names; other codes show as is.
+PLACES: dict[str, tuple[str, str]] = {
+    "khanh_hoa": ("Khánh Hòa", "Khánh Hòa"),
+    "ninh_thuan": ("Ninh Thuận", "Ninh Thuận"),
+    "khanh_hoa_merged": ("Khánh Hòa (sau hợp nhất 1/7/2025)", "Khánh Hòa (merged, 1 Jul 2025)"),
+    "vietnam": ("Cả nước", "Viet Nam"),
+}
+
+
+def place_name(code: str, lang: str = "vi") -> str:
+    """The name of a place code (``khanh_hoa`` -> ``Khánh Hòa``); unknown codes unchanged."""
+    names = PLACES.get(code)
+    return code if names is None else names[LANGS.index(check_lang(lang))]
+
+
+def check_lang(lang: str) -> Lang:
+    """Return ``lang`` if it is ``"vi"`` or ``"en"``; raise ``ValueError`` naming it otherwise."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGS)}")
+    return lang  # type: ignore[return-value]
+
+
+def t(key: str, lang: str = "vi", **fields: object) -> str:
+    """Return the string ``key`` in ``lang``, with ``{field}`` placeholders filled from ``fields``.
+
+    Raises ``KeyError`` naming the key when it is not in :data:`STRINGS`.
+
+    Examples
+    --------
+    >>> t("status.at_risk", "vi"), t("fig.target", "en", year=2030)
+    ('Có nguy cơ', '2030 target')
+    """
+    index = LANGS.index(check_lang(lang))
+    try:
+        text = STRINGS[key][index]
+    except KeyError:
+        raise KeyError(f"no string {key!r} in khforecast.briefing.i18n.STRINGS") from None
+    return text.format(**fields) if fields else text
+
+
+def _is_missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def format_number(x: float | None, lang: str = "vi", decimals: int = 1) -> str:
+    """Format a number the language's way: ``48.749,5`` (vi) or ``48,749.5`` (en); ``–`` if missing.
+
+    Examples
+    --------
+    >>> format_number(48749.5, "vi"), format_number(48749.5, "en")
+    ('48.749,5', '48,749.5')
+    """
+    check_lang(lang)
+    if _is_missing(x):
+        return "–"
+    text = f"{float(x):,.{decimals}f}"  # type: ignore[arg-type]
+    if text.startswith("-") and float(text.replace(",", "")) == 0:
+        text = text[1:]  # never "-0,0"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+#: the plan's words inside target texts, in English
+_TARGET_WORDS_EN = (("(duy trì)", "(maintain)"), ("duy trì", "maintain"),
+                    ("(hiện nay đã đạt)", "(already reached)"), ("lần", "times"))
+
+
+def format_target_text(text: str, lang: str = "vi") -> str:
+    """The plan's target text for display: as written in Vietnamese; numbers the English way in English.
+
+    The plan writes ``,`` as the decimal mark and ``.`` between thousands; in English those
+    become ``.`` and ``,`` (``< 3,8`` -> ``< 3.8``, ``48.749`` -> ``48,749``) and the plan's
+    few fixed words are translated. Qualitative texts stay as the plan wrote them.
+
+    Examples
+    --------
+    >>> format_target_text("< 3,8", "en"), format_target_text("1-1,5", "en")
+    ('< 3.8', '1-1.5')
+    >>> format_target_text("48.749", "en"), format_target_text("100 (duy trì)", "en")
+    ('48,749', '100 (maintain)')
+    >>> format_target_text("< 3,8", "vi")
+    '< 3,8'
+    """
+    check_lang(lang)
+    if lang == "vi" or not isinstance(text, str):
+        return text
+    out = re.sub(r"(?<=\d)\.(?=\d{3}(?!\d))", "\0", text)  # thousands dots, kept aside
+    out = re.sub(r"(?<=\d),(?=\d)", ".", out).replace("\0", ",")
+    for vi, en in _TARGET_WORDS_EN:
+        out = out.replace(vi, en)
+    return out
+
+
+def format_signed(x: float | None, lang: str = "vi", decimals: int = 1) -> str:
+    """Format a change with its sign: ``+1,5`` / ``−0,3`` (a true minus sign); ``–`` if missing."""
+    if _is_missing(x):
+        return "–"
+    text = format_number(abs(float(x)), lang, decimals)  # type: ignore[arg-type]
+    if round(float(x), decimals) == 0:  # type: ignore[arg-type]
+        return text
+    return ("+" if float(x) > 0 else "−") + text  # type: ignore[arg-type]
+
+
+def format_percent(x: float | None, lang: str = "vi", decimals: int = 0, *,
+                   fraction: bool = True) -> str:
+    """Format a percentage: ``3,5 %`` (vi) or ``3.5%`` (en); ``–`` if missing.
+
+    ``x`` is a fraction (0.035) by default, as probabilities are; pass ``fraction=False`` for a
+    value already in percent (3.5), as the catalog's ``%`` indicators are.
+
+    Examples
+    --------
+    >>> format_percent(0.035, "vi", 1), format_percent(3.5, "en", 1, fraction=False)
+    ('3,5 %', '3.5%')
+    """
+    if _is_missing(x):
+        check_lang(lang)
+        return "–"
+    value = float(x) * 100 if fraction else float(x)  # type: ignore[arg-type]
+    number = format_number(value, lang, decimals)
+    return f"{number} %" if lang == "vi" else f"{number}%"
+
+
+def probability_words(p: float | None, lang: str = "vi") -> str:
+    """Put a probability in words on the fixed scale :data:`PROBABILITY_SCALE`; ``–`` if missing.
+
+    Raises ``ValueError`` when ``p`` is outside [0, 1].
+
+    Examples
+    --------
+    >>> probability_words(0.93, "vi"), probability_words(0.4, "en")
+    ('rất có khả năng', 'about as likely as not')
+    """
+    check_lang(lang)
+    if _is_missing(p):
+        return "–"
+    p = float(p)  # type: ignore[arg-type]
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a probability must be in [0, 1], got {p!r}")
+    band = next(b for b in PROBABILITY_SCALE if p >= b[0])  # the last band starts at 0
+    return band[1] if lang == "vi" else band[2]

@@ -1,0 +1,250 @@
+"""The generic front door: forecast any set of yearly (or step-indexed) series from a long table.
+
+``khforecast forecast-series`` reads ``series_id, t, value`` and writes one row per series and
+future step with the mean and the requested quantiles of the simulated paths. Each series gets
+its own ``SeedSequence`` spawn, assigned in sorted ``series_id`` order, so the output does not
+depend on the row order of the input or on the number of worker processes.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from khforecast._io import atomic_write_text
+from khforecast.engine.models import InsufficientDataError
+from khforecast.engine.scales import DOMAINS, Domain
+from khforecast.errors import KhforecastError, ModelFitError
+from khforecast.engine.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
+
+__all__ = [
+    "QUANTILES",
+    "SeriesInputError",
+    "forecast_series",
+    "parse_quantiles",
+    "read_series",
+    "validate_series",
+    "write_series_forecasts",
+]
+
+QUANTILES: tuple[float, ...] = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
+_REQUIRED = ("series_id", "t", "value")
+_CHUNK = 64
+
+
+class SeriesInputError(KhforecastError, ValueError):
+    """Raised when a series table has problems; ``.problems`` lists every one (one per line)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(f"{len(problems)} problem(s) in the series input:\n" + "\n".join(problems))
+
+
+def _show(cell: object) -> str:
+    """A cell as the user wrote it: text quoted, numbers plain, a missing cell as 'nothing'."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)) or cell is pd.NA:
+        return "nothing"
+    if isinstance(cell, str):
+        return repr(cell)
+    return f"{cell:g}" if isinstance(cell, (float, np.floating)) else str(cell)
+
+
+def parse_quantiles(text: str | Sequence[float | str]) -> list[tuple[str, float]]:
+    """Parse ``"0.05,0.5,0.95"`` (or a sequence) into ``(label as given, level)`` pairs."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out: list[tuple[str, float]] = []
+    for item in items:
+        label = str(item).strip()
+        try:
+            level = float(label)
+        except ValueError:
+            raise SeriesInputError([(f"--quantiles: expected numbers in (0, 1) separated by ',', "
+                                    f"found {label!r}")]) from None
+        if not 0.0 < level < 1.0:
+            raise SeriesInputError([(f"--quantiles: expected levels strictly between 0 and 1, "
+                                    f"found {label}")])
+        out.append((label, level))
+    if not out:
+        raise SeriesInputError(["--quantiles: expected at least one level"])
+    return out
+
+
+def validate_series(frame: pd.DataFrame, *, source: str = "input", domain: Domain = "real"
+                    ) -> pd.DataFrame:
+    """Check a ``series_id, t, value`` table and return it clean and sorted by (series_id, t).
+
+    Rows are numbered as lines of a CSV file with a header (the first data row is row 2).
+
+    Raises
+    ------
+    SeriesInputError
+        Listing every problem: a missing column, a non-integer ``t``, a non-numeric or missing
+        ``value``, a value outside ``domain``, a duplicate ``(series_id, t)``, a gap in ``t``.
+    """
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise SeriesInputError([(f"{source}: missing column(s) {', '.join(map(repr, missing))}; "
+                                f"expected columns series_id, t, value, found "
+                                f"{', '.join(map(str, frame.columns))}")])
+    problems: list[str] = []
+    rows = np.arange(len(frame)) + 2
+    sid = frame["series_id"].astype("string")
+    t_num = pd.to_numeric(frame["t"], errors="coerce")
+    v_num = pd.to_numeric(frame["value"], errors="coerce")
+    for i in np.flatnonzero(sid.isna().to_numpy()):
+        problems.append(f"{source} row {rows[i]}, column 'series_id': expected an id, found nothing")
+    t_arr = t_num.to_numpy(dtype=float, na_value=np.nan)
+    bad_t = ~np.isfinite(t_arr) | (np.abs(t_arr - np.round(t_arr)) > 1e-9)
+    for i in np.flatnonzero(bad_t):
+        problems.append(f"{source} row {rows[i]}, column 't': expected an integer year or step, "
+                        f"found {_show(frame['t'].iloc[i])}")
+    v_arr = v_num.to_numpy(dtype=float, na_value=np.nan)
+    for i in np.flatnonzero(~np.isfinite(v_arr)):
+        problems.append(f"{source} row {rows[i]}, column 'value': expected a number, "
+                        f"found {_show(frame['value'].iloc[i])}")
+    if domain not in DOMAINS:
+        problems.append(f"domain: expected one of {', '.join(DOMAINS)}, found {domain!r}")
+    else:
+        ok = np.isfinite(v_arr)
+        lo_bad = ok & (v_arr < 0) if domain in ("percent", "positive") else np.zeros(len(v_arr), bool)
+        hi_bad = ok & (v_arr > 100) if domain == "percent" else np.zeros(len(v_arr), bool)
+        want = "a percent in 0-100" if domain == "percent" else "a value >= 0"
+        for i in np.flatnonzero(lo_bad | hi_bad):
+            problems.append(f"{source} row {rows[i]}, column 'value': expected {want} "
+                            f"(--domain {domain}), found {v_arr[i]:g}")
+    clean = pd.DataFrame({"series_id": sid, "t": np.round(t_arr), "value": v_arr, "_row": rows})
+    valid = clean.dropna(subset=["series_id", "t"]).sort_values(["series_id", "t", "_row"],
+                                                                kind="stable")
+    dup = valid.duplicated(["series_id", "t"], keep="first")
+    for _, r in valid[dup].iterrows():
+        first = valid[(valid["series_id"] == r["series_id"]) & (valid["t"] == r["t"])]["_row"].iloc[0]
+        problems.append(f"{source} row {r['_row']}: duplicate (series_id, t) = "
+                        f"({r['series_id']!r}, {int(r['t'])}); first seen at row {first}")
+    valid = valid[~dup]
+    step = valid.groupby("series_id", sort=False)["t"].diff()
+    for _, r in valid[step > 1].iterrows():
+        problems.append(f"{source} row {r['_row']}: series {r['series_id']!r} jumps to t = "
+                        f"{int(r['t'])} after a gap; expected consecutive steps (fill or drop "
+                        "the missing ones)")
+    if problems:
+        raise SeriesInputError(problems)
+    out = valid.drop(columns="_row").reset_index(drop=True)
+    out["t"] = out["t"].astype("int64")
+    return out
+
+
+def read_series(path: str | os.PathLike[str], *, domain: Domain = "real") -> pd.DataFrame:
+    """Read and validate a ``series_id, t, value`` CSV (UTF-8, a BOM tolerated); never writes it."""
+    p = Path(path)
+    try:
+        frame = pd.read_csv(p, dtype={"series_id": "string"}, encoding="utf-8-sig",
+                            keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise SeriesInputError([f"{p}: file not found"]) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SeriesInputError([(f"{p}: expected a UTF-8 CSV with a header row, could not read "
+                                f"it ({exc})")]) from None
+    return validate_series(frame, source=p.name, domain=domain)
+
+
+def _forecast_chunk(task: tuple) -> list[tuple]:
+    """Worker: forecast a chunk of series; a pure function of its arguments."""
+    units, h, sims, domain, calibration, levels = task
+    out = []
+    for sid, y, seed in units:
+        rng = np.random.default_rng(seed)
+        try:
+            res = predictive_paths(y, h, sims, rng, domain=domain, calibration=calibration)
+        except InsufficientDataError:
+            out.append((sid, None, None, "insufficient_data"))
+            continue
+        except ModelFitError as exc:
+            out.append((sid, None, None, f"failed: {exc}"))
+            continue
+        out.append((sid, res.paths.mean(axis=0), np.quantile(res.paths, levels, axis=0),
+                    res.model))
+    return out
+
+
+def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
+                    quantiles: Sequence[float | str] = QUANTILES, seed: int | None = 20240809,
+                    sims: int = 4000, jobs: int = 1, calibration: PooledCalibration | None = None
+                    ) -> pd.DataFrame:
+    """Forecast every series of a long ``series_id, t, value`` table ``horizon`` steps ahead.
+
+    Parameters
+    ----------
+    frame : the input table (validated here; row order does not matter)
+    horizon : steps ahead (>= 1)
+    domain : ``"real"``, ``"positive"`` (log scale) or ``"percent"`` (logit scale)
+    quantiles : levels in (0, 1); a string level keeps its spelling in the column name
+    seed : root of ``SeedSequence(seed).spawn(n_series)``, assigned in sorted series_id order
+    sims : sample paths per series
+    jobs : worker processes (the result is identical for any value)
+    calibration : the pooled calibration (``None``: the shipped one); the paths come from
+        :func:`khforecast.engine.predictive.predictive_paths`, the engine ``khforecast forecast`` uses
+
+    Returns
+    -------
+    DataFrame
+        One row per series and future step: ``series_id, t, mean, q_<level>..., model``;
+        ``model`` is what ran (``"insufficient_data"`` with empty figures for a series of
+        fewer than 3 points).
+
+    Raises
+    ------
+    SeriesInputError
+        When the table has problems (all listed) or an argument is out of range.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"series_id": "a", "t": range(2010, 2020),
+    ...                    "value": [50, 52, 53, 55, 56, 58, 59, 61, 62, 64]})
+    >>> out = forecast_series(df, 2, domain="percent", quantiles=[0.1, 0.9], seed=1, sims=500)
+    >>> list(out.columns), out["t"].tolist()
+    (['series_id', 't', 'mean', 'q_0.1', 'q_0.9', 'model'], [2020, 2021])
+    """
+    if horizon < 1 or sims < 1 or jobs < 1:
+        raise SeriesInputError([(f"expected horizon, sims and jobs >= 1, found horizon={horizon}, "
+                                f"sims={sims}, jobs={jobs}")])
+    pairs = parse_quantiles(quantiles)
+    levels = np.array([lv for _, lv in pairs])
+    data = validate_series(frame, domain=domain)
+    groups = {sid: g for sid, g in data.groupby("series_id", sort=True)}
+    ids = sorted(groups)
+    seeds = np.random.SeedSequence(seed).spawn(len(ids))
+    units = [(sid, groups[sid]["value"].to_numpy(dtype=float), ss) for sid, ss in zip(ids, seeds)]
+    cal = calibration if calibration is not None else load_pooled_calibration()
+    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, cal, levels)
+              for i in range(0, len(units), _CHUNK)]
+    if jobs == 1 or len(chunks) == 1:
+        results = [r for c in chunks for r in _forecast_chunk(c)]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = [r for part in pool.map(_forecast_chunk, chunks) for r in part]
+    cols: dict[str, list] = {"series_id": [], "t": [], "mean": []}
+    qcols = [f"q_{label}" for label, _ in pairs]
+    for q in qcols:
+        cols[q] = []
+    cols["model"] = []
+    for sid, mean, qs, model in results:
+        last_t = int(groups[sid]["t"].iloc[-1])
+        for k in range(horizon):
+            cols["series_id"].append(sid)
+            cols["t"].append(last_t + k + 1)
+            cols["mean"].append(np.nan if mean is None else float(mean[k]))
+            for j, q in enumerate(qcols):
+                cols[q].append(np.nan if qs is None else float(qs[j, k]))
+            cols["model"].append(model)
+    out = pd.DataFrame(cols)
+    out["t"] = out["t"].astype("int64")
+    return out
+
+
+def write_series_forecasts(out: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write the forecast table as CSV atomically (temporary file, then rename)."""
+    atomic_write_text(path, out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
