@@ -128,6 +128,14 @@ def bound_of(y: np.ndarray, domain: str) -> tuple[float | None, int]:
     return b, run
 
 
+def _sorted_quantile(zs: np.ndarray, q: float) -> np.ndarray:
+    """Per-column quantile of column-sorted ``zs`` (numpy's default linear interpolation)."""
+    pos = (zs.shape[0] - 1) * q
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, zs.shape[0] - 1)
+    return zs[lo] + (pos - lo) * (zs[hi] - zs[lo])
+
+
 def at_precision(x: np.ndarray, resolution: float) -> np.ndarray:
     """Values as they would be published at ``resolution`` (e.g. 0.1): rounded half away from 0."""
     d = max(0, round(-np.log10(resolution)))
@@ -188,13 +196,14 @@ class PooledCalibration:
                   ) -> np.ndarray:
         """Map model paths on the modelling scale to calibrated ones (same shape, ranks kept)."""
         n, h = z.shape
-        med = np.median(z, axis=0)
-        w = (np.quantile(z, 0.9, axis=0) - np.quantile(z, 0.1, axis=0)) / _IQ80
+        order = np.argsort(z, axis=0, kind="stable")  # one sort gives ranks and quantiles
+        zs = np.take_along_axis(z, order, axis=0)
+        med = _sorted_quantile(zs, 0.5)
+        w = (_sorted_quantile(zs, 0.9) - _sorted_quantile(zs, 0.1)) / _IQ80
         move, shape = history_shape(history_z)
         s = width_scale(w, move, self.min_move.get(domain, 0.01))
         wc = width_class(s, np.arange(1, h + 1))
-        ranks = np.argsort(np.argsort(z, axis=0, kind="stable"), axis=0, kind="stable")
-        p = (ranks + 0.5) / n
+        p_sorted = (np.arange(n) + 0.5) / n  # the p of the path ranked i at every horizon
         levels = np.asarray(LEVELS)
         mid = levels.tolist().index(0.5)
         centre = np.empty(h)
@@ -211,7 +220,7 @@ class PooledCalibration:
         offs[:, :mid] = np.minimum.accumulate(offs[:, :mid], axis=0)
         out = np.empty_like(z)
         for k in range(h):
-            out[:, k] = centre[k] + np.interp(p[:, k], levels, offs[k])
+            out[order[:, k], k] = centre[k] + np.interp(p_sorted, levels, offs[k])
         return out
 
     def bound_paths(self, bound: float, run: int, h: int, n: int, rng: np.random.Generator
