@@ -214,10 +214,13 @@ class PooledCalibration:
                 q = q * np.sqrt((k + 1) / HORIZONS)
             centre[k] = med[k] + s[k] * q[mid]
             offs[k] = s[k] * (q - q[mid])
-        # a band never narrows further ahead (the strata are fitted horizon by horizon, and a
-        # series can change width class between two horizons)
-        offs[:, mid:] = np.maximum.accumulate(offs[:, mid:], axis=0)
-        offs[:, :mid] = np.minimum.accumulate(offs[:, :mid], axis=0)
+        # the 90 % band never narrows further ahead (the strata are fitted horizon by horizon,
+        # and a series can change width class between two horizons); the levels beyond it are
+        # left as fitted: carrying a thin stratum's noisy 99.5 % quantile forward would let one
+        # horizon's estimate set every later year's tail
+        lo, hi = levels.tolist().index(0.05), levels.tolist().index(0.95)
+        offs[:, mid:hi + 1] = np.maximum.accumulate(offs[:, mid:hi + 1], axis=0)
+        offs[:, lo:mid] = np.minimum.accumulate(offs[:, lo:mid], axis=0)
         out = np.empty_like(z)
         for k in range(h):
             out[order[:, k], k] = centre[k] + np.interp(p_sorted, levels, offs[k])
