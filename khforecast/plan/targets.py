@@ -20,16 +20,18 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from khforecast.errors import TargetParseError
+from khforecast.plan.kinds import KINDS
 
 __all__ = [
     "TargetKind",
     "Domain",
+    "DOMAINS",
     "TARGET_KINDS",
     "Target",
     "parse_target",
@@ -38,12 +40,11 @@ __all__ = [
 
 TargetKind = Literal["lt", "le", "gt", "ge", "eq", "between", "maintain", "cumulative",
                      "annual_change", "ratio_to_base", "qualitative", "none"]
+#: the value domain of an indicator: a share in [0, 100], a positive amount, any real number
 Domain = Literal["percent", "positive", "real"]
-TARGET_KINDS: tuple[str, ...] = ("lt", "le", "gt", "ge", "eq", "between", "maintain",
-                                 "cumulative", "annual_change", "ratio_to_base", "qualitative",
-                                 "none")
+DOMAINS: tuple[str, ...] = get_args(Domain)
+TARGET_KINDS: tuple[str, ...] = tuple(KINDS)  # the plan's kinds (the table may gain more)
 
-_NON_QUANT = ("qualitative", "none")
 # units whose targets are a yearly change of the level ("Mức giảm ... hàng năm": %/năm)
 _PER_YEAR_UNITS = ("%/năm",)
 # units whose targets are a ratio to a base year ("Lần" = times)
@@ -74,18 +75,13 @@ class Target:
     strict: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in TARGET_KINDS:
+        if self.kind not in KINDS:
             raise TargetParseError(f"target {self.text!r} ({self.year}): unknown kind "
-                                   f"{self.kind!r}; expected one of {', '.join(TARGET_KINDS)}")
-        needs: dict[str, tuple[str, ...]] = {
-            "lt": ("value",), "le": ("value",), "gt": ("value",), "ge": ("value",),
-            "eq": ("value",), "maintain": ("value",), "between": ("low", "high"),
-            "cumulative": ("value", "start_year"), "ratio_to_base": ("value", "base_year"),
-            "annual_change": ("base_year",),
-        }
-        missing = [f for f in needs.get(self.kind, ()) if getattr(self, f) is None]
-        if self.kind == "annual_change" and self.low is None and self.high is None:
-            missing.append("low or high")
+                                   f"{self.kind!r}; expected one of {', '.join(KINDS)}")
+        rule = KINDS[self.kind]
+        missing = [f for f in rule.needs if getattr(self, f) is None]
+        if rule.needs_one_of and all(getattr(self, f) is None for f in rule.needs_one_of):
+            missing.append(" or ".join(rule.needs_one_of))
         if missing:
             raise TargetParseError(f"target {self.text!r} ({self.year}), kind {self.kind}: "
                                    f"missing {', '.join(missing)}")
@@ -100,19 +96,12 @@ class Target:
     @property
     def is_quantitative(self) -> bool:
         """True when the target has a numeric test (every kind except qualitative and none)."""
-        return self.kind not in _NON_QUANT
+        return KINDS[self.kind].quantitative
 
     @property
     def needed_years(self) -> tuple[int, ...]:
         """The years whose values :meth:`meets` reads (empty for qualitative/none targets)."""
-        if not self.is_quantitative:
-            return ()
-        if self.kind == "cumulative":
-            assert self.start_year is not None
-            return tuple(range(self.start_year, self.year + 1))
-        if self.kind in ("annual_change", "ratio_to_base"):
-            return (int(self.base_year), self.year)  # type: ignore[arg-type]
-        return (self.year,)
+        return KINDS[self.kind].years(self) if self.is_quantitative else ()
 
     def to_dict(self) -> dict[str, Any]:
         """The target as a plain dict (JSON-ready)."""
@@ -158,17 +147,7 @@ class Target:
             span = f"{first}-{int(yrs[-1])}" if yrs.size else "none"
             raise ValueError(f"target {self.text!r} ({self.year}, {self.kind}) needs years "
                              f"{missing[0]}..{missing[-1]} but the paths cover {span}")
-        col = self.year - first
-        if self.kind == "cumulative":
-            return arr[:, int(self.start_year) - first: col + 1].sum(axis=1)  # type: ignore[arg-type]
-        if self.kind == "annual_change":
-            base = arr[:, int(self.base_year) - first]  # type: ignore[arg-type]
-            return (arr[:, col] - base) / (self.year - int(self.base_year))  # type: ignore[arg-type]
-        if self.kind == "ratio_to_base":
-            base = arr[:, int(self.base_year) - first]  # type: ignore[arg-type]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return arr[:, col] / base
-        return arr[:, col]
+        return KINDS[self.kind].quantity(self, arr, first)
 
     def meets(self, paths: np.ndarray, years: np.ndarray) -> np.ndarray:
         """Whether each simulated path meets the target; bool array (n_paths,).
@@ -201,37 +180,8 @@ class Target:
             As :meth:`quantity`.
         """
         q = self.quantity(paths, years)
-        k = self.kind
-        strict = self.strict or k in ("lt", "gt")
         with np.errstate(invalid="ignore"):
-            if k in ("lt", "le") or (k == "maintain" and self.direction == -1):
-                return _at_most(q, self.value, strict)
-            if k in ("gt", "ge", "maintain", "cumulative"):
-                return _at_least(q, self.value, strict)
-            if k == "eq":
-                return _at_least(q, self.value, False) & _at_most(q, self.value, False)
-            if k == "between":
-                if self.direction == 1:
-                    return _at_least(q, self.low, False)
-                if self.direction == -1:
-                    return _at_most(q, self.high, False)
-                return _at_least(q, self.low, False) & _at_most(q, self.high, False)
-            if k == "ratio_to_base":
-                if self.direction == -1:
-                    return _at_most(q, self.value, strict)
-                return _at_least(q, self.value, strict)
-            # annual_change
-            lo, hi = self.low, self.high
-            if self.direction == -1:
-                return _at_most(q, hi if hi is not None else lo, strict)
-            if self.direction == 1:
-                return _at_least(q, lo if lo is not None else hi, strict)
-            ok = np.ones(q.shape, dtype=bool)
-            if lo is not None:
-                ok &= _at_least(q, lo, strict)
-            if hi is not None:
-                ok &= _at_most(q, hi, strict)
-            return ok
+            return KINDS[self.kind].meets(self, q)  # type: ignore[misc]
 
     def prob_met(self, paths: np.ndarray, years: np.ndarray) -> float:
         """The share of paths that meet the target (the mean of :meth:`meets`)."""
@@ -325,20 +275,6 @@ class Target:
 
 
 # --------------------------------------------------------------------------------------------
-def _slack(bound: float) -> float:
-    return 1e-9 * max(1.0, abs(float(bound)))
-
-
-def _at_least(q: np.ndarray, bound: float, strict: bool) -> np.ndarray:
-    """``q > bound`` (strict) or ``q >= bound``, up to binary noise."""
-    return q > bound + _slack(bound) if strict else q >= bound - _slack(bound)
-
-
-def _at_most(q: np.ndarray, bound: float, strict: bool) -> np.ndarray:
-    """``q < bound`` (strict) or ``q <= bound``, up to binary noise."""
-    return q < bound - _slack(bound) if strict else q <= bound + _slack(bound)
-
-
 _NUM = r"\d[\d.,]*"
 
 
@@ -430,6 +366,11 @@ def parse_target(text: str, year: int, *, unit: str | None = None, direction: in
     s = " ".join(str(text).split())
     dirn = 0 if direction is None else int(direction)
     common: dict[str, Any] = {"year": int(year), "text": raw, "note": note, "direction": dirn}
+    context = {"unit": unit, "observed_as": observed_as, "base_year": base_year,
+               "start_year": start_year}
+    for rule in list(KINDS.values()):  # kinds added to the table read their texts first
+        if rule.parse is not None and (found := rule.parse(s, dict(common), context)) is not None:
+            return found
     if s in ("", "-", "–", "—"):
         return Target(kind="none", **common)
     if not _has_digit(s):
