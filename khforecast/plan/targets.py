@@ -103,6 +103,10 @@ class Target:
         """The years whose values :meth:`meets` reads (empty for qualitative/none targets)."""
         return KINDS[self.kind].years(self) if self.is_quantitative else ()
 
+    def rounded(self, x: np.ndarray | float) -> np.ndarray:
+        """``x`` freed of binary noise (2.9999999999 -> 3), nothing more: comparisons are exact."""
+        return np.round(np.float64(x) if np.isscalar(x) else np.asarray(x, dtype=float), 9)
+
     def to_dict(self) -> dict[str, Any]:
         """The target as a plain dict (JSON-ready)."""
         return asdict(self)
@@ -181,7 +185,7 @@ class Target:
         """
         q = self.quantity(paths, years)
         with np.errstate(invalid="ignore"):
-            return KINDS[self.kind].meets(self, q)  # type: ignore[misc]
+            return KINDS[self.kind].meets(self, q, self.rounded(q))  # type: ignore[misc]
 
     def prob_met(self, paths: np.ndarray, years: np.ndarray) -> float:
         """The share of paths that meet the target (the mean of :meth:`meets`)."""
