@@ -11,7 +11,7 @@ import pytest
 
 from khforecast import briefing
 from khforecast.errors import KhforecastError
-from khforecast.i18n import format_percent
+from khforecast.briefing.i18n import format_percent
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import BatchParams, load_params, scenarios_file
 from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
+from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
 from khforecast.errors import KhforecastError
 from khforecast.observations.read import bundled_observations_path, read_observations
 from khforecast.plan.catalog import SECTORS, load_catalog
@@ -145,6 +146,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     # Every path is made absolute once, here: nothing below depends on the working folder.
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
+    choices = load_model_choices(default_models_path(bp.source or None))
+    check_choices(choices, catalog, observations, place=place)
     out_dir = Path(out).resolve()
     scenarios_path = scenarios_file(bp)
     run_dir = (out_dir / _new_run_id()).resolve()
@@ -158,14 +161,16 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list, scenarios_path), "status": "computing", "notebooks": [],
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source),
+        "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
     write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                              scenarios=scenarios_path, executor=executor)
+                                              scenarios=scenarios_path, executor=executor,
+                                              choices=choices)
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"

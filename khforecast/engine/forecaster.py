@@ -26,9 +26,12 @@ import pandas as pd
 
 from khforecast.engine.defaults import DEFAULT_SIMS, MIN_OBS
 from khforecast.engine.executor import run_map
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.model_choices import ModelChoices, SeriesChoice
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
 from khforecast.engine.scenarios import apply_scenario, load_scenarios
+from khforecast.engine.statespace import STATSMODELS_MODELS, preload
 from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.observations.places import COMPARISON_PLACES, MERGED_PLACE, merge_places
 from khforecast.plan.catalog import Catalog
@@ -36,6 +39,7 @@ from khforecast.plan.catalog import Catalog
 __all__ = [
     "ForecastResults",
     "Forecaster",
+    "model_input",
 ]
 
 
@@ -56,12 +60,31 @@ class _Task:
     seed_seq: np.random.SeedSequence
     calibration: PooledCalibration
     models: tuple[str, ...] | None
+    choice: SeriesChoice | None = None
+
+
+#: the values each domain can hold (paths modelled on another scale are held inside them)
+_DOMAIN_RANGE = {"percent": (0.0, 100.0), "positive": (0.0, np.inf), "real": (-np.inf, np.inf)}
 
 
 def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Consecutive years from the first to the last, gaps filled by linear interpolation."""
     full = np.arange(int(years[0]), int(years[-1]) + 1)
     return full, np.interp(full, years, values)
+
+
+def model_input(years: np.ndarray, values: np.ndarray, domain: str, choice: SeriesChoice
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, Interventions]:
+    """What the models see of one series: the years a statistician did not exclude, gaps
+    bridged, the modelling domain (the indicator's own unless ``transform`` is set) and the
+    declared interventions as positions.
+
+    Returns ``(kept, fit_years, fit_values, domain, interventions)``; ``kept`` marks the
+    observed years used.
+    """
+    kept = ~np.isin(years, choice.exclude_years)
+    fit_years, fit_values = _fill_gaps(years[kept], values[kept])
+    return kept, fit_years, fit_values, choice.domain(domain), choice.interventions(fit_years)
 
 
 def _run_series(task: _Task) -> SeriesPaths:
@@ -85,15 +108,29 @@ def _run_series(task: _Task) -> SeriesPaths:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only, model="",
                            **base)
     rng = np.random.default_rng(task.seed_seq)
+    choice = task.choice or SeriesChoice()
+    kept, fit_years, fit_values, domain, interventions = model_input(years, vals, task.domain,
+                                                                     choice)
     try:
         # the one engine (forecast-series draws with it too)
-        res = predictive_paths(filled, h, task.n_sims, rng, domain=task.domain,
-                               calibration=task.calibration, models=task.models)
+        res = predictive_paths(fit_values, h, task.n_sims, rng, domain=domain,
+                               calibration=task.calibration, models=task.models,
+                               interventions=interventions)
     except (ModelFitError, ValueError) as exc:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only,
                            model="", status="failed", notes=(f"{type(exc).__name__}: {exc}",), **base)
-    model = res.model + ("+interpolated" if len(full_years) > len(years) else "")
-    paths = np.hstack([history_only, res.paths])
+    model = res.model + ("+interpolated" if len(fit_years) > int(kept.sum()) else "")
+    if interventions:
+        model += f"+interventions({interventions.describe(int(fit_years[0]))})"
+    if not kept.all():
+        model += "+excluded(" + ", ".join(str(int(y)) for y in years[~kept]) + ")"
+    drawn = res.paths
+    if domain != task.domain or choice.bounds is not None:
+        lo, hi = _DOMAIN_RANGE[task.domain]
+        if choice.bounds is not None:
+            lo, hi = max(lo, choice.bounds[0]), min(hi, choice.bounds[1])
+        drawn = np.clip(drawn, lo, hi)
+    paths = np.hstack([history_only, drawn])
     all_years = np.arange(int(full_years[0]), task.until + 1)
     observed_all = np.r_[observed, np.full(h, np.nan)]
     return SeriesPaths(years=all_years, observed=observed_all, paths=paths, model=model,
@@ -124,6 +161,11 @@ class Forecaster:
     executor
         Any ``concurrent.futures.Executor`` to run the series on (e.g. dask's
         ``Client.get_executor()``); it overrides ``jobs``. Results are the same on any.
+    choices
+        Per-indicator members, interventions, excluded years, transform and bounds
+        (``params/models.yaml``, :func:`khforecast.engine.model_choices.load_model_choices`);
+        ``None``: the registry defaults for every series. ``models``, when given, overrides the
+        members the file names.
 
     Examples
     --------
@@ -138,6 +180,7 @@ class Forecaster:
     calibration: PooledCalibration | None = None
     jobs: int | None = None
     executor: Executor | None = field(default=None, compare=False, repr=False)
+    choices: ModelChoices | None = None
 
     def __post_init__(self) -> None:
         if self.sims < 1:
@@ -243,9 +286,13 @@ class ForecastResults:
         for key, child in zip(keys, children):
             ind = self.catalog.indicators[key[0]]
             yrs, vals = self.histories[key]
+            choice = fc.choices.for_indicator(key[0]) if fc.choices is not None else None
+            models = fc.models or (choice.models if choice is not None else None)
             tasks.append(_Task(key[0], key[1], str(ind.domain), str(ind.observed_as), yrs, vals,
-                               until, fc.sims, child, cal, fc.models))
+                               until, fc.sims, child, cal, models, choice))
         jobs = fc.jobs if fc.jobs is not None else (1 if len(tasks) < 16 else None)
+        if any(m in STATSMODELS_MODELS for t in tasks for m in (t.models or ())):
+            preload()  # once here: forked workers inherit the import
         done = run_map(_run_series, tasks, executor=fc.executor, jobs=jobs)
         _warn_fallbacks(done)
         return SamplePaths(place=self.place, scenario="bau", until=until,

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from khforecast.errors import KhforecastError
+from khforecast.engine.interventions import Interventions
 from khforecast.engine.models import SimResult, simulate_paths
 from khforecast.engine.scales import Domain, data_resolution, fit_scale
 
@@ -310,7 +311,8 @@ def load_pooled_calibration() -> PooledCalibration:
 
 def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
                      domain: Domain = "real", calibration: PooledCalibration | None = None,
-                     models: Sequence[str] | None = None) -> SimResult:
+                     models: Sequence[str] | None = None,
+                     interventions: Interventions | None = None) -> SimResult:
     """Calibrated sample paths of one series: THE engine behind every command.
 
     Parameters
@@ -321,6 +323,8 @@ def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generato
     domain : ``percent``, ``positive`` or ``real``
     calibration : ``None`` loads the shipped one
     models : model names (default: the combination)
+    interventions : declared shocks / level shifts the models fit around (see
+        :mod:`khforecast.engine.interventions`)
 
     Returns
     -------
@@ -337,7 +341,8 @@ def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generato
     """
     cal = calibration if calibration is not None else load_pooled_calibration()
     y = np.asarray(y, dtype=float).ravel()
-    res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models)
+    res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models,
+                         interventions=interventions)
     resolution = data_resolution(y)
     bound, run = bound_of(y, domain)
     if bound is not None:
