@@ -1,30 +1,60 @@
-"""Atomic writes and hashing: an output is either the old good file or the new complete one."""
+"""Atomic writes, hashing and the guards on what the package reads and writes.
+
+An output is either the old good file or the new complete one; a failed write raises an
+``OSError`` naming the output (never the temporary file). Text cells a spreadsheet would run as
+a formula are neutralised in every CSV written here (:func:`spreadsheet_safe`). YAML is read
+with aliases refused and a size limit (:func:`load_yaml`).
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["CSV_FLOAT_FORMAT", "atomic_write", "atomic_write_bytes", "atomic_write_csv",
-           "atomic_write_text", "sha256_file"]
+__all__ = ["CSV_FLOAT_FORMAT", "YAML_MAX_BYTES", "YamlLimitError", "atomic_write",
+           "atomic_write_bytes", "atomic_write_csv", "atomic_write_text", "load_yaml",
+           "make_parent", "safe_frame", "sha256_file", "spreadsheet_safe"]
 
 #: floats in every CSV the package writes: 10 significant digits, so files are stable across runs
 CSV_FLOAT_FORMAT = "%.10g"
+#: the largest params/scenarios YAML read (hand-written files are a few KB)
+YAML_MAX_BYTES = 1 << 20
+
+
+def make_parent(target: Path) -> None:
+    """Create ``target``'s folder; a file in the way is an ``OSError`` naming that file."""
+    parent = target.parent
+    for p in (parent, *parent.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "is a file, not a directory", str(p))
+            break
+    parent.mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    Raises ``OSError`` with ``filename`` the target when the folder cannot be made, the target
+    is a directory, or writing fails (a full disk, no permission); the target is then unchanged.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(target))
+    make_parent(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _located(exc, target) from exc
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         with os.fdopen(fd, mode, **kwargs) as fh:
@@ -32,10 +62,20 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Ite
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _located(exc, target) from exc
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _located(exc: OSError, target: Path) -> OSError:
+    """The same error with the output's name (not the temporary file's) as its filename."""
+    out = type(exc)(exc.errno, exc.strerror or str(exc), str(target))
+    return out
 
 
 def _umask() -> int:
@@ -58,9 +98,91 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def atomic_write_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
-    """Write ``frame`` as CSV (no index, ``\\n`` line ends, :data:`CSV_FLOAT_FORMAT`) atomically."""
-    atomic_write_text(path, frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
-                                         lineterminator="\n"))
+    """Write ``frame`` as CSV (no index, ``\\n`` line ends, :data:`CSV_FLOAT_FORMAT`) atomically,
+    its text cells made :func:`spreadsheet_safe`."""
+    atomic_write_text(path, safe_frame(frame).to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
+                                                     lineterminator="\n"))
+
+
+_FORMULA_START = ("=", "@", "+", "-", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never run as a formula (OWASP "CSV injection").
+
+    A cell starting with ``=``, ``@``, ``+``, ``-``, a tab or a carriage return gets a leading
+    ``'``; plain numbers (``-3.5``) and a lone ``-`` or ``+`` are left as they are.
+
+    >>> print(spreadsheet_safe('=HYPERLINK("x")'), spreadsheet_safe("-3.5"), spreadsheet_safe("ok"))
+    '=HYPERLINK("x") -3.5 ok
+    """
+    if not text.startswith(_FORMULA_START) or text in ("-", "+"):
+        return text
+    if text[0] in "+-":
+        try:
+            float(text)
+            return text
+        except ValueError:
+            pass
+    return "'" + text
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell :func:`spreadsheet_safe` (a copy only when one changes)."""
+    out = frame
+    for col in frame.columns:
+        series = frame[col]
+        if series.dtype != object and str(series.dtype) != "string":
+            continue
+        risky = series.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        if risky.any():
+            if out is frame:
+                out = frame.copy()
+            out[col] = series.map(lambda v: spreadsheet_safe(v) if isinstance(v, str) else v)
+    return out
+
+
+class YamlLimitError(ValueError):
+    """Raised by :func:`load_yaml` for YAML it refuses; the message says what and where."""
+
+
+def _no_alias_loader() -> type:
+    """A ``yaml.SafeLoader`` that refuses aliases (``*name``: the billion-laughs expansion) and
+    reads dates as text (each reader checks its own dates and names the key)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise YamlLimitError(f"line {event.start_mark.line + 1}: expected plain values, "
+                                     "found an alias (*name); aliases are not allowed")
+            return super().compose_node(parent, index)
+
+    Loader.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return Loader
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with aliases refused, dates read as text and a size limit.
+
+    Raises :class:`YamlLimitError` (too large, an alias) or ``yaml.YAMLError`` (not YAML).
+
+    >>> load_yaml("run_date: 2025-13-45")
+    {'run_date': '2025-13-45'}
+    """
+    import yaml
+
+    if len(text) > YAML_MAX_BYTES:
+        raise YamlLimitError(f"expected a params file of at most {YAML_MAX_BYTES // 1024} KB, "
+                             f"found one larger than that ({len(text) // 1024} KB)")
+    try:
+        return yaml.load(text, Loader=_no_alias_loader())  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise YamlLimitError("expected YAML nested a few levels deep, found it nested too "
+                             "deeply to read") from None
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

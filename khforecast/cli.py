@@ -198,6 +198,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: the file, what went wrong, that nothing was changed."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = (exc.strerror or str(exc)).rstrip(".")
+    return f"{where}{what[:1].lower() + what[1:]}; the previous output, if any, is unchanged"
+
+
 # --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (kept separate so tests and docs can inspect it)."""
@@ -295,6 +302,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("khforecast: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system refused (full disk, no permission, a file in the
+        if args.debug:      # way): the user's to fix, and the writers left the old files
+            raise
+        print(f"khforecast: error: {_os_error(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # an internal bug: still one line unless --debug
         if args.debug:
             raise
