@@ -127,18 +127,31 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text
 
 
+def _safe_cell(value: object) -> object:
+    """A text cell :func:`spreadsheet_safe`, its carriage returns written as line breaks (the
+    CSV writer quotes a cell holding ``\\n`` but not one holding a bare ``\\r``, which every
+    reader takes for the end of the row)."""
+    if not isinstance(value, str):
+        return value
+    return spreadsheet_safe(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every text cell :func:`spreadsheet_safe` (a copy only when one changes)."""
+    """``frame`` with every text cell made safe to open in a spreadsheet (:func:`_safe_cell`);
+    a copy only when a cell changes."""
+    from pandas.api.types import is_string_dtype
+
     out = frame
     for col in frame.columns:
         series = frame[col]
-        if series.dtype != object and str(series.dtype) != "string":
+        if series.dtype != object and not is_string_dtype(series.dtype):
             continue
-        risky = series.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        risky = series.map(lambda v: isinstance(v, str) and (v.startswith(_FORMULA_START)
+                                                             or "\r" in v))
         if risky.any():
             if out is frame:
                 out = frame.copy()
-            out[col] = series.map(lambda v: spreadsheet_safe(v) if isinstance(v, str) else v)
+            out[col] = series.map(_safe_cell)
     return out
 
 

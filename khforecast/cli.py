@@ -11,18 +11,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from khforecast import __version__
-from khforecast.errors import KhforecastError, ObservationError
+from khforecast.errors import KhforecastError, ObservationError, UsageError
 
 __all__ = ["main", "build_parser"]
 
 
-class _UsageError(KhforecastError):
-    """Raised when arguments are individually valid but make no sense together."""
 
 
 # --------------------------------------------------------------------------------------------
 # command handlers: each imports its module lazily so `khforecast --help` stays fast
 # --------------------------------------------------------------------------------------------
+def _check_counts(args: argparse.Namespace) -> None:
+    """--sims, --jobs and --horizon within their bounds (memory runs out beyond them)."""
+    from khforecast.batch.params import JOBS_MAX
+    from khforecast.engine.models import HORIZON_MAX, SIMS_MAX
+
+    for option, maximum in (("sims", SIMS_MAX), ("jobs", JOBS_MAX), ("horizon", HORIZON_MAX)):
+        value = getattr(args, option, None)
+        if value is not None and not 1 <= value <= maximum:
+            raise UsageError(f"--{option}: expected a whole number from 1 to at most "
+                             f"{maximum:,}, found {value:,}")
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     import json
 
@@ -103,12 +113,12 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
-        raise _UsageError(f"OUT.xlsx must end in .xlsx, got {args.out!r}")
+        raise UsageError(f"OUT.xlsx must end in .xlsx, got {args.out!r}")
     if not YEAR_MIN <= args.start_year <= args.end_year <= YEAR_MAX:
-        raise _UsageError(f"--start-year/--end-year must satisfy {YEAR_MIN} <= start <= end <= "
+        raise UsageError(f"--start-year/--end-year must satisfy {YEAR_MIN} <= start <= end <= "
                           f"{YEAR_MAX}, got {args.start_year}..{args.end_year}")
     if out.exists() and not args.force:
-        raise _UsageError(f"{args.out} exists; use --force to overwrite it")
+        raise UsageError(f"{args.out} exists; use --force to overwrite it")
     write_template(out, start_year=args.start_year, end_year=args.end_year, force=args.force)
     print(f"wrote {args.out} (years {args.start_year}-{args.end_year}); fill it in, then run "
           f"`khforecast validate {args.out}`")
@@ -135,8 +145,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from khforecast.assess.assessment import run_forecast
 
-    if args.sims < 1 or (args.jobs is not None and args.jobs < 1):
-        raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
+    _check_counts(args)
     manifest = run_forecast(args.out, data=args.data or None, place=args.place,
                             scenarios=args.scenario, params=args.params, seed=args.seed,
                             sims=args.sims, jobs=args.jobs, decimal=args.decimal)
@@ -156,12 +165,11 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
         write_series_forecasts,
     )
 
-    if args.horizon < 1 or args.sims < 1 or args.jobs < 1:
-        raise _UsageError("--horizon, --sims and --jobs must be >= 1")
+    _check_counts(args)
     try:
         parse_quantiles(args.quantiles)
     except SeriesInputError as exc:
-        raise _UsageError("; ".join(exc.problems)) from None
+        raise UsageError("; ".join(exc.problems)) from None
     frame = read_series(args.input, domain=args.domain)
     out = forecast_series(frame, args.horizon, domain=args.domain, quantiles=args.quantiles,
                           seed=args.seed, sims=args.sims, jobs=args.jobs)
@@ -181,9 +189,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         sectors = [normalize_sector(s) for s in args.sectors] if args.sectors else None
     except CatalogError as exc:
-        raise _UsageError(f"--sectors: {exc}") from None
-    if args.jobs is not None and args.jobs < 1:
-        raise _UsageError(f"--jobs: expected a positive number of notebooks, found {args.jobs}")
+        raise UsageError(f"--sectors: {exc}") from None
+    _check_counts(args)
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
                        sims=args.sims, pdf=args.pdf)
@@ -294,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_err = sum(p.severity == "error" for p in exc.problems)
         print(f"khforecast: {n_err} problem(s) found; nothing was written", file=sys.stderr)
         return 1
-    except _UsageError as exc:
+    except UsageError as exc:
         if args.debug:
             raise
         print(f"khforecast: usage error: {exc}", file=sys.stderr)

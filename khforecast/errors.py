@@ -14,6 +14,7 @@ __all__ = [
     "ModelFitError",
     "ParamsError",
     "NotebookRunError",
+    "UsageError",
 ]
 
 
@@ -49,3 +50,7 @@ class ParamsError(KhforecastError, ValueError):
 
 class NotebookRunError(KhforecastError):
     """Raised when one or more notebooks of a batch failed (each is saved with its error)."""
+
+
+class UsageError(KhforecastError, ValueError):
+    """Raised when arguments are individually valid but make no sense together (exit 2)."""

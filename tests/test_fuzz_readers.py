@@ -16,12 +16,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from khforecast.catalog import load_catalog
+from khforecast.batch.params import load_params
+from khforecast.engine.scenarios import load_scenarios
+from khforecast.engine.series import read_series
 from khforecast.errors import KhforecastError, ParamsError
-from khforecast.observations import check_observations
-from khforecast.params import load_params
-from khforecast.scenarios import load_scenarios
-from khforecast.series import read_series
+from khforecast.observations.read import check_observations
+from khforecast.plan.catalog import load_catalog
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -112,7 +112,6 @@ def template_copy(tmp: Path, edit) -> Path:
 # --------------------------------------------------------------------------------------------
 # 2. hangs and unbounded memory
 # --------------------------------------------------------------------------------------------
-@xfail("yaml_laughs_sims")
 def test_billion_laughs_in_sims_is_refused_quickly(tmp_path):
     batch = params_dir(tmp_path, laughs("sims"))
     rc, _, err = child(["run", "--params", str(batch), "--out", str(tmp_path / "out"),
@@ -122,7 +121,6 @@ def test_billion_laughs_in_sims_is_refused_quickly(tmp_path):
     assert len(err) < 2000 and runs_in(tmp_path / "out") == []
 
 
-@xfail("yaml_laughs_note")
 def test_billion_laughs_in_a_sector_note_is_refused_quickly(tmp_path):
     batch = params_dir(tmp_path, {"sims": 50}, {"II": "sector: II\n" + laughs("note")})
     rc, _, err = child(["run", "--params", str(batch), "--out", str(tmp_path / "out"),
@@ -132,7 +130,6 @@ def test_billion_laughs_in_a_sector_note_is_refused_quickly(tmp_path):
     assert len(err) < 2000 and runs_in(tmp_path / "out") == []
 
 
-@xfail("yaml_size_limit")
 def test_a_yaml_file_over_the_size_limit_is_refused(tmp_path):
     batch = params_dir(tmp_path, "# " + "x" * (2 * 2**20) + "\nsims: 50\n")
     rc, _, err = run_cli(["forecast", "--params", str(batch), "--out", str(tmp_path / "o")])
@@ -177,7 +174,6 @@ def test_many_bad_rows_print_a_capped_list_and_a_count_of_the_rest(tmp_path):
     ["forecast-series", "--input", "s.csv", "--horizon", "2", "--out", "o.csv"],
     ["run", "--out", "o", "--sectors", "II"],
 ])
-@xfail("sims_huge")
 def test_a_billion_sims_is_a_usage_error(tmp_path, command):
     (tmp_path / "s.csv").write_text(SERIES, encoding="utf-8")
     rc, _, err = child([*command, "--sims", "1000000000"], cwd=tmp_path, timeout=60)
@@ -186,7 +182,6 @@ def test_a_billion_sims_is_a_usage_error(tmp_path, command):
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.csv").exists()
 
 
-@xfail("sims_huge_params")
 def test_a_billion_sims_in_batch_yaml_names_the_key(tmp_path):
     batch = params_dir(tmp_path, {"sims": 1_000_000_000})
     rc, _, err = child(["forecast", "--params", str(batch), "--out", "o"], cwd=tmp_path,
@@ -195,7 +190,6 @@ def test_a_billion_sims_in_batch_yaml_names_the_key(tmp_path):
     located(err, "batch.yaml", "sims", "at most")
 
 
-@xfail("horizon_huge")
 def test_a_huge_horizon_is_a_usage_error(tmp_path):
     (tmp_path / "s.csv").write_text(SERIES, encoding="utf-8")
     rc, _, err = child(["forecast-series", "--input", "s.csv", "--horizon", "100000000",
@@ -267,7 +261,6 @@ def test_forecast_on_a_header_only_file_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["forecast", "run"])
-@xfail("place_nowhere")
 def test_a_place_the_data_do_not_hold_is_an_error(tmp_path, command):
     out = tmp_path / "o"
     rc, _, err = run_cli([command, "--place", "nowhere", "--out", str(out), "--sims", "50",
@@ -280,7 +273,20 @@ def test_a_place_the_data_do_not_hold_is_an_error(tmp_path, command):
 # --------------------------------------------------------------------------------------------
 # 4. Ctrl-C
 # --------------------------------------------------------------------------------------------
-@xfail("ctrl_c")
+def _kernels_of(pid: int) -> list:
+    """The ipykernel processes below ``pid`` (ones that vanish meanwhile are skipped)."""
+    import psutil
+
+    found = []
+    for c in psutil.Process(pid).children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(c.cmdline()):
+                found.append(c)
+        except psutil.Error:
+            pass
+    return found
+
+
 def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     import psutil
 
@@ -298,8 +304,7 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     while time.monotonic() < deadline and not kernels:  # wait for the first kernel
         time.sleep(0.5)
         assert proc.poll() is None, proc.communicate()
-        kernels = [c for c in psutil.Process(proc.pid).children(recursive=True)
-                   if "ipykernel" in " ".join(c.cmdline())]
+        kernels = _kernels_of(proc.pid)
     assert kernels, "no kernel started"
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
@@ -317,7 +322,13 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     done = list((out / run / "notebooks").glob("*.ipynb"))
     assert len(done) < 5  # overview + four sectors: the queue was not run
     time.sleep(1)
-    assert not [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    def alive(k: psutil.Process) -> bool:
+        try:
+            return k.is_running() and k.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    assert not [k for k in kernels if alive(k)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,7 +338,6 @@ SCENARIOS_OK = {"scenarios": {"fast": {"kind": "accelerate", "factor": 2.0,
                                        "description": "RUN-OWN-SCENARIO"}}}
 
 
-@xfail("unknown_scenario_run")
 def test_an_unknown_scenario_name_leaves_no_run_folder(tmp_path):
     batch = params_dir(tmp_path, {"sims": 50, "scenarios": ["bau", "nosuch"]})
     rc, _, err = run_cli(["run", "--params", str(batch), "--out", str(tmp_path / "o"),
@@ -337,8 +347,7 @@ def test_an_unknown_scenario_name_leaves_no_run_folder(tmp_path):
     assert runs_in(tmp_path / "o") == []
 
 
-@pytest.mark.parametrize("command", ["forecast", pytest.param("run", marks=xfail(
-    "bad_scenario_kind"))])
+@pytest.mark.parametrize("command", ["forecast", "run"])
 def test_a_bad_scenario_kind_leaves_no_output(tmp_path, command):
     batch = params_dir(tmp_path, {"sims": 50, "scenarios": ["bau", "odd"]},
                        scenarios={"scenarios": {"odd": {"kind": "bogus"}}})
@@ -349,8 +358,7 @@ def test_a_bad_scenario_kind_leaves_no_output(tmp_path, command):
     assert runs_in(tmp_path / "o") == []
 
 
-@pytest.mark.parametrize("command", ["forecast", pytest.param("run", marks=xfail(
-    "broken_scenarios_yaml"))])
+@pytest.mark.parametrize("command", ["forecast", "run"])
 def test_a_broken_scenarios_yaml_is_an_error_even_for_bau_only(tmp_path, command):
     batch = params_dir(tmp_path, {"sims": 50}, scenarios="scenarios: [unclosed\n")
     rc, _, err = run_cli([command, "--params", str(batch), "--out", str(tmp_path / "o"),
@@ -360,7 +368,6 @@ def test_a_broken_scenarios_yaml_is_an_error_even_for_bau_only(tmp_path, command
     assert runs_in(tmp_path / "o") == []
 
 
-@xfail("highlight_99")
 def test_highlight_of_an_unknown_indicator_names_the_file_and_key(tmp_path):
     batch = params_dir(tmp_path, {"sims": 50, "cell_timeout": 1, "scenario_explorer": False},
                        {"II": {"sector": "II", "highlight": ["99"]}})
@@ -371,7 +378,6 @@ def test_highlight_of_an_unknown_indicator_names_the_file_and_key(tmp_path):
     assert runs_in(tmp_path / "o") == []
 
 
-@xfail("factor_negative")
 def test_a_negative_acceleration_factor_names_the_key(tmp_path):
     batch = params_dir(tmp_path, {"sims": 50},
                        scenarios={"scenarios": {"fast": {"kind": "accelerate", "factor": -3}}})
@@ -382,7 +388,6 @@ def test_a_negative_acceleration_factor_names_the_key(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-@xfail("run_date_bad")
 def test_an_impossible_run_date_names_the_file_and_key(tmp_path):
     batch = params_dir(tmp_path, "run_date: 2025-13-45\n")
     rc, _, err = run_cli(["run", "--params", str(batch), "--out", str(tmp_path / "o"),
@@ -392,7 +397,6 @@ def test_an_impossible_run_date_names_the_file_and_key(tmp_path):
     assert runs_in(tmp_path / "o") == []
 
 
-@xfail("scenario_page_params")
 def test_the_run_uses_and_records_the_scenarios_beside_its_params(tmp_path):
     """The explorer page reads the run folder's scenarios.yaml: it must be the run's own."""
     batch = params_dir(tmp_path, {"sims": 50, "scenarios": ["bau", "fast"], "cell_timeout": 1,
@@ -410,7 +414,6 @@ def test_the_run_uses_and_records_the_scenarios_beside_its_params(tmp_path):
 # 6. file-system faults and overflow
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", ["directory", "loop"])
-@xfail("series_input_not_a_file")
 def test_forecast_series_input_that_is_not_a_file(tmp_path, make):
     target = tmp_path / "in"
     if make == "directory":
@@ -438,7 +441,6 @@ def test_validate_input_that_is_not_a_file(tmp_path, make):
     located(err, str(target))
 
 
-@xfail("out_is_directory")
 def test_forecast_series_out_naming_a_directory(tmp_path):
     (tmp_path / "s.csv").write_text(SERIES, encoding="utf-8")
     (tmp_path / "o.csv").mkdir()
@@ -450,7 +452,6 @@ def test_forecast_series_out_naming_a_directory(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["forecast", "forecast-series"])
-@xfail("out_under_a_file")
 def test_out_under_a_file(tmp_path, command):
     (tmp_path / "s.csv").write_text(SERIES, encoding="utf-8")
     (tmp_path / "afile").write_text("keep", encoding="utf-8")
@@ -469,7 +470,6 @@ def _no_space(*args, **kwargs):
 
 
 @pytest.mark.parametrize("command", ["forecast", "forecast-series"])
-@xfail("full_disk")
 def test_a_full_disk_is_a_located_error_and_keeps_the_old_output(tmp_path, monkeypatch,
                                                                   command):
     (tmp_path / "s.csv").write_text(SERIES, encoding="utf-8")
@@ -493,7 +493,6 @@ def test_a_full_disk_is_a_located_error_and_keeps_the_old_output(tmp_path, monke
     assert not [p for p in kept.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-@xfail("template_force_directory")
 def test_template_force_onto_a_directory(tmp_path):
     (tmp_path / "t.xlsx").mkdir()
     rc, _, err = run_cli(["template", str(tmp_path / "t.xlsx"), "--force"])
@@ -503,7 +502,6 @@ def test_template_force_onto_a_directory(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["forecast", "forecast-series", "template"])
-@xfail("out_unwritable")
 def test_an_unwritable_out_is_a_located_error(tmp_path, monkeypatch, command):
     (tmp_path / "s.csv").write_text(SERIES, encoding="utf-8")
     args = {"forecast": ["forecast", "--sims", "50", "--out", str(tmp_path / "o")],
@@ -521,7 +519,6 @@ def test_an_unwritable_out_is_a_located_error(tmp_path, monkeypatch, command):
     located(err, "permission denied", str(tmp_path))
 
 
-@xfail("overflow_values")
 def test_values_near_the_float_limit_are_a_located_error(tmp_path):
     path = tmp_path / "big.csv"
     path.write_text("series_id,t,value\n" + "".join(
@@ -543,7 +540,6 @@ INJECTIONS = ('=HYPERLINK("http://example.invalid","click")', "@SUM(1+9)*cmd|' /
               "+1+1", "-2+3", "\tx", "\rx")
 
 
-@xfail("formula_injection_series")
 def test_series_ids_that_look_like_formulas_are_neutralised(tmp_path):
     import csv
 
@@ -559,17 +555,17 @@ def test_series_ids_that_look_like_formulas_are_neutralised(tmp_path):
     assert rc == 0, err
     with open(tmp_path / "o.csv", encoding="utf-8", newline="") as fh:
         ids = [row["series_id"] for row in csv.DictReader(fh)]
-    assert sorted(ids) == sorted("'" + s for s in INJECTIONS)
+    # a carriage return is written as a line break, which CSV quoting keeps inside the cell
+    assert sorted(ids) == sorted("'" + s.replace("\r", "\n") for s in INJECTIONS)
 
 
-@xfail("formula_injection_note")
 def test_notes_that_look_like_formulas_are_neutralised_in_observations_csv(tmp_path):
     import csv
 
-    from khforecast.batch import compute_results
-    from khforecast.catalog import load_catalog
-    from khforecast.observations import read_observations
-    from khforecast.params import load_params
+    from khforecast.batch.compute import compute_results
+    from khforecast.batch.params import load_params
+    from khforecast.observations.read import read_observations
+    from khforecast.plan.catalog import load_catalog
 
     path = tmp_path / "obs.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -592,7 +588,6 @@ def test_notes_that_look_like_formulas_are_neutralised_in_observations_csv(tmp_p
 # --------------------------------------------------------------------------------------------
 # 8. messages
 # --------------------------------------------------------------------------------------------
-@xfail("zmq_traceback")
 def test_a_cell_timeout_prints_no_kernel_traceback(tmp_path):
     nb = tmp_path / "slow.ipynb"
     nb.write_text(json.dumps({
@@ -623,7 +618,6 @@ def test_a_nul_byte_names_its_line(tmp_path):
     located(err, "n.csv row 3", "nul")
 
 
-@xfail("latin1_series_line")
 def test_latin1_bytes_in_a_series_input_name_the_line(tmp_path):
     path = tmp_path / "l.csv"
     path.write_bytes(SERIES.encode() + "caf\u00e9,2010,1\n".encode("latin-1"))

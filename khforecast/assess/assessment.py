@@ -348,9 +348,9 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     from khforecast.batch.params import load_params
     from khforecast.engine.calibration.runtime import load_calibration
     from khforecast.engine.forecaster import Forecaster
-    from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
-    from khforecast.errors import ParamsError
-    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.engine.scenarios import check_scenario_names, load_scenarios, scenarios_beside
+    from khforecast.observations.read import (bundled_observations_path, read_observations,
+                                              require_place)
     from khforecast.plan.catalog import load_catalog
 
     timings: dict[str, float] = {}
@@ -360,15 +360,12 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     obs = read_observations(*files, decimal=decimal, catalog=catalog)
     timings["read"] = time.perf_counter() - t0
 
+    require_place(obs, place)
     batch = load_params(params)
     names = list(scenarios) if scenarios else list(batch.scenarios)
-    beside = Path(params).parent / "scenarios.yaml" if params is not None else None
-    scen_path = beside if beside is not None and beside.is_file() else default_scenarios_path()
+    scen_path = scenarios_beside(params)
     defs = load_scenarios(scen_path)
-    unknown = [n for n in names if n not in defs]
-    if unknown:
-        raise ParamsError(f"{scen_path or 'scenarios'}: scenario {unknown[0]!r} is not defined; "
-                          f"expected one of {', '.join(sorted(defs))}")
+    check_scenario_names(names, defs, scen_path)
 
     t1 = time.perf_counter()
     results = Forecaster(sims=sims, seed=seed, jobs=jobs).fit(obs, catalog, place=place)

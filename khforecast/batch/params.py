@@ -20,11 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khforecast._io import YAML_MAX_BYTES, YamlLimitError, load_yaml
+from khforecast.engine.models import SIMS_MAX
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import load_catalog
 
 __all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "find_params_file",
            "load_params", "read_yaml_mapping"]
 
+#: the most parallel notebooks, the longest timeout (a day) and the longest sector note
+JOBS_MAX, _SECONDS_MAX, NOTE_MAX = 256, 86_400, 10_000
 SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
 
@@ -97,17 +102,31 @@ def default_params_path() -> Path | None:
 
 def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
     """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
-    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind."""
+    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind.
+
+    Aliases are refused and the size is limited (:func:`khforecast._io.load_yaml`); dates are
+    read as text, so each key checks its own date and names itself."""
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(YAML_MAX_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{path}: cannot read the {what} file: {exc}") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: expected a {what} file, found a directory") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ParamsError(f"{path} line {line}: expected UTF-8 text, found the byte "
+                          f"0x{raw[exc.start]:02x}") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read the {what} file: "
+                          f"{exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except YamlLimitError as exc:
+        raise ParamsError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -122,12 +141,18 @@ def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
 
 
 def _bad(path: Path, key: str, expected: str, found: object) -> ParamsError:
-    return ParamsError(f"{path}, key '{key}': expected {expected}, found {found!r}")
+    return ParamsError(f"{path}, key '{key}': expected {expected}, found {shown(found)}")
 
 
-def _int(path: Path, key: str, v: object, *, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise _bad(path, key, f"an integer >= {minimum}", v)
+def shown(value: object, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters, for messages."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _int(path: Path, key: str, v: object, *, minimum: int, maximum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= maximum:
+        raise _bad(path, key, f"an integer from {minimum} to at most {maximum}", v)
     return v
 
 
@@ -149,11 +174,13 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, v in data.items():
         if key in ("seed",):
-            out[key] = _int(path, key, v, minimum=0)
-        elif key in ("sims", "kernel_start_timeout", "cell_timeout"):
-            out[key] = _int(path, key, v, minimum=1)
+            out[key] = _int(path, key, v, minimum=0, maximum=2**63 - 1)
+        elif key == "sims":
+            out[key] = _int(path, key, v, minimum=1, maximum=SIMS_MAX)
+        elif key in ("kernel_start_timeout", "cell_timeout"):
+            out[key] = _int(path, key, v, minimum=1, maximum=_SECONDS_MAX)
         elif key == "jobs":
-            out[key] = None if v is None else _int(path, key, v, minimum=1)
+            out[key] = None if v is None else _int(path, key, v, minimum=1, maximum=JOBS_MAX)
         elif key == "thresholds":
             if (not isinstance(v, list) or len(v) != 2
                     or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
@@ -164,6 +191,8 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = _str_list(path, key, v)
             if key == "scenarios" and not out[key]:
                 raise _bad(path, key, "at least one scenario name", v)
+            if key == "deep_dives":
+                _known_ids(path, key, out[key])
         elif key == "extra_notebooks":
             found = []
             for name in _str_list(path, key, v):
@@ -197,14 +226,23 @@ def _sector_params(path: Path) -> SectorParams:
     if sector not in SECTORS or sector != path.stem:
         raise _bad(path, "sector", f"the file's own sector {path.stem!r} (one of I..X)", sector)
     note = data.get("note") or ""
-    if not isinstance(note, str):
-        raise _bad(path, "note", "text", note)
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        raise _bad(path, "note", f"text of at most {NOTE_MAX} characters", note)
     compare = data.get("compare_place", "vietnam")
     if not isinstance(compare, str) or not compare:
         raise _bad(path, "compare_place", "a place code", compare)
-    return SectorParams(sector=sector, note=note.strip(),
-                        highlight=_str_list(path, "highlight", data.get("highlight")),
+    highlight = _str_list(path, "highlight", data.get("highlight"))
+    _known_ids(path, "highlight", highlight)
+    return SectorParams(sector=sector, note=note.strip(), highlight=highlight,
                         compare_place=compare)
+
+
+def _known_ids(path: Path, key: str, ids: tuple[str, ...]) -> None:
+    """Refuse an indicator id the catalog does not hold (it would be ignored silently)."""
+    catalog = load_catalog()
+    for iid in ids:
+        if iid not in catalog.indicators:
+            raise _bad(path, key, "indicator ids of the catalog (see `khforecast catalog`)", iid)
 
 
 def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) -> BatchParams:

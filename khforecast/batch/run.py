@@ -129,8 +129,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     """
     from khforecast.briefing.i18n import check_lang
     from khforecast.briefing.render import print_pdf, render_index
-    from khforecast.engine.scenarios import default_scenarios_path
-    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.engine.scenarios import check_scenario_names, load_scenarios, scenarios_beside
+    from khforecast.observations.read import (bundled_observations_path, read_observations,
+                                              require_place)
     from khforecast.plan.catalog import load_catalog
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
@@ -143,9 +144,11 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     # Every path is made absolute once, here: nothing below depends on the working folder.
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
+    require_place(observations, place)
     out_dir = Path(out).resolve()
-    scenarios_path = default_scenarios_path()
+    scenarios_path = scenarios_beside(bp.source or None)
     scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
+    check_scenario_names(bp.scenarios, load_scenarios(scenarios_path), scenarios_path)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks])
@@ -187,9 +190,18 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
                 bar.write(f"khforecast run: {entry['name']} failed: {entry['error']}",
                           file=sys.stderr)
 
-        entries = execute_notebooks(job_list, run_dir, n_jobs=n_jobs, lang=lang,
-                                    start_timeout=bp.kernel_start_timeout,
-                                    cell_timeout=bp.cell_timeout, on_done=done)
+        entries: dict[str, dict[str, Any]] = {}
+        try:
+            execute_notebooks(job_list, run_dir, n_jobs=n_jobs, lang=lang,
+                              start_timeout=bp.kernel_start_timeout,
+                              cell_timeout=bp.cell_timeout, on_done=done, entries=entries)
+        except KeyboardInterrupt:  # Ctrl-C: the queue is stopped and the kernels ended
+            manifest["status"] = "interrupted"
+            manifest["error"] = "interrupted (Ctrl-C) while the notebooks ran; latest not moved"
+            manifest["notebooks"] = [entries[j.name] for j in job_list if j.name in entries]
+            manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
+            _write_manifest(run_dir, manifest)
+            raise
     manifest["notebooks"] = [entries[j.name] for j in job_list]
     manifest["timings"]["notebooks_seconds"] = round(time.perf_counter() - t_nb, 3)
     failed = [e["name"] for e in manifest["notebooks"] if e["status"] != "ok"]

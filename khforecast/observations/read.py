@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from khforecast.errors import ObservationError
+from khforecast.errors import ObservationError, UsageError
 from khforecast.observations.checks import _catalog, _check_records, _cross_checks
 from khforecast.observations.csv_reader import _load_bytes, _read_csv
 from khforecast.observations.excel import _read_xlsx
@@ -34,6 +34,7 @@ __all__ = [
     "read_observations",
     "bundled_observations_path",
     "illustrative_observations_path",
+    "require_place",
 ]
 
 
@@ -147,6 +148,16 @@ def read_observations(*paths: str | os.PathLike[str], decimal: str | None = None
     for p in problems:
         warnings.warn(str(p), UserWarning, stacklevel=2)
     return frame
+
+
+def require_place(observations: pd.DataFrame, place: str) -> None:
+    """Raise ``UsageError`` when the observations hold no value for ``place`` (a typo in
+    ``--place`` would otherwise assess nothing and say nothing)."""
+    places = sorted(set(observations["place"].astype(str)))
+    if place not in places:
+        raise UsageError(f"--place {place!r}: expected a place the observations hold ("
+                         + (", ".join(places[:10]) + (", ..." if len(places) > 10 else "")
+                            if places else "they hold none") + ")")
 
 
 def _data_path(name: str) -> Path:
