@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
-        n_err = sum(p.severity == "error" for p in exc.problems)
+        n_err = exc.n_errors
         print(f"khforecast: {n_err} problem(s) found; nothing was written", file=sys.stderr)
         return 1
     except UsageError as exc:

@@ -31,12 +31,17 @@ class TargetParseError(KhforecastError, ValueError):
 
 
 class ObservationError(KhforecastError, ValueError):
-    """Raised when observation files hold problems; ``.problems`` lists every one."""
+    """Raised when observation files hold problems; ``.problems`` lists them (the first few
+    hundred per file, then one line counting the rest); ``.n_errors`` counts every error."""
+
+    @property
+    def n_errors(self) -> int:
+        """Errors found, listed or not."""
+        return sum(getattr(p, "count", 1) for p in self.problems if p.severity == "error")
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        errors = [p for p in self.problems if p.severity == "error"]
-        head = f"{len(errors)} problem(s) in the observations"
+        head = f"{self.n_errors} problem(s) in the observations"
         super().__init__(head + ("\n" + "\n".join(str(p) for p in self.problems) if self.problems else ""))
 
 

@@ -157,7 +157,6 @@ def _bad_rows(path: Path, n: int) -> None:
             fh.write(f"02,khanh_hoa,{1990 + i % 46},not-a-number,s,final,\n")
 
 
-@xfail("bad_rows_capped")
 def test_many_bad_rows_print_a_capped_list_and_a_count_of_the_rest(tmp_path):
     path = tmp_path / "bad.csv"
     _bad_rows(path, 20_000)

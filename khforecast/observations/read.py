@@ -20,7 +20,6 @@ from khforecast.observations.csv_reader import _load_bytes, _read_csv
 from khforecast.observations.excel import _read_xlsx
 from khforecast.observations.records import (
     OBSERVATION_COLUMNS,
-    SOURCES_SHEET,
     Problem,
     _Record,
     _Sink,
@@ -93,9 +92,7 @@ def check_observations(*paths: str | os.PathLike[str], decimal: str | None = Non
     for col in ("indicator_id", "place", "source", "status", "note", "file"):
         frame[col] = frame[col].astype("str")
     frame = frame.sort_values(["indicator_id", "place", "year"], kind="stable")
-    problems = [p for f in dict.fromkeys(files)
-                for p in sorted(sinks[f].items,
-                                  key=lambda p: (p.sheet == SOURCES_SHEET, p.row or 0))]
+    problems = [p for f in dict.fromkeys(files) for p in sinks[f].problems()]
     return frame.reset_index(drop=True), problems
 
 

@@ -89,6 +89,7 @@ class Problem:
     severity: Literal["error", "warning"] = "error"
     sheet: str | None = None
     hint: str = ""
+    count: int = 1  # > 1 only for the line that stands for the problems left unlisted
 
     def __str__(self) -> str:
         """One line: where, what was expected, what was found, and the fix."""
@@ -111,7 +112,7 @@ class Problem:
         return ("warning: " + text) if self.severity == "warning" else text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Loc:
     """Where a raw value came from."""
 
@@ -121,7 +122,7 @@ class _Loc:
     sheet: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Raw:
     """A raw value (text from a CSV, any cell value from Excel) and its location."""
 
@@ -140,22 +141,52 @@ class _Bad(Exception):
         self.expected, self.hint = expected, hint
 
 
+#: problems listed per file; the rest are counted (a file of 2 million bad rows would
+#: otherwise print 2 million lines)
+PROBLEMS_MAX = 200
+
+
 class _Sink:
-    """Collects problems for one file, dropping exact repeats."""
+    """Collects problems for one file, dropping exact repeats; lists the first
+    :data:`PROBLEMS_MAX` and counts the rest (:meth:`problems` adds a line saying so)."""
 
     def __init__(self, file: str):
         self.file = file
         self.items: list[Problem] = []
         self._seen: set[Problem] = set()
+        self.more = {"error": 0, "warning": 0}
 
     def add(self, loc: _Loc | None, expected: str, found: str, *,
             severity: Literal["error", "warning"] = "error", hint: str = "") -> None:
         loc = loc or _Loc(None, None)
         p = Problem(self.file, loc.row, loc.column, loc.cell, expected, found, severity,
                     loc.sheet, hint)
-        if p not in self._seen:
-            self._seen.add(p)
-            self.items.append(p)
+        if p in self._seen:
+            return
+        if len(self.items) >= PROBLEMS_MAX:
+            self.more[severity] += 1
+            return
+        self._seen.add(p)
+        self.items.append(p)
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any error (listed or not) was found."""
+        return self.more["error"] > 0 or any(p.severity == "error" for p in self.items)
+
+    def problems(self) -> list[Problem]:
+        """The listed problems, sorted (sources sheet last, then by row), then the count of
+        the unlisted ones as one more problem."""
+        out = sorted(self.items, key=lambda p: (p.sheet == SOURCES_SHEET, p.row or 0))
+        n = self.more["error"] + self.more["warning"]
+        if n:
+            kind = "error" if self.more["error"] else "warning"
+            out.append(Problem(self.file, None, None, None,
+                               f"at most {PROBLEMS_MAX} problems listed per file",
+                               f"{n:,} more not listed ({self.more['error']:,} error(s), "
+                               f"{self.more['warning']:,} warning(s)); fix the ones above and "
+                               "validate again", kind, count=self.more["error"]))
+        return out
 
 
 def _show(raw: object) -> str:
