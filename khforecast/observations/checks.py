@@ -5,7 +5,8 @@ Ids, places, years, values, duplicates and cross-file conflicts.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from khforecast.observations.records import (
@@ -28,6 +29,9 @@ from khforecast.observations.records import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
+
+#: a good row: indicator_id, place, year, value, source, status, note, file, where its value is
+Row = tuple[str, str, int, float, str, str, str, str, _Loc]
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,9 +62,10 @@ def _id_hint(iid: str, ids: list[str]) -> str:
             "`khforecast catalog`")
 
 
-def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: str,
-                   require_source: bool) -> list[dict[str, object]]:
-    """Validate raw records; return the good rows as dicts."""
+def _check_records(records: Iterable[_Record], sink: _Sink, cat: Catalog, decimal: str,
+                   require_source: bool) -> Iterator[Row]:
+    """Validate raw records as they come; yield each good row as a compact :data:`Row` (its
+    repeated texts interned, so 2 million rows keep one copy of each id, place and source)."""
     ids = list(cat.indicators)
     id_set = set(ids)
     children: dict[str, list[str]] = {}
@@ -69,7 +74,7 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
             children.setdefault(ind.parent, []).append(ind.id)
     headings = {pid: kids for pid, kids in children.items()
                 if not any(t.is_quantitative for t in cat.get(pid).targets.values())}
-    good: list[dict[str, object]] = []
+    intern = sys.intern
     for rec in records:
         ok = True
         raw = rec["indicator_id"]
@@ -135,10 +140,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
                 ok = False
         note = _text(rec["note"].value) if "note" in rec else ""
         if ok:
-            good.append({"indicator_id": iid, "place": place, "year": year, "value": value,
-                         "source": source, "status": status, "note": note,
-                         "_loc": vraw.loc})
-    return good
+            yield (intern(iid), intern(place), year, value, intern(source), intern(status),
+                   note, sink.file, vraw.loc)
 
 
 def _level_targets_exceed_one(ind: object) -> bool:
@@ -151,36 +154,36 @@ def _level_targets_exceed_one(ind: object) -> bool:
     return False
 
 
-def _cross_checks(rows: list[dict[str, object]], sinks: Mapping[str, _Sink],
-                  cat: Catalog) -> list[dict[str, object]]:
+def _cross_checks(rows: list[Row], sinks: Mapping[str, _Sink], cat: Catalog) -> list[Row]:
     """Duplicates (pointing at both rows) and percent series given as 0-1 fractions."""
-    first: dict[tuple[object, object, object], tuple[str, _Loc]] = {}
-    kept: list[dict[str, object]] = []
+    first: dict[tuple[str, str, int], int] = {}  # key -> position of its first row in kept
+    kept: list[Row] = []
     for row in rows:
-        key = (row["indicator_id"], row["place"], row["year"])
-        loc: _Loc = row["_loc"]  # type: ignore[assignment]
+        key = (row[0], row[1], row[2])
+        loc = row[8]
         if key in first:
-            f0, l0 = first[key]
-            sinks[row["file"]].add(  # type: ignore[index]
+            f0, l0 = kept[first[key]][7], kept[first[key]][8]
+            sinks[row[7]].add(
                 _Loc(loc.row, "indicator_id, place, year", loc.cell, loc.sheet),
                 "one value per indicator, place and year",
                 f"a second value for {key[0]} at {key[1]} in {key[2]}; the first is at "
                 f"{_where(l0, f0)}")
             continue
-        first[key] = (row["file"], loc)  # type: ignore[assignment]
+        first[key] = len(kept)
         kept.append(row)
-    series: dict[tuple[object, object], list[dict[str, object]]] = {}
-    for row in kept:
-        series.setdefault((row["indicator_id"], row["place"]), []).append(row)
-    for (iid, place), items in series.items():
+    del first
+    series: dict[tuple[str, str], tuple[float, int]] = {}  # (max value, first row's position)
+    for pos, row in enumerate(kept):
+        key = (row[0], row[1])
+        top, at = series.get(key, (float("-inf"), pos))
+        series[key] = (max(top, row[3]), at)
+    for (iid, place), (top, at) in series.items():
         ind = cat.get(iid)
-        values = [float(r["value"]) for r in items]  # type: ignore[arg-type]
-        if (ind.domain == "percent" and max(values) <= 1.0 and max(values) > 0
-                and _level_targets_exceed_one(ind)):
-            r0 = items[0]
-            sinks[r0["file"]].add(  # type: ignore[index]
-                r0["_loc"], "a percent written as 0-100",  # type: ignore[arg-type]
-                f"every value of {iid} at {place} <= 1 (e.g. {values[0]!r}) while its target "
+        if ind.domain == "percent" and 0 < top <= 1.0 and _level_targets_exceed_one(ind):
+            r0 = kept[at]
+            sinks[r0[7]].add(
+                r0[8], "a percent written as 0-100",
+                f"every value of {iid} at {place} <= 1 (e.g. {r0[3]!r}) while its target "
                 "is above 1", severity="warning",
                 hint="multiply by 100 if these are fractions")
     return kept

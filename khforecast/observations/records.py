@@ -133,6 +133,15 @@ class _Raw:
 _Record = dict[str, _Raw]
 
 
+class _Formula(str):
+    """An Excel cell holding a formula saved without its computed value (the text is the
+    formula); every reader of a value refuses it, naming the cell."""
+
+
+_FORMULA_HINT = ("the workbook was saved without the formula's result (by a program other "
+                 "than Excel?): open it in Excel and save it again, or type the value")
+
+
 class _Bad(Exception):
     """Internal: a value could not be read; carries what was expected and the fix."""
 
@@ -191,6 +200,8 @@ class _Sink:
 
 def _show(raw: object) -> str:
     """How a found value is quoted in a message."""
+    if isinstance(raw, _Formula):
+        return f"the formula {str(raw)[:57]!r} with no computed value"
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return "an empty cell"
     if isinstance(raw, bool):
@@ -233,6 +244,8 @@ def parse_number(text: str, decimal: str = ".") -> float:
 
 def _number(raw: object, decimal: str) -> float:
     """Parse a cell value to a finite float or raise :class:`_Bad`."""
+    if isinstance(raw, _Formula):
+        raise _Bad("a value computed by the spreadsheet", _FORMULA_HINT)
     if isinstance(raw, bool):
         raise _Bad("a number")
     if isinstance(raw, (_dt.datetime, _dt.date, _dt.time)):
@@ -286,6 +299,8 @@ def _number_text(s: str, decimal: str) -> float:
 
 def _year(raw: object) -> int:
     """Parse a year cell (whole number) or raise :class:`_Bad`; the range is checked later."""
+    if isinstance(raw, _Formula):
+        raise _Bad("a year computed by the spreadsheet", _FORMULA_HINT)
     if isinstance(raw, bool) or isinstance(raw, (_dt.datetime, _dt.date, _dt.time)):
         raise _Bad("a year as a whole number, e.g. 2023")
     if isinstance(raw, int):
