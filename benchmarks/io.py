@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from khforecast.catalog import load_catalog
+from khforecast.plan.catalog import load_catalog
 
 HEADER = "indicator_id,place,year,value,source,status,note\n"
 YEARS = range(1990, 2036)
