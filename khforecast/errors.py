@@ -11,6 +11,7 @@ __all__ = [
     "CatalogError",
     "TargetParseError",
     "ObservationError",
+    "TaskReportError",
     "ModelFitError",
     "ParamsError",
     "NotebookRunError",
@@ -43,6 +44,16 @@ class ObservationError(KhforecastError, ValueError):
         self.problems = list(problems)
         head = f"{self.n_errors} problem(s) in the observations"
         super().__init__(head + ("\n" + "\n".join(str(p) for p in self.problems) if self.problems else ""))
+
+
+class TaskReportError(ObservationError):
+    """Raised when task progress report files hold problems; ``.problems`` lists every one."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(problems)
+        errors = sum(p.severity == "error" for p in self.problems)
+        self.args = (f"{errors} problem(s) in the task reports"
+                     + "".join("\n" + str(p) for p in self.problems),)
 
 
 class ModelFitError(KhforecastError):
