@@ -40,8 +40,11 @@ def _load_bytes(path: Path, sink: _Sink) -> bytes | None:
     return None
 
 
-def _decode(data: bytes, sink: _Sink) -> str | None:
-    """Decode CSV bytes: UTF-8 (BOM tolerated), UTF-16/32 with BOM, UTF-16 without BOM."""
+def _decode(data: bytes, sink: _Sink, *, per_row_controls: bool = False) -> str | None:
+    """Decode CSV bytes: UTF-8 (BOM tolerated), UTF-16/32 with BOM, UTF-16 without BOM.
+
+    A control character refuses the whole file (naming its line) unless ``per_row_controls``,
+    when the caller reports it on the row that holds it."""
     boms = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
             (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
     encoding, body = None, data
@@ -70,7 +73,13 @@ def _decode(data: bytes, sink: _Sink) -> str | None:
             sink.add(None, f"{encoding} text, as its byte-order mark says",
                      f"bytes that are not {encoding}")
         return None
-    return text  # control characters are reported on the rows that hold them
+    bad = None if per_row_controls else _CONTROL_RE.search(text)
+    if bad:
+        line = text[: bad.start()].count("\n") + 1
+        sink.add(_Loc(line, None), "a CSV text file",
+                 f"binary data (control character U+{ord(bad.group()):04X})")
+        return None
+    return text
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -132,7 +141,7 @@ def _read_csv(data: bytes, sink: _Sink, require_source: bool) -> Iterator[_Recor
     time. Every line is either yielded in a record or named in a problem: a quote that is
     never closed, or that runs over lines that look like rows of their own, is an error
     naming the lines it swallowed; a control character is an error on its row."""
-    text = _decode(data, sink)
+    text = _decode(data, sink, per_row_controls=True)
     del data  # only the text is kept while reading
     if text is None:
         return
