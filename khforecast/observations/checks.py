@@ -9,6 +9,9 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+
 from khforecast.observations.records import (
     _PLACE_RE,
     DEFAULT_PLACE,
@@ -154,36 +157,57 @@ def _level_targets_exceed_one(ind: object) -> bool:
     return False
 
 
-def _cross_checks(rows: list[Row], sinks: Mapping[str, _Sink], cat: Catalog) -> list[Row]:
-    """Duplicates (pointing at both rows) and percent series given as 0-1 fractions."""
-    first: dict[tuple[str, str, int], int] = {}  # key -> position of its first row in kept
-    kept: list[Row] = []
-    for row in rows:
-        key = (row[0], row[1], row[2])
+class Columns:
+    """The good rows of every file, column by column (a 2-million-row file costs a few pointers
+    per row); a CSV row's location is kept as its line number, an Excel row's as its cell."""
+
+    def __init__(self) -> None:
+        self.cols: list[list[object]] = [[] for _ in range(8)]
+        self.locs: list[int | _Loc] = []
+        self._years: dict[int, int] = {}
+
+    def add(self, row: Row) -> None:
+        """Append one good row."""
+        for col, v in zip(self.cols, row[:8]):
+            col.append(v)
+        self.cols[2][-1] = self._years.setdefault(row[2], row[2])  # one int per year
         loc = row[8]
-        if key in first:
-            f0, l0 = kept[first[key]][7], kept[first[key]][8]
-            sinks[row[7]].add(
+        self.locs.append(loc.row if loc.cell is None and loc.column == "value" else loc)
+
+    def loc(self, i: int) -> _Loc:
+        """Where row ``i``'s value was read."""
+        loc = self.locs[i]
+        return _Loc(loc, "value") if isinstance(loc, int) else loc
+
+
+def _cross_checks(rows: Columns, sinks: Mapping[str, _Sink], cat: Catalog,
+                  frame: pd.DataFrame) -> pd.DataFrame:
+    """Duplicates (pointing at both rows) and percent series given as 0-1 fractions; returns
+    ``frame`` (the rows in reading order) without the second and later duplicates."""
+    keys = ["indicator_id", "place", "year"]
+    dup = frame.duplicated(keys, keep="first").to_numpy()
+    if dup.any():
+        involved = frame[frame.duplicated(keys, keep=False)]
+        first = involved.index.to_series().groupby(
+            [involved[k] for k in keys], sort=False).transform("first")
+        for i in np.flatnonzero(dup):
+            j = int(first[i])
+            loc = rows.loc(i)
+            iid, place, year = (frame.iat[i, frame.columns.get_loc(k)] for k in keys)
+            sinks[frame.iat[i, 7]].add(
                 _Loc(loc.row, "indicator_id, place, year", loc.cell, loc.sheet),
                 "one value per indicator, place and year",
-                f"a second value for {key[0]} at {key[1]} in {key[2]}; the first is at "
-                f"{_where(l0, f0)}")
-            continue
-        first[key] = len(kept)
-        kept.append(row)
-    del first
-    series: dict[tuple[str, str], tuple[float, int]] = {}  # (max value, first row's position)
-    for pos, row in enumerate(kept):
-        key = (row[0], row[1])
-        top, at = series.get(key, (float("-inf"), pos))
-        series[key] = (max(top, row[3]), at)
-    for (iid, place), (top, at) in series.items():
+                f"a second value for {iid} at {place} in {year}; the first is at "
+                f"{_where(rows.loc(j), frame.iat[j, 7])}")
+    kept = frame[~dup]
+    groups = kept.reset_index().groupby(["indicator_id", "place"], sort=False)
+    summary = groups.agg(top=("value", "max"), at=("index", "first"))
+    for (iid, place), top, at in zip(summary.index, summary["top"], summary["at"]):
         ind = cat.get(iid)
         if ind.domain == "percent" and 0 < top <= 1.0 and _level_targets_exceed_one(ind):
-            r0 = kept[at]
-            sinks[r0[7]].add(
-                r0[8], "a percent written as 0-100",
-                f"every value of {iid} at {place} <= 1 (e.g. {r0[3]!r}) while its target "
-                "is above 1", severity="warning",
+            sinks[frame.iat[at, 7]].add(
+                rows.loc(int(at)), "a percent written as 0-100",
+                f"every value of {iid} at {place} <= 1 (e.g. {float(frame.iat[at, 3])!r}) "
+                "while its target is above 1", severity="warning",
                 hint="multiply by 100 if these are fractions")
     return kept

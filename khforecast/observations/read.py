@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from khforecast.errors import ObservationError, UsageError
-from khforecast.observations.checks import Row, _catalog, _check_records, _cross_checks
+from khforecast.observations.checks import Columns, _catalog, _check_records, _cross_checks
 from khforecast.observations.csv_reader import _load_bytes, _read_csv
 from khforecast.observations.excel import _read_xlsx
 from khforecast.observations.records import (
@@ -76,7 +76,7 @@ def check_observations(*paths: str | os.PathLike[str], decimal: str | None = Non
     cat = _catalog(catalog)
     files = [os.fspath(p) for p in paths]
     sinks = {f: _Sink(f) for f in files}
-    rows: list[Row] = []
+    rows = Columns()
     ids = list(cat.indicators)
     for f in dict.fromkeys(files):
         sink = sinks[f]
@@ -85,18 +85,17 @@ def check_observations(*paths: str | os.PathLike[str], decimal: str | None = Non
             continue
         records = _counted(_records(Path(f), data, sink, require_source, ids))
         del data  # the reader keeps what it needs (a CSV's text) only while it reads
-        rows.extend(_check_records(records, sink, cat, decimal, require_source))
+        for row in _check_records(records, sink, cat, decimal, require_source):
+            rows.add(row)
         if records.n == 0 and not sink.has_errors:
             sink.add(None, "at least one value (a data row, or a filled year cell of the "
                      "template)", "no values (only a header, or a template not filled in)",
                      hint="an input with no values would assess nothing")
-    kept = _cross_checks(rows, sinks, cat)
-    del rows
-    columns = list(zip(*kept)) if kept else [()] * 9
-    del kept
     frame = pd.DataFrame({name: pd.Series(col, dtype=dtype) for name, col, dtype in zip(
-        OBSERVATION_COLUMNS, columns[:8],
+        OBSERVATION_COLUMNS, rows.cols,
         ("str", "str", "int64", "float64", "str", "str", "str", "str"), strict=True)})
+    rows.cols = []  # the frame holds the values now
+    frame = _cross_checks(rows, sinks, cat, frame)
     frame = frame.sort_values(["indicator_id", "place", "year"], kind="stable")
     problems = [p for f in dict.fromkeys(files) for p in sinks[f].problems()]
     return frame.reset_index(drop=True), problems
