@@ -1,9 +1,11 @@
-"""Atomic writes, hashing and the guards on what the package reads and writes.
+"""Atomic writes, hashing, params files and the guards on what the package reads and writes.
 
 An output is either the old good file or the new complete one; a failed write raises an
 ``OSError`` naming the output (never the temporary file). Text cells a spreadsheet would run as
-a formula are neutralised in every CSV written here (:func:`spreadsheet_safe`). YAML is read
-with aliases refused and a size limit (:func:`load_yaml`).
+a formula are neutralised in every CSV written here (:func:`spreadsheet_safe`). User params
+files are found (``params/`` in the working folder or the source tree) and read as one YAML
+mapping with aliases refused and a size limit (:func:`load_yaml`), with one-line errors naming
+the file.
 """
 from __future__ import annotations
 
@@ -16,12 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import yaml
+
+from khforecast.errors import ParamsError
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["CSV_FLOAT_FORMAT", "YAML_MAX_BYTES", "YamlLimitError", "atomic_write",
-           "atomic_write_bytes", "atomic_write_csv", "atomic_write_text", "load_yaml",
-           "make_parent", "safe_frame", "sha256_file", "spreadsheet_safe"]
+           "atomic_write_bytes", "atomic_write_csv", "atomic_write_text", "find_params_file",
+           "load_yaml", "make_parent", "read_yaml_mapping", "safe_frame", "sha256_file",
+           "shown", "spreadsheet_safe"]
 
 #: floats in every CSV the package writes: 10 significant digits, so files are stable across runs
 CSV_FLOAT_FORMAT = "%.10g"
@@ -205,3 +212,56 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def find_params_file(name: str) -> Path | None:
+    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
+    for candidate in (Path.cwd() / "params" / name,
+                      Path(__file__).resolve().parents[1] / "params" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
+    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
+    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind.
+
+    Aliases are refused and the size is limited (:func:`load_yaml`); dates are read as text,
+    so each key checks its own date and names itself."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(YAML_MAX_BYTES + 1)
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: expected a {what} file, found a directory") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ParamsError(f"{path} line {line}: expected UTF-8 text, found the byte "
+                          f"0x{raw[exc.start]:02x}") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read the {what} file: "
+                          f"{exc.strerror or exc}") from None
+    try:
+        data = load_yaml(text)
+    except YamlLimitError as exc:
+        raise ParamsError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamsError(f"{path}{where}: expected valid YAML, found {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values, "
+                          f"found a {type(data).__name__}")
+    return data
+
+
+def shown(value: object, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters, for messages."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,4 +1,4 @@
-"""The ``khforecast`` command: catalog, template, validate, forecast, forecast-series, run.
+"""The ``khforecast`` command: catalog, template, validate, forecast, forecast-series, models, run.
 
 Errors a user can fix print as one line (no traceback unless ``--debug``). Exit codes:
 0 success, 1 the data or a run has problems, 2 a usage error (DESIGN §4).
@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from khforecast import __version__
-from khforecast.errors import KhforecastError, ObservationError, UsageError
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
+from khforecast.errors import CatalogError, KhforecastError, ObservationError, UsageError
 
 __all__ = ["main", "build_parser"]
 
@@ -19,7 +20,8 @@ __all__ = ["main", "build_parser"]
 
 
 # --------------------------------------------------------------------------------------------
-# command handlers: each imports its module lazily so `khforecast --help` stays fast
+# command handlers: each imports its modules lazily (# lazy: comments) so `khforecast --help`
+# stays fast
 # --------------------------------------------------------------------------------------------
 def _check_counts(args: argparse.Namespace) -> None:
     """--sims, --jobs and --horizon within their bounds (memory runs out beyond them)."""
@@ -36,7 +38,7 @@ def _check_counts(args: argparse.Namespace) -> None:
 def _cmd_catalog(args: argparse.Namespace) -> int:
     import json
 
-    from khforecast.errors import CatalogError
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.plan.catalog import load_catalog, normalize_sector
 
     cat = load_catalog()
@@ -108,6 +110,7 @@ def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[in
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.records import YEAR_MAX, YEAR_MIN
     from khforecast.observations.template import write_template
 
@@ -126,6 +129,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.read import check_observations
 
     frame, problems = check_observations(*args.data, decimal=args.decimal)
@@ -143,7 +147,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from khforecast.assess.assessment import run_forecast
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
+    from khforecast.batch.forecast import run_forecast
 
     _check_counts(args)
     manifest = run_forecast(args.out, data=args.data or None, place=args.place,
@@ -157,6 +162,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.engine.series import (
         SeriesInputError,
         forecast_series,
@@ -181,9 +187,40 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    import json
+
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
+    from khforecast.engine.model_choices import check_choices, load_model_choices, registry_table
+    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.plan.catalog import load_catalog
+
+    if args.check is None:
+        table = registry_table()
+        if args.format == "csv":
+            table.to_csv(sys.stdout, index=False, lineterminator="\n")
+        elif args.format == "json":
+            json.dump({"models": table.to_dict(orient="records")}, sys.stdout, ensure_ascii=False,
+                      indent=1)
+            sys.stdout.write("\n")
+        else:
+            cols = ["name", "what", "source", "settings", "estimates", "min_obs", "fallback"]
+            sys.stdout.write(_catalog_table(cols, table[cols].astype(str).values.tolist(),
+                                            widths=(15, 60, 45, 40, 60, 7, 12)))
+        return 0
+    choices = load_model_choices(args.check)
+    catalog = load_catalog()
+    files = [Path(p) for p in args.data] if args.data else [bundled_observations_path()]
+    check_choices(choices, catalog, read_observations(*files, catalog=catalog), place=args.place)
+    print(f"valid: {args.check}: default models {', '.join(choices.default.models or ('combination',))}; "
+          f"{len(choices.indicators)} indicator entr{'y' if len(choices.indicators) == 1 else 'ies'} "
+          f"checked against the catalog and {len(files)} data file(s) at {args.place}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.run import run_batch
-    from khforecast.errors import CatalogError
     from khforecast.plan.catalog import normalize_sector
 
     try:
@@ -255,8 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scenario", action="append", default=None,
                    help="scenario name from params/scenarios.yaml (repeatable; default: bau)")
     f.add_argument("--params", default=None, help="a params YAML (default: params/batch.yaml)")
-    f.add_argument("--seed", type=int, default=20240809)
-    f.add_argument("--sims", type=int, default=4000)
+    f.add_argument("--seed", type=int, default=None,
+                   help=f"default: the params file's seed, else {DEFAULT_SEED}")
+    f.add_argument("--sims", type=int, default=None,
+                   help=f"default: the params file's sims, else {DEFAULT_SIMS}")
     f.add_argument("--jobs", type=int, default=None)
     f.add_argument("--decimal", choices=[".", ","], default=None)
     f.set_defaults(func=_cmd_forecast)
@@ -266,11 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--horizon", type=int, required=True, metavar="H")
     s.add_argument("--out", required=True, metavar="CSV")
     s.add_argument("--domain", choices=["real", "positive", "percent"], default="real")
-    s.add_argument("--quantiles", default="0.05,0.1,0.25,0.5,0.75,0.9,0.95")
-    s.add_argument("--seed", type=int, default=20240809)
-    s.add_argument("--sims", type=int, default=4000)
+    s.add_argument("--quantiles", default=",".join(f"{q:g}" for q in QUANTILES))
+    s.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    s.add_argument("--sims", type=int, default=DEFAULT_SIMS)
     s.add_argument("--jobs", type=int, default=1)
     s.set_defaults(func=_cmd_forecast_series)
+
+    m = sub.add_parser("models", help="list the model registry, or check a models.yaml")
+    m.add_argument("--check", metavar="FILE", default=None,
+                   help="validate FILE (e.g. params/models.yaml) against the registry, the "
+                        "catalog and the data; nothing is written")
+    m.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")
+    m.add_argument("--place", default="khanh_hoa")
+    m.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    m.set_defaults(func=_cmd_models)
 
     r = sub.add_parser("run", help="the batch: forecasts, then every briefing rendered to HTML")
     r.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")

@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from khforecast._io import YAML_MAX_BYTES, YamlLimitError, load_yaml
+from khforecast._io import find_params_file, read_yaml_mapping, shown
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
 from khforecast.engine.models import SIMS_MAX
+from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import ParamsError
-from khforecast.plan.catalog import load_catalog
+from khforecast.plan.catalog import SECTORS, load_catalog
 
-__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "find_params_file",
-           "load_params", "read_yaml_mapping"]
+__all__ = ["BatchParams", "SectorParams", "default_params_path", "load_params",
+           "scenarios_file"]
 
 #: the most parallel notebooks, the longest timeout (a day) and the longest sector note
 JOBS_MAX, _SECONDS_MAX, NOTE_MAX = 256, 86_400, 10_000
-SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class SectorParams:
 class BatchParams:
     """Everything a batch run needs besides the data; defaults equal ``params/batch.yaml``."""
 
-    seed: int = 20240809
-    sims: int = 4000
+    seed: int = DEFAULT_SEED
+    sims: int = DEFAULT_SIMS
     thresholds: tuple[float, float] = (0.8, 0.5)  # (on track if p >= hi, at risk if p >= lo)
     scenarios: tuple[str, ...] = ("bau",)
     jobs: int | None = None  # parallel notebooks; None = number of cores
@@ -86,68 +87,13 @@ _BATCH_KEYS = {f.name for f in dataclasses.fields(BatchParams)} - {"sectors", "s
 _SECTOR_KEYS = {f.name for f in dataclasses.fields(SectorParams)}
 
 
-def find_params_file(name: str) -> Path | None:
-    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
-    for candidate in (Path.cwd() / "params" / name,
-                      Path(__file__).resolve().parents[2] / "params" / name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def default_params_path() -> Path | None:
     """The ``batch.yaml`` used when none is given, or ``None`` when there is none to find."""
     return find_params_file("batch.yaml")
 
 
-def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
-    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
-    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind.
-
-    Aliases are refused and the size is limited (:func:`khforecast._io.load_yaml`); dates are
-    read as text, so each key checks its own date and names itself."""
-    import yaml
-
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(YAML_MAX_BYTES + 1)
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise ParamsError(f"{path}: expected a {what} file, found a directory") from None
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ParamsError(f"{path} line {line}: expected UTF-8 text, found the byte "
-                          f"0x{raw[exc.start]:02x}") from None
-    except OSError as exc:
-        raise ParamsError(f"{path}: cannot read the {what} file: "
-                          f"{exc.strerror or exc}") from None
-    try:
-        data = load_yaml(text)
-    except YamlLimitError as exc:
-        raise ParamsError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(f"{path}{where}: expected valid YAML, found {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of keys to values, "
-                          f"found a {type(data).__name__}")
-    return data
-
-
 def _bad(path: Path, key: str, expected: str, found: object) -> ParamsError:
     return ParamsError(f"{path}, key '{key}': expected {expected}, found {shown(found)}")
-
-
-def shown(value: object, width: int = 60) -> str:
-    """``repr(value)`` cut to ``width`` characters, for messages."""
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _int(path: Path, key: str, v: object, *, minimum: int, maximum: int) -> int:
@@ -277,3 +223,16 @@ def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     fields.update(_batch_fields(Path("<command line>"), given))
     return BatchParams(**fields, sectors=sectors,
                        source=str(chosen.resolve()) if chosen is not None else "")
+
+
+def scenarios_file(params: BatchParams) -> Path | None:
+    """The scenario definitions that go with ``params``: the ``scenarios.yaml`` beside its
+    ``batch.yaml`` when there is one, else the default (``params/scenarios.yaml``), else None.
+
+    The one rule of ``khforecast run`` and ``khforecast forecast``."""
+    if params.source:
+        beside = Path(params.source).parent / "scenarios.yaml"
+        if beside.is_file():
+            return beside.resolve()
+    found = default_scenarios_path()
+    return found.resolve() if found is not None else None

@@ -24,18 +24,26 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
-from khforecast.batch.manifest import _inputs, _new_run_id, _versions, _write_manifest
+from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
-from khforecast.batch.params import SECTORS, BatchParams, load_params
-from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
+from khforecast.batch.params import BatchParams, load_params, scenarios_file
+from khforecast.briefing.i18n import check_lang
+from khforecast.briefing.render import print_pdf, render_index
+from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
+from khforecast.engine.scenarios import check_scenario_names, load_scenarios
 from khforecast.errors import KhforecastError
+from khforecast.observations.read import (bundled_observations_path, read_observations,
+                                          require_place)
+from khforecast.plan.catalog import SECTORS, load_catalog
 
 __all__ = [
     "RunResult",
@@ -80,14 +88,14 @@ def switch_latest(out_dir: Path, run_id: str) -> None:
         raise
 
 
-
 def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: str = "khanh_hoa",
               out: str | os.PathLike[str] = "outputs", sectors: Sequence[str] | None = None,
               lang: str = "vi", jobs: int | None = None,
               params: str | os.PathLike[str] | BatchParams | None = None,
               seed: int | None = None, sims: int | None = None, pdf: bool = False,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
-              progress: bool = True, log: Callable[[str], None] | None = None) -> RunResult:
+              progress: bool = True, log: Callable[[str], None] | None = None,
+              executor: Executor | None = None) -> RunResult:
     """Run the batch: compute once, execute and render every notebook, index, manifest, latest.
 
     Parameters
@@ -116,6 +124,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Show a tqdm progress bar on stderr.
     log
         Where to send one-line messages (default: stderr).
+    executor
+        Any ``concurrent.futures.Executor`` for the compute step's series (default: a process
+        pool when there are many); the notebooks always run in threads here.
 
     Returns
     -------
@@ -127,12 +138,6 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     ObservationError, ParamsError
         Before anything is written, when the data or params have problems.
     """
-    from khforecast.briefing.i18n import check_lang
-    from khforecast.briefing.render import print_pdf, render_index
-    from khforecast.engine.scenarios import check_scenario_names, load_scenarios, scenarios_beside
-    from khforecast.observations.read import (bundled_observations_path, read_observations,
-                                              require_place)
-    from khforecast.plan.catalog import load_catalog
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
@@ -145,9 +150,10 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
     require_place(observations, place)
+    choices = load_model_choices(default_models_path(bp.source or None))
+    check_choices(choices, catalog, observations, place=place)
     out_dir = Path(out).resolve()
-    scenarios_path = scenarios_beside(bp.source or None)
-    scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
+    scenarios_path = scenarios_file(bp)
     check_scenario_names(bp.scenarios, load_scenarios(scenarios_path), scenarios_path)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
@@ -160,22 +166,24 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list, scenarios_path), "status": "computing", "notebooks": [],
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source),
+        "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                              scenarios=scenarios_path)
+                                              scenarios=scenarios_path, executor=executor,
+                                              choices=choices)
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"
-        _write_manifest(run_dir, manifest)
+        write_manifest(run_dir, manifest)
         raise
     manifest["timings"]["compute_seconds"] = manifest["compute"]["seconds"]
     manifest["status"] = "executing"
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
 
     (run_dir / "notebooks").mkdir(exist_ok=True)
     (run_dir / "html").mkdir(exist_ok=True)
@@ -200,7 +208,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
             manifest["error"] = "interrupted (Ctrl-C) while the notebooks ran; latest not moved"
             manifest["notebooks"] = [entries[j.name] for j in job_list if j.name in entries]
             manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-            _write_manifest(run_dir, manifest)
+            write_manifest(run_dir, manifest)
             raise
     manifest["notebooks"] = [entries[j.name] for j in job_list]
     manifest["timings"]["notebooks_seconds"] = round(time.perf_counter() - t_nb, 3)
@@ -210,9 +218,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     outlook = assessment[(assessment["target_year"] == 2030) & (assessment["place"] == place)
                          & (assessment["scenario"] == bp.scenarios[0])
                          & (assessment["status"] != "no_target")]  # '-' in the plan
-    counts = outlook["status"].value_counts()
-    headline = {s: int(counts.get(s, 0)) for s in STATUS_ORDER
-                if s in HEADLINE_STATUSES or counts.get(s, 0)}
+    headline = headline_of(outlook["status"])
     manifest["headline"] = headline
     for entry in manifest["notebooks"]:  # each sector's own counts, for the index page
         sector = entry["parameters"].get("sector") if entry["template"] == \
@@ -240,7 +246,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
             say(f"khforecast run: PDFs not written: {exc}")
     manifest["status"] = "ok" if not failed else "failed"
     manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     result = RunResult(run_dir, manifest, failed)
     if not failed:
         switch_latest(out_dir, run_dir.name)

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from khforecast.assess.statuses import STATUS_ORDER
+from khforecast.assess.statuses import headline as headline_of
 from khforecast.briefing import figures
 from khforecast.briefing.i18n import (
     STRINGS,
@@ -71,14 +73,14 @@ def headline_counts(run: Run, sector: str | None = None, scenario: str | None = 
                     year: int = 2030) -> dict[str, int]:
     """How many indicators (of a sector, or all) have each status for ``year``'s targets."""
     counts = _rows(run, year=year, scenario=scenario, sector=sector)["status"].value_counts()
-    return {s: int(counts.get(s, 0)) for s in figures.STATUS_ORDER}
+    return {s: int(counts.get(s, 0)) for s in STATUS_ORDER}
 
 
 def headline(run: Run, sector: str | None = None, lang: str = "vi",
              scenario: str | None = None) -> Snippet:
     """The headline counts of the 2030 targets: met, on track, at risk, off track, no data."""
     counts = headline_counts(run, sector, scenario)
-    shown = [s for s in figures.STATUS_ORDER if s in figures.HEADLINE_STATUSES or counts[s]]
+    shown = headline_of(s for s, n in counts.items() for _ in range(n))
     cards = "".join(f'<div class="kh-card kh-{s}"><span class="kh-count" data-status="{s}">'
                     f'{counts[s]}</span><span class="kh-label">{_e(t("status." + s, lang))}'
                     "</span></div>" for s in shown)
@@ -258,7 +260,23 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
     text = t("msg.method", lang, sims=params.get("sims", "?"), scenario=run.scenario,
              seed=params.get("seed", "?"), hi=format_number(hi, lang, 2),
              lo=format_number(lo, lang, 2))
-    parts = [f"<p>{_e(text)}</p>", _h(3, "calibration", t("h.calibration", lang))]
+    parts = [f"<p>{_e(text)}</p>"]
+    # what a statistician declared in models.yaml for this sector's indicators, and why
+    mc = run.manifest.get("model_choices") or {}
+    ids = {i.id for i in run.catalog.in_sector(sector)} if sector is not None else None
+    declared = [(iid, ", ".join(c.get("models") or ["combination"]),
+                 "; ".join(filter(None, [
+                     ("pulse " + ", ".join(map(str, c["pulse"]))) if c.get("pulse") else "",
+                     f"step {c['step']}" if c.get("step") is not None else "",
+                     ("exclude " + ", ".join(map(str, c["exclude_years"])))
+                     if c.get("exclude_years") else ""])), c.get("note") or "")
+                for iid, c in sorted((mc.get("indicators") or {}).items())
+                if ids is None or iid in ids]
+    if declared:
+        parts += [_h(3, "model-choices", t("h.model_choices", lang)),
+                  _table([t(k, lang) for k in ("col.id", "col.model", "col.interventions",
+                                               "col.note")], declared)]
+    parts.append(_h(3, "calibration", t("h.calibration", lang)))
     if run.calibration is not None and not run.calibration.empty:
         cal = run.calibration
         heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]

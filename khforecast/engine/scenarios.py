@@ -33,11 +33,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from khforecast.batch.params import find_params_file, read_yaml_mapping
-from khforecast.batch.params import shown as _shown
+from khforecast._io import find_params_file, read_yaml_mapping
+from khforecast._io import shown as _shown
 from khforecast.engine.paths import SamplePaths, SeriesPaths
-from khforecast.engine.scales import fit_scale
+from khforecast.engine.scales import Scale, fit_scale
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import Catalog, Indicator
 
 __all__ = [
     "SCENARIO_KINDS",
@@ -45,7 +46,6 @@ __all__ = [
     "ScenarioKind",
     "apply_scenario",
     "check_scenario_names",
-    "scenarios_beside",
     "default_scenarios_path",
     "load_scenarios",
 ]
@@ -96,16 +96,6 @@ _RANGES = {"factor": (0.01, 100.0), "size": (-1e6, 1e6)}
 def default_scenarios_path() -> Path | None:
     """``params/scenarios.yaml`` in the working directory or in the source tree, if any."""
     return find_params_file("scenarios.yaml")
-
-
-def scenarios_beside(params: str | os.PathLike[str] | None) -> Path | None:
-    """The scenario definitions that go with a params file: the ``scenarios.yaml`` beside it,
-    else :func:`default_scenarios_path` (``forecast`` and ``run`` read the same file)."""
-    if params is not None:
-        beside = Path(params).parent / "scenarios.yaml"
-        if beside.is_file():
-            return beside
-    return default_scenarios_path()
 
 
 def check_scenario_names(names: Sequence[str], definitions: Mapping[str, Scenario],
@@ -218,7 +208,7 @@ def load_scenarios(path: str | os.PathLike[str] | None = None) -> dict[str, Scen
 # --------------------------------------------------------------------------------------------
 # transforms
 # --------------------------------------------------------------------------------------------
-def apply_scenario(paths: SamplePaths, scenario: Scenario, catalog: Any) -> SamplePaths:
+def apply_scenario(paths: SamplePaths, scenario: Scenario, catalog: Catalog) -> SamplePaths:
     """Apply ``scenario`` to the projected years of the assessed place's series.
 
     Observed years never change; comparison places keep their bau paths. Returns a new
@@ -251,7 +241,7 @@ def _scale(s: SeriesPaths):
     return fit_scale(s.history.to_numpy(), s.domain)  # type: ignore[arg-type]
 
 
-def _accelerate(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
+def _accelerate(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     fut = _future(s)
     start = sc.start_year if sc.start_year is not None else s.last_year + 1
     act = fut & (s.years >= start)
@@ -271,7 +261,7 @@ def _accelerate(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
     return _back(scale, z, x, fut)
 
 
-def _target_path(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
+def _target_path(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     target = ind.targets.get(sc.target_year) if hasattr(ind, "targets") else None
     if target is None or not target.is_quantitative or sc.target_year <= s.last_year:
         return s.paths
@@ -291,7 +281,7 @@ def _target_path(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
     return _back(scale, z, s.paths, fut)
 
 
-def _shock(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
+def _shock(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     fut = _future(s)
     t = s.years - sc.year
     if sc.recovery_years > 0:
@@ -316,7 +306,7 @@ def _clip(x: np.ndarray, domain: str) -> np.ndarray:
     return x
 
 
-def _back(scale: Any, z: np.ndarray, x: np.ndarray, fut: np.ndarray) -> np.ndarray:
+def _back(scale: Scale, z: np.ndarray, x: np.ndarray, fut: np.ndarray) -> np.ndarray:
     """Send the projected columns back to the original scale; observed columns untouched."""
     out = x.copy()
     out[:, fut] = scale.backward(z[:, fut])

@@ -1,9 +1,10 @@
 """Places beside the plan's province: comparison places and the merged province (weighted parts)."""
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
+
+from khforecast.observations.panels import load_panel
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "COMPARISON_PLACES",
@@ -24,8 +25,6 @@ _WEIGHT_PANELS = {"II": ("labour_force", "labour_force_15plus"),
 
 def _part_weights(sector: str) -> tuple[dict[str, float], str]:
     """Weights of the merged province's parts from the latest GSO year holding both."""
-    from khforecast.observations.panels import load_panel
-
     name, indicator = _WEIGHT_PANELS.get(sector, _WEIGHT_PANELS[""])
     df = load_panel(name)
     df = df[(df["indicator"] == indicator) & df["province_slug"].isin(MERGED_PARTS)]
@@ -35,7 +34,7 @@ def _part_weights(sector: str) -> tuple[dict[str, float], str]:
     return {p: float(row[p]) for p in MERGED_PARTS}, f"{name} {year}"
 
 
-def merge_places(observations: pd.DataFrame, catalog: Any) -> pd.DataFrame:
+def merge_places(observations: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """Add ``khanh_hoa_merged`` rows built from the former provinces where the data lack them.
 
     For each indicator and year with a value for both ``khanh_hoa`` and ``ninh_thuan`` and none

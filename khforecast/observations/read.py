@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from khforecast.errors import ObservationError, UsageError
+from khforecast.errors import ObservationError, Problem, UsageError
 from khforecast.observations.checks import Columns, _catalog, _check_records, _cross_checks
 from khforecast.observations.csv_reader import _load_bytes, _read_csv
 from khforecast.observations.excel import _read_xlsx
 from khforecast.observations.records import (
     OBSERVATION_COLUMNS,
-    Problem,
     _Record,
     _Sink,
 )
