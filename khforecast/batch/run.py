@@ -36,6 +36,7 @@ from khforecast.batch.compute import compute_results
 from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import BatchParams, load_params, scenarios_file
+from khforecast.batch.tasks import read_run_task_reports, write_task_files
 from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
@@ -94,6 +95,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
               params: str | os.PathLike[str] | BatchParams | None = None,
               seed: int | None = None, sims: int | None = None, pdf: bool = False,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
+              tasks: Sequence[str | os.PathLike[str]] = (),
               progress: bool = True, log: Callable[[str], None] | None = None,
               executor: Executor | None = None) -> RunResult:
     """Run the batch: compute once, execute and render every notebook, index, manifest, latest.
@@ -120,6 +122,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Also print every page to PDF with headless Chromium (a message if it is missing).
     extra_notebooks
         More notebooks to run in the batch (given ``run_dir`` and ``lang``).
+    tasks
+        Task progress report files (CSV, or workbooks with the sheet "Nhiệm vụ"); workbooks
+        among ``data`` are read for that sheet too (:mod:`khforecast.batch.tasks`).
     progress
         Show a tqdm progress bar on stderr.
     log
@@ -135,8 +140,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
 
     Raises
     ------
-    ObservationError, ParamsError
-        Before anything is written, when the data or params have problems.
+    ObservationError, TaskReportError, ParamsError
+        Before anything is written, when the data, task reports or params have problems.
     """
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
@@ -152,6 +157,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     require_place(observations, place)
     choices = load_model_choices(default_models_path(bp.source or None))
     check_choices(choices, catalog, observations, place=place)
+    reports, task_paths = read_run_task_reports(catalog, tasks, data_paths if data else ())
     out_dir = Path(out).resolve()
     scenarios_path = scenarios_file(bp)
     check_scenario_names(bp.scenarios, load_scenarios(scenarios_path), scenarios_path)
@@ -166,7 +172,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source),
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source,
+                          task_paths),
         "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
@@ -176,6 +183,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
                                               scenarios=scenarios_path, executor=executor,
                                               choices=choices)
+        manifest["tasks"] = write_task_files(run_dir, catalog, reports, bp.as_of())
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"

@@ -8,6 +8,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 from khforecast.observations.checks import _id_hint
 from khforecast.observations.csv_reader import _header
@@ -40,6 +41,19 @@ class _TooLarge(Exception):
     """Internal: a sheet walks more than :data:`CELLS_MAX` cells."""
 
 
+def _open_workbook(data: bytes, sink: _Sink, *, data_only: bool = True) -> Any:
+    """The workbook (read-only; cached values, or formulas when not ``data_only``) in ``data``,
+    or None with a problem when unreadable."""
+    from openpyxl import load_workbook
+
+    try:  # openpyxl raises many kinds of exception on a damaged file: all mean "unreadable"
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    except Exception as exc:  # noqa: BLE001
+        sink.add(None, "an Excel .xlsx workbook", f"a file that is not one "
+                 f"({type(exc).__name__}: {str(exc)[:80]})")
+        return None
+
+
 def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
                ) -> list[_Record]:
     """Raw records of the Excel template (or a first sheet laid out like the CSV).
@@ -49,15 +63,14 @@ def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
     saved without its computed value becomes a :class:`_Formula` (refused where it is read);
     merged cells are errors naming the range (only their first cell holds the value).
     """
-    from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
-    try:  # openpyxl raises many kinds of exception on a damaged file: all mean "unreadable"
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # noqa: BLE001
-        sink.add(None, "an Excel .xlsx workbook", f"a file that is not one "
-                 f"({type(exc).__name__}: {str(exc)[:80]})")
+    wb = _open_workbook(data, sink)
+    if wb is None:
+        return []
+    formulas = _open_workbook(data, sink, data_only=False)
+    if formulas is None:  # pragma: no cover - the same bytes just opened
+        wb.close()
         return []
     try:
         def rows(name: str) -> list[tuple[object, ...]]:
