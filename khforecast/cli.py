@@ -25,8 +25,9 @@ __all__ = ["main", "build_parser"]
 # --------------------------------------------------------------------------------------------
 def _check_counts(args: argparse.Namespace) -> None:
     """--sims, --jobs and --horizon within their bounds (memory runs out beyond them)."""
+    # lazy: the bounds live beside numpy-loading modules; `khforecast --help` needs none
     from khforecast.batch.params import JOBS_MAX
-    from khforecast.engine.models import HORIZON_MAX, SIMS_MAX
+    from khforecast.engine.defaults import HORIZON_MAX, SIMS_MAX
 
     for option, maximum in (("sims", SIMS_MAX), ("jobs", JOBS_MAX), ("horizon", HORIZON_MAX)):
         value = getattr(args, option, None)

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from khforecast._io import find_params_file, read_yaml_mapping, shown
-from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
-from khforecast.engine.models import SIMS_MAX
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, SIMS_MAX
 from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import ParamsError
 from khforecast.plan.catalog import SECTORS, load_catalog

@@ -41,9 +41,6 @@ __all__ = [
     "FALLBACK",
     "MIN_OBS_BY_MODEL",
     "MODELS",
-    "SIMS_MAX",
-    "HORIZON_MAX",
-    "VALUE_MAX",
     "TRIM_STEP",
     "Combination",
     "DampedTrend",
@@ -57,16 +54,6 @@ __all__ = [
     "Theta",
     "simulate_paths",
 ]
-
-
-#: the most paths per series: 100,000 x 30 years of float64 is 24 MB per series and scenario
-#: (4000, the default, pins p_meet to about ±0.8 points); above this memory runs out first
-SIMS_MAX = 100_000
-#: the most steps ahead a series is forecast
-HORIZON_MAX = 200
-#: the largest magnitude a value may have: the models square differences of values, and
-#: beyond about 1e154 a square overflows float64 (rescale such series, e.g. to millions)
-VALUE_MAX = 1e100
 
 
 class InsufficientDataError(ModelFitError):

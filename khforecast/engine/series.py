@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write_csv
-from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES, VALUE_MAX
 from khforecast.engine.executor import run_map
-from khforecast.engine.models import VALUE_MAX, InsufficientDataError, simulate_paths
+from khforecast.engine.models import InsufficientDataError, simulate_paths
 from khforecast.engine.scales import DOMAINS, Domain
 from khforecast.errors import KhforecastError, ModelFitError
 
