@@ -14,6 +14,7 @@ and data requests), one per notebook.
 from __future__ import annotations
 
 from khforecast.briefing.deep_dive import (
+    indicator_calibration,
     indicator_data,
     indicator_distribution,
     indicator_models,
@@ -81,6 +82,7 @@ __all__ = [
     "find_run_dir",
     "headline",
     "headline_counts",
+    "indicator_calibration",
     "key_messages_section",
     "indicator_data",
     "indicator_diagnostics",
