@@ -27,7 +27,8 @@ ExecutorKind = Literal["processes", "dask"]
 EXECUTORS: tuple[str, ...] = ("processes", "dask")
 #: seconds to wait for a dask scheduler before saying it cannot be reached (the issue's bar is 30)
 CONNECT_TIMEOUT_S = 10
-#: times dask re-runs a unit whose worker died before it says the unit failed
+#: times dask re-runs a unit that raised (a unit whose worker died is re-run by the scheduler
+#: itself, up to its ``distributed.scheduler.allowed-failures``, 3 by default)
 _RETRIES = 2
 
 T = TypeVar("T")
@@ -139,8 +140,8 @@ def map_ordered(executor: Executor, fn: Callable[[T], R], units: Iterable[T], *,
             _cancel(pending)
             where = label(i, unit) if label else f"unit {i}"
             lost = isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"
-            why = "its worker died" + ("" if isinstance(exc, BrokenProcessPool) else
-                                       f" {_RETRIES + 1} times") if lost else "it raised"
+            why = ("its worker died" + ("" if isinstance(exc, BrokenProcessPool) else
+                                        " each time dask re-ran it") if lost else "it raised")
             raise ExecutorError(f"{where} failed: {why} ({type(exc).__name__}: {exc}); "
                                 "nothing was written") from exc
         fill()
