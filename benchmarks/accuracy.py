@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from khforecast.models import MODELS, TRIM_STEP, Combination, simulate_paths
+from khforecast.engine.models import MODELS, TRIM_STEP, Combination, simulate_paths
 
 DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", Path(__file__).resolve().parent / "data"))
 FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv.gz"}

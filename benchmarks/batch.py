@@ -20,13 +20,14 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from khforecast.batch import KERNEL_ARGS, KERNEL_NAME, run_batch
-from khforecast.render import render_html
+from khforecast.batch.notebooks import KERNEL_ARGS, KERNEL_NAME
+from khforecast.batch.run import run_batch
+from khforecast.briefing.render import render_html
 
 #: the imports a briefing's kernel performs (khforecast.briefing pulls pandas/numpy; the charts
 #: pull matplotlib and seaborn; load_run reads the catalog module)
 _FLOOR_IMPORTS = ("import numpy, pandas, matplotlib, matplotlib.figure, matplotlib.ticker, "
-                  "seaborn\nimport khforecast.briefing, khforecast.catalog")
+                  "seaborn\nimport khforecast.briefing, khforecast.plan.catalog")
 
 
 def floor_seconds(workdir: Path, repeats: int) -> float:

@@ -5,7 +5,7 @@ Run::
     .venv/bin/python benchmarks/calibration.py [--sims 1000] [--max-series 120] [--jobs 1]
 
 On rolling-origin back-tests of the GSO provincial panels and the multi-country panels
-(``khforecast.calibration``), this prints
+(``khforecast.engine.calibration``), this prints
 
 1. coverage of the 80 % and 95 % intervals by horizon, **out of sample**: each panel's
    back-tests use the spread and tail fitted on all the *other* panels (leave-one-panel-out);
@@ -30,9 +30,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from khforecast import calibration as C
-from khforecast.escap import escap_projection
-from khforecast.scales import Scale
+from khforecast.assess.escap import escap_projection
+from khforecast.engine.calibration.backtest import backtest
+from khforecast.engine.calibration.derive import _thin
+from khforecast.engine.calibration.fit import _mix_cdf, calibration_table, out_of_sample_params
+from khforecast.engine.calibration.panels import load_panel_series
+from khforecast.engine.scales import Scale
 
 
 def _events(bt: pd.DataFrame) -> pd.DataFrame:
@@ -56,7 +59,7 @@ def _p_model(ev: pd.DataFrame, s: np.ndarray, t: np.ndarray) -> np.ndarray:
                      for d, eps, off, thr, med in zip(ev["domain"], ev["scale_eps"],
                                                      ev["scale_offset"], ev["threshold"],
                                                      ev["median"])], dtype=float)
-    return 1.0 - C._mix_cdf(ev.assign(zthr=zthr), s, t, col="zthr")
+    return 1.0 - _mix_cdf(ev.assign(zthr=zthr), s, t, col="zthr")
 
 
 def _p_escap(ev: pd.DataFrame) -> np.ndarray:
@@ -90,19 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     print("$ " + " ".join(["python", "benchmarks/calibration.py", *(argv if argv is not None else sys.argv[1:])]))
     t0 = time.perf_counter()
-    series = C._thin(C.load_panel_series(), args.max_series, args.seed)
-    bt = C.backtest(series, n_sims=args.sims, seed=args.seed, max_cases=args.max_cases, jobs=args.jobs)
+    series = _thin(load_panel_series(), args.max_series, args.seed)
+    bt = backtest(series, n_sims=args.sims, seed=args.seed, max_cases=args.max_cases, jobs=args.jobs)
     t1 = time.perf_counter()
-    s, t = C.out_of_sample_params(bt)
+    s, t = out_of_sample_params(bt)
     ok = (bt["error"] == "").to_numpy()
     print(f"# {ok.sum()} back-test cells, {bt.loc[ok, ['panel', 'series_id', 'origin', 'n_train']].drop_duplicates().shape[0]} "
           f"cases, {len(series)} series, {bt['panel'].nunique()} panels; failed: {(~ok).sum()}; "
           f"back-tests {t1 - t0:.0f} s")
 
     print("\n## 1. Interval coverage by horizon (leave-one-panel-out)")
-    table = C.calibration_table(bt, (s, t))
+    table = calibration_table(bt, (s, t))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    raw = C.calibration_table(bt).iloc[-1]
+    raw = calibration_table(bt).iloc[-1]
     g80, g95 = _gauss_coverage(bt)
     print(f"uncalibrated models: coverage80 {raw.coverage80:.3f}, coverage95 {raw.coverage95:.3f}; "
           f"naive Gaussian RW: coverage80 {g80:.3f}, coverage95 {g95:.3f}")

@@ -37,10 +37,10 @@ from types import MappingProxyType, SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from khforecast.assess import assess
-from khforecast.forecaster import Forecaster
-from khforecast.panels import load_panel
-from khforecast.targets import Target
+from khforecast.assess.assessment import assess
+from khforecast.engine.forecaster import Forecaster
+from khforecast.observations.panels import load_panel
+from khforecast.plan.targets import Target
 
 _PANELS = {  # panel -> (indicator, domain, direction)
     "trained_labour_force_share": ("trained_labour_force_share_15plus", "percent", 1),

@@ -26,8 +26,8 @@ class _UsageError(KhforecastError):
 def _cmd_catalog(args: argparse.Namespace) -> int:
     import json
 
-    from khforecast.catalog import load_catalog, normalize_sector
     from khforecast.errors import CatalogError
+    from khforecast.plan.catalog import load_catalog, normalize_sector
 
     cat = load_catalog()
     sector = normalize_sector(args.sector) if args.sector else None
@@ -98,8 +98,8 @@ def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[in
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-    from khforecast.observations import YEAR_MAX, YEAR_MIN
-    from khforecast.template import write_template
+    from khforecast.observations.records import YEAR_MAX, YEAR_MIN
+    from khforecast.observations.template import write_template
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
@@ -116,7 +116,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from khforecast.observations import check_observations
+    from khforecast.observations.read import check_observations
 
     frame, problems = check_observations(*args.data, decimal=args.decimal)
     if any(p.severity == "error" for p in problems):
@@ -133,7 +133,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from khforecast.assess import run_forecast
+    from khforecast.assess.assessment import run_forecast
 
     if args.sims < 1 or (args.jobs is not None and args.jobs < 1):
         raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
@@ -173,8 +173,13 @@ def _forecast_places(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
-    from khforecast.series import (SeriesInputError, forecast_series, parse_quantiles,
-                                   read_series, write_series_forecasts)
+    from khforecast.engine.series import (
+        SeriesInputError,
+        forecast_series,
+        parse_quantiles,
+        read_series,
+        write_series_forecasts,
+    )
 
     if args.horizon < 1 or args.sims < 1 or args.jobs < 1:
         raise _UsageError("--horizon, --sims and --jobs must be >= 1")
@@ -194,9 +199,9 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from khforecast.batch import run_batch
-    from khforecast.catalog import normalize_sector
+    from khforecast.batch.run import run_batch
     from khforecast.errors import CatalogError
+    from khforecast.plan.catalog import normalize_sector
 
     try:
         sectors = [normalize_sector(s) for s in args.sectors] if args.sectors else None

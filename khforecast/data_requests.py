@@ -4,12 +4,12 @@ A briefing's "data gaps" and a department scorecard list, for every indicator wh
 target came out ``no_data`` or ``insufficient_data``, the survey or report that usually
 publishes it (:mod:`khforecast.data_sources`), how often, the department that leads it now
 (:mod:`khforecast.departments`) and the years to send: every year from ``since`` to the last
-complete year, at least :data:`~khforecast.forecaster.MIN_OBS` of them for a forecast.
+complete year, at least :data:`~khforecast.engine.forecaster.MIN_OBS` of them for a forecast.
 
 Examples
 --------
 >>> import pandas as pd
->>> from khforecast.catalog import load_catalog
+>>> from khforecast.plan.catalog import load_catalog
 >>> a = pd.DataFrame({"indicator_id": ["07"], "place": ["khanh_hoa"], "scenario": ["bau"],
 ...                   "target_year": [2030], "status": ["no_data"], "n_obs": [0],
 ...                   "last_year": [None]})
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from khforecast.catalog import Catalog
 from khforecast.data_sources import source_of
 from khforecast.departments import leads_of
-from khforecast.forecaster import MIN_OBS
+from khforecast.engine.forecaster import MIN_OBS
+from khforecast.plan.catalog import Catalog
 
 __all__ = ["GAP_STATUSES", "REQUEST_COLUMNS", "data_requests"]
 

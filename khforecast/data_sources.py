@@ -8,7 +8,7 @@ say whom to ask, for what and how often it is published. The mapping is the team
 
 Examples
 --------
->>> from khforecast.catalog import load_catalog
+>>> from khforecast.plan.catalog import load_catalog
 >>> src = source_of(load_catalog(), "02")
 >>> src.kind, src.source_en, src.frequency
 ('survey', 'Labour Force Survey', 'quarterly')
@@ -24,8 +24,8 @@ from typing import Literal
 
 import yaml
 
-from khforecast.catalog import Catalog
 from khforecast.errors import CatalogError
+from khforecast.plan.catalog import Catalog
 
 __all__ = ["FREQUENCIES", "SOURCE_KINDS", "DataSource", "load_data_sources", "source_of"]
 

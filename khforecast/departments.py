@@ -9,7 +9,7 @@ one place that answers "who leads this now"; every page names departments from i
 
 Examples
 --------
->>> from khforecast.catalog import load_catalog
+>>> from khforecast.plan.catalog import load_catalog
 >>> cat = load_catalog()
 >>> [(lead.plan_name, lead.current, lead.changed) for lead in leads_of(cat, cat.get("36"))]
 [('Sở VH&TT', 'Sở Văn hóa, Thể thao và Du lịch', True), ('Sở LĐTB&XH', 'Sở Nội vụ', True)]
@@ -28,8 +28,8 @@ from types import MappingProxyType
 
 import yaml
 
-from khforecast.catalog import Catalog, Indicator, Task
 from khforecast.errors import CatalogError
+from khforecast.plan.catalog import Catalog, Indicator, Task
 
 __all__ = ["Lead", "current_departments", "department_items", "department_slug",
            "leads_of", "lead_current_mismatches", "load_lead_topics", "resolve_department"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from khforecast.observations import Problem
+    from khforecast.observations.records import Problem
 
 __all__ = [
     "KhforecastError",

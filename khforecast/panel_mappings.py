@@ -15,7 +15,7 @@ from importlib import resources
 import pandas as pd
 import yaml
 
-from khforecast.panels import list_panels, load_panel
+from khforecast.observations.panels import list_panels, load_panel
 from khforecast.places import COMBINE_RULES, Places, PlacesError, check_panel_places, combine_parts
 
 __all__ = ["PanelMapping", "load_mappings", "panel_observations"]

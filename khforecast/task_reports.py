@@ -14,7 +14,7 @@ late" only after the task's implementation period has ended; one report per task
 
 Examples
 --------
->>> from khforecast.catalog import load_catalog
+>>> from khforecast.plan.catalog import load_catalog
 >>> frame, problems = check_task_reports(example_task_reports_path(), catalog=load_catalog())
 >>> len(problems), frame.columns.tolist()[:3]
 (0, ['task_id', 'status', 'as_of'])
@@ -34,9 +34,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from khforecast.catalog import Catalog, Task
 from khforecast.errors import TaskReportError
-from khforecast.observations import Problem, _decode, _load_bytes, _Loc, _show, _Sink, _text
+from khforecast.observations.csv_reader import _decode, _load_bytes
+from khforecast.observations.records import Problem, _Loc, _show, _Sink, _text
+from khforecast.plan.catalog import Catalog, Task
 
 __all__ = [
     "TASKS_SHEET",

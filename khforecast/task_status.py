@@ -9,7 +9,7 @@ progress). The latest report on or before the run's date counts; later ones are 
 Examples
 --------
 >>> import datetime as dt
->>> from khforecast.catalog import load_catalog
+>>> from khforecast.plan.catalog import load_catalog
 >>> frame = task_status_frame(load_catalog(), None, dt.date(2026, 12, 1))
 >>> len(frame), sorted(set(frame["state"]))
 (69, ['no_report'])
@@ -20,8 +20,8 @@ import datetime as _dt
 
 import pandas as pd
 
-from khforecast.catalog import Catalog
 from khforecast.departments import leads_of
+from khforecast.plan.catalog import Catalog
 from khforecast.task_reports import TASK_STATUSES, period_end
 
 __all__ = ["TASK_STATES", "TASK_STATUS_COLUMNS", "state_counts", "task_status_frame"]

@@ -24,13 +24,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from khforecast.catalog import load_catalog  # noqa: E402
 from khforecast.cli import main  # noqa: E402
-from khforecast.observations import (  # noqa: E402
+from khforecast.observations.read import (  # noqa: E402
     bundled_observations_path,
     illustrative_observations_path,
     read_observations,
 )
+from khforecast.plan.catalog import load_catalog  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 NOTE = '<script>alert("x")</script> & ghi chú'

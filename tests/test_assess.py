@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from khforecast.assess import ASSESSMENT_COLUMNS, EXTRA_COLUMNS, assess, status_of
+from khforecast.assess.assessment import ASSESSMENT_COLUMNS, EXTRA_COLUMNS, assess, status_of
 from khforecast.cli import main
-from khforecast.forecaster import Forecaster, SamplePaths, SeriesPaths
-from khforecast.observations import bundled_observations_path
-from khforecast.targets import Target
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.observations.read import bundled_observations_path
+from khforecast.plan.targets import Target
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +139,7 @@ def test_required_change_hits_the_probabilities(catalog, bau):
     out = assess(bau, catalog).set_index(["indicator_id", "target_year"])
     r = out.loc[("09", 2030)]  # > 40 by 2030, a rising target
     assert r.required_change_p80 > r.required_change_p50 > r.historical_annual_change
-    from khforecast.assess import _shifted
+    from khforecast.assess.assessment import _shifted
 
     s = bau.get("09")
     target = catalog.get("09").targets[2030]

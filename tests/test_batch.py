@@ -12,23 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import NOTE, TESTS, run_cli, write_params
 
 from khforecast._io import sha256_file
-from khforecast.batch import (
-    NotebookJob,
-    execute_notebook,
-    plan_jobs,
-    run_batch,
-    switch_latest,
-)
-from khforecast.catalog import load_catalog
+from khforecast.batch.notebooks import NotebookJob, execute_notebook, plan_jobs
+from khforecast.batch.params import BatchParams, load_params
+from khforecast.batch.run import run_batch, switch_latest
 from khforecast.errors import KhforecastError, ObservationError, ParamsError
-from khforecast.observations import (
-    bundled_observations_path,
-)
-from khforecast.params import BatchParams, load_params
+from khforecast.observations.read import bundled_observations_path
+from khforecast.plan.catalog import load_catalog
 
 REPO = TESTS.parent
 DESIGN_FORECAST = ["indicator_id", "place", "scenario", "year", "observed", "mean", "q05", "q10",
@@ -98,8 +90,8 @@ def test_manifest_records_inputs_params_versions_seed_timings(bundled):
 
 def test_same_seed_gives_the_same_results(bundled, tmp_path):
     """Determinism: the batch's compute step repeated with the manifest's seed reproduces it."""
-    from khforecast.batch import compute_results
-    from khforecast.observations import read_observations
+    from khforecast.batch.compute import compute_results
+    from khforecast.observations.read import read_observations
 
     params = load_params(bundled["params"])
     catalog = load_catalog()
@@ -253,7 +245,7 @@ def test_a_failed_forecast_is_recorded_and_runs_no_notebook(tmp_path, monkeypatc
     def fail(*_args, **_kwargs):
         raise KhforecastError("no model could be fitted to 02")
 
-    monkeypatch.setattr("khforecast.batch.compute_results", fail)
+    monkeypatch.setattr("khforecast.batch.run.compute_results", fail)
     with pytest.raises(KhforecastError, match="no model could be fitted"):
         run_batch(out=tmp_path, sectors=["II"], progress=False, log=lambda _m: None)
     (run,) = [p for p in tmp_path.iterdir()]

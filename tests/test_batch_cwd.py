@@ -12,11 +12,9 @@ import os
 import threading
 from pathlib import Path
 
-import pytest
+from conftest import TESTS
 
-from conftest import TESTS, run_cli, write_params
-
-from khforecast.batch import NotebookJob, execute_notebooks
+from khforecast.batch.notebooks import NotebookJob, execute_notebooks
 
 TINY = TESTS / "notebooks" / "parameters.ipynb"
 
@@ -62,7 +60,7 @@ def test_parallel_notebooks_never_change_the_working_folder(tmp_path, monkeypatc
 def test_twenty_tiny_runs_with_a_relative_out_all_succeed(tmp_path, monkeypatch):
     """What `make run` does (a relative ``--out``, parallel notebooks), repeated on a tiny
     batch: one series to forecast and four tiny notebooks instead of the briefings."""
-    import khforecast.batch as batch
+    import khforecast.batch.run as batch
 
     data = tmp_path / "one.csv"
     data.write_text("indicator_id,place,year,value,source\n"

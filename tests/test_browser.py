@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from khforecast.render import find_chromium, print_pdf
+from khforecast.briefing.render import find_chromium, print_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -171,6 +171,6 @@ def test_print_pdf_writes_a_pdf_beside_the_page(bundled, tmp_path):
 
 
 def test_print_pdf_without_chromium_says_how_to_install_it(monkeypatch, tmp_path):
-    monkeypatch.setattr("khforecast.render.find_chromium", lambda: None)
+    monkeypatch.setattr("khforecast.briefing.render.find_chromium", lambda: None)
     with pytest.raises(FileNotFoundError, match="apt-get install chromium"):
         print_pdf([tmp_path / "x.html"])

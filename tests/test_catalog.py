@@ -10,11 +10,11 @@ from importlib import resources
 import pytest
 import yaml
 
-import khforecast.catalog as catalog_mod
-from khforecast.catalog import Indicator, load_catalog, normalize_sector
+import khforecast.plan.catalog as catalog_mod
 from khforecast.cli import main
 from khforecast.errors import CatalogError
-from khforecast.targets import parse_target
+from khforecast.plan.catalog import Indicator, load_catalog, normalize_sector
+from khforecast.plan.targets import parse_target
 
 SUB_ROWS = {"33.poor_districts", "33.ethnic_minority", "73.remote", "73.other", "82.urban",
             "82.rural", "83.urban", "83.rural", "85.urban", "85.rural", "86.urban", "86.rural"}

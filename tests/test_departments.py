@@ -7,14 +7,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from khforecast.catalog import load_catalog
 from khforecast.data_requests import data_requests
 from khforecast.data_sources import source_of
 from khforecast.departments import (
-    current_departments, department_items, department_slug, lead_current_mismatches, leads_of,
+    current_departments,
+    department_items,
+    department_slug,
+    lead_current_mismatches,
+    leads_of,
     resolve_department,
 )
 from khforecast.errors import CatalogError
+from khforecast.plan.catalog import load_catalog
 from khforecast.task_reports import read_task_reports
 from khforecast.task_status import TASK_STATES, state_counts, task_status_frame
 

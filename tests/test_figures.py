@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from khforecast.figures import (
+from khforecast.briefing.figures import (
     figure_png,
     plot_distribution,
     plot_indicator,

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from khforecast.calibration import Calibration
+from khforecast.engine.calibration.runtime import Calibration
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.paths import FORECAST_COLUMNS, SamplePaths
 from khforecast.errors import KhforecastError
-from khforecast.forecaster import FORECAST_COLUMNS, Forecaster, SamplePaths
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_fallback_is_recorded_with_one_summary_warning(catalog):
 
 
 def test_merged_province_built_from_its_parts(catalog):
-    from khforecast.forecaster import MERGED_PLACE, _part_weights, merge_places
+    from khforecast.observations.places import MERGED_PLACE, _part_weights, merge_places
 
     obs = pd.DataFrame({
         "indicator_id": ["02", "02", "80", "80", "80", "02"],

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from khforecast.i18n import (
+from khforecast.briefing.i18n import (
     PROBABILITY_SCALE,
     STRINGS,
     format_number,
@@ -27,9 +27,9 @@ def _fields(text: str) -> set[str]:
 def test_docstring_examples_run():
     import doctest
 
-    import khforecast.i18n
+    import khforecast.briefing.i18n
 
-    result = doctest.testmod(khforecast.i18n)
+    result = doctest.testmod(khforecast.briefing.i18n)
     assert result.attempted >= 4 and result.failed == 0
 
 

@@ -6,13 +6,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from khforecast.catalog import load_catalog
-from khforecast.illustrative import (
-    ILLUSTRATIVE_SEED, generate_illustrative, illustrative_source, main, to_csv_text,
+from khforecast.observations.illustrative import (
+    ILLUSTRATIVE_SEED,
+    generate_illustrative,
+    illustrative_source,
+    main,
+    to_csv_text,
 )
-from khforecast.observations import (
-    INPUT_COLUMNS, bundled_observations_path, illustrative_observations_path, read_observations,
+from khforecast.observations.read import (
+    bundled_observations_path,
+    illustrative_observations_path,
+    read_observations,
 )
+from khforecast.observations.records import INPUT_COLUMNS
+from khforecast.plan.catalog import load_catalog
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for khforecast.models: the models against closed forms and statsmodels, the paths'
+"""Tests for khforecast.engine.models: the models against closed forms and statsmodels, the paths'
 properties, and the minimum-length and fallback rules."""
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-from khforecast.errors import ModelFitError
-from khforecast.models import (
+from khforecast.engine.models import (
     MIN_OBS,
     MODELS,
     Combination,
@@ -24,7 +23,8 @@ from khforecast.models import (
     Theta,
     simulate_paths,
 )
-from khforecast.scales import fit_scale
+from khforecast.engine.scales import fit_scale
+from khforecast.errors import ModelFitError
 
 
 def _walk(seed: int, n: int = 30, drift: float = 0.5, start: float = 50.0) -> np.ndarray:

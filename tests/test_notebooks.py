@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from conftest import NOTE, TESTS
 
-from khforecast.batch import NotebookJob, execute_notebook, notebooks_dir
-from khforecast.catalog import load_catalog
-from khforecast.figures import HEADLINE_STATUSES, STATUS_ORDER
-from khforecast.render import network_references
+from khforecast.batch.notebooks import NotebookJob, execute_notebook, notebooks_dir
+from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
+from khforecast.briefing.render import network_references
+from khforecast.plan.catalog import load_catalog
 
 REPO = TESTS.parent
 TEMPLATES = ("sector_briefing", "overview", "indicator_deep_dive", "scenario_explorer")

@@ -13,13 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from khforecast.catalog import load_catalog
 from khforecast.cli import main
 from khforecast.errors import ObservationError
-from khforecast.observations import (
-    OBSERVATION_COLUMNS, Problem, bundled_observations_path, check_observations,
-    parse_number, read_observations,
+from khforecast.observations.read import (
+    bundled_observations_path,
+    check_observations,
+    read_observations,
 )
+from khforecast.observations.records import OBSERVATION_COLUMNS, Problem, parse_number
+from khforecast.plan.catalog import load_catalog
 
 DATA = Path(__file__).parent / "data"
 

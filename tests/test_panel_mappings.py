@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from khforecast.catalog import load_catalog
-from khforecast.observations import check_observations
+from khforecast.observations.panels import load_panel
+from khforecast.observations.read import check_observations
 from khforecast.panel_mappings import load_mappings, panel_observations
-from khforecast.panels import load_panel
 from khforecast.places import PlacesError, load_places
+from khforecast.plan.catalog import load_catalog
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from khforecast.errors import KhforecastError
-from khforecast.panels import PANEL_COLUMNS, list_panels, load_panel
+from khforecast.observations.panels import PANEL_COLUMNS, list_panels, load_panel
 
 EXPECTED = {
     "doctors_provincial_doh", "dwelling_area_per_capita", "employed_persons",

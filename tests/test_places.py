@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from khforecast.panels import list_panels, load_panel
+from khforecast.observations.panels import list_panels, load_panel
 from khforecast.places import PlacesError, check_panel_places, combine_parts, load_places
 
 UNCHANGED = {"ha_noi", "thua_thien_hue", "cao_bang", "dien_bien", "ha_tinh", "lai_chau",
@@ -130,7 +130,7 @@ def test_combine_parts(places):
 
 def test_khanh_hoa_merged_is_one_case_of_the_rule(places):
     """Today's khanh_hoa_merged weights are the general rule's weights for that unit."""
-    from khforecast.forecaster import _part_weights
+    from khforecast.observations.places import _part_weights
 
     for sector, kind in (("II", "labour_force"), ("VI", "population")):
         legacy, _ = _part_weights(sector)

@@ -1,4 +1,4 @@
-"""Tests for khforecast.scales: domain transforms round-trip and stay in their domain."""
+"""Tests for khforecast.engine.scales: domain transforms round-trip and stay in their domain."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from khforecast.engine.scales import DomainError, data_resolution, fit_scale
 from khforecast.errors import KhforecastError
-from khforecast.scales import DomainError, data_resolution, fit_scale
 
 _finite = st.floats(-1e3, 1e3, allow_nan=False)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from khforecast.catalog import load_catalog
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.scenarios import Scenario, apply_scenario, load_scenarios
 from khforecast.errors import ParamsError
-from khforecast.forecaster import Forecaster
-from khforecast.observations import bundled_observations_path, read_observations
-from khforecast.scenarios import Scenario, apply_scenario, load_scenarios
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import load_catalog
 
 
 @pytest.fixture(scope="module")

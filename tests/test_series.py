@@ -1,4 +1,4 @@
-"""Tests for khforecast.series and the ``forecast-series`` command."""
+"""Tests for khforecast.engine.series and the ``forecast-series`` command."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from khforecast.cli import main
-from khforecast.series import (
+from khforecast.engine.series import (
     SeriesInputError,
     forecast_series,
     parse_quantiles,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from khforecast.errors import TargetParseError
-from khforecast.targets import Target, parse_target, parse_vn_number
+from khforecast.plan.targets import Target, parse_target, parse_vn_number
 
 N = None
 

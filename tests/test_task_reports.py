@@ -7,11 +7,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from khforecast.catalog import load_catalog
 from khforecast.errors import ObservationError, TaskReportError
+from khforecast.plan.catalog import load_catalog
 from khforecast.task_reports import (
-    TASK_REPORT_COLUMNS, TASK_STATUS_LABELS, TASK_STATUSES, TASKS_SHEET, check_task_reports,
-    example_task_reports_path, is_task_report_file, parse_task_status, read_task_reports,
+    TASK_REPORT_COLUMNS,
+    TASK_STATUS_LABELS,
+    TASK_STATUSES,
+    TASKS_SHEET,
+    check_task_reports,
+    example_task_reports_path,
+    is_task_report_file,
+    parse_task_status,
+    read_task_reports,
 )
 
 DATA = Path(__file__).parent / "data"

@@ -7,13 +7,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from khforecast.catalog import load_catalog
 from khforecast.cli import main
-from khforecast.observations import (
-    DATA_SHEET, INSTRUCTIONS_SHEET, SOURCES_COLUMNS, SOURCES_SHEET, check_observations,
-    read_observations,
+from khforecast.observations.read import check_observations, read_observations
+from khforecast.observations.records import (
+    DATA_SHEET,
+    INSTRUCTIONS_SHEET,
+    SOURCES_COLUMNS,
+    SOURCES_SHEET,
 )
-from khforecast.template import REFERENCE_HEADERS, write_template
+from khforecast.observations.template import REFERENCE_HEADERS, write_template
+from khforecast.plan.catalog import load_catalog
 
 DATA = Path(__file__).parent / "data"
 N_REF = len(REFERENCE_HEADERS)

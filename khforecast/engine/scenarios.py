@@ -1,6 +1,6 @@
 """Scenarios: named assumptions applied to the business-as-usual sample paths.
 
-A scenario is a pure transform of :class:`~khforecast.forecaster.SamplePaths`: it moves the
+A scenario is a pure transform of :class:`~khforecast.engine.paths.SamplePaths`: it moves the
 projected years of each series and keeps the observed years, the number of paths and their
 spread, so every scenario yields the same outputs as ``bau`` (forecasts, p_meet, status). Kinds:
 
@@ -33,10 +33,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from khforecast.batch.params import find_params_file, read_yaml_mapping
+from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.engine.scales import fit_scale
 from khforecast.errors import ParamsError
-from khforecast.forecaster import SamplePaths, SeriesPaths
-from khforecast.params import find_params_file, read_yaml_mapping
-from khforecast.scales import fit_scale
 
 __all__ = [
     "SCENARIO_KINDS",
@@ -198,7 +198,7 @@ def apply_scenario(paths: SamplePaths, scenario: Scenario, catalog: Any) -> Samp
 
     Examples
     --------
-    >>> from khforecast.scenarios import Scenario
+    >>> from khforecast.engine.scenarios import Scenario
     >>> Scenario("fast", "accelerate", factor=2.0).factor
     2.0
     """

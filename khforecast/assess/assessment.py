@@ -4,7 +4,7 @@ One row per indicator, place, scenario and target year (2025 and 2030) with the 
 assessment.csv (DESIGN §3), then khforecast's extra columns at the end:
 
 ``escap_label``
-    ESCAP's anticipated-progress label (:func:`khforecast.escap.escap_label`).
+    ESCAP's anticipated-progress label (:func:`khforecast.assess.escap.escap_label`).
 ``required_change_p50``, ``required_change_p80``
     the yearly change of the level (of the flow, for cumulative targets) from the last
     observation that the median path would need so that the target is met with probability
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast.escap import escap_label
-from khforecast.forecaster import SamplePaths, SeriesPaths
+from khforecast.assess.escap import escap_label
+from khforecast.engine.paths import SamplePaths, SeriesPaths
 
 __all__ = [
     "ASSESSMENT_COLUMNS",
@@ -345,13 +345,13 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
 
     from khforecast import __version__
     from khforecast._io import atomic_write_csv, atomic_write_text, sha256_file
-    from khforecast.calibration import load_calibration
-    from khforecast.catalog import load_catalog
+    from khforecast.batch.params import load_params
+    from khforecast.engine.calibration.runtime import load_calibration
+    from khforecast.engine.forecaster import Forecaster
+    from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
     from khforecast.errors import ParamsError
-    from khforecast.forecaster import Forecaster
-    from khforecast.observations import bundled_observations_path, read_observations
-    from khforecast.params import load_params
-    from khforecast.scenarios import default_scenarios_path, load_scenarios
+    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.plan.catalog import load_catalog
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write_text
+from khforecast.engine.models import InsufficientDataError, simulate_paths
+from khforecast.engine.scales import DOMAINS, Domain
 from khforecast.errors import KhforecastError, ModelFitError
-from khforecast.models import InsufficientDataError, simulate_paths
-from khforecast.scales import DOMAINS, Domain
 
 __all__ = [
     "QUANTILES",

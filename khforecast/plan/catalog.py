@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 from khforecast.errors import CatalogError, TargetParseError
-from khforecast.targets import TARGET_KINDS, Domain, Target
+from khforecast.plan.targets import TARGET_KINDS, Domain, Target
 
 __all__ = [
     "TARGET_YEARS",

@@ -2,7 +2,7 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global
 state, safe in threads and headless kernels); :func:`figure_png` turns one into PNG bytes that
-:mod:`khforecast.briefing` embeds in HTML. Labels come from :mod:`khforecast.i18n` and are drawn
+:mod:`khforecast.briefing` embeds in HTML. Labels come from :mod:`khforecast.briefing.i18n` and are drawn
 in DejaVu Sans, which has the Vietnamese diacritics. Matplotlib and seaborn are imported lazily.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from khforecast.i18n import format_number, t
+from khforecast.briefing.i18n import format_number, t
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -117,7 +117,7 @@ def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "v
         ``scenario`` are drawn. The 95 % band is drawn when ``q025``/``q975`` columns exist,
         else the ``q05``-``q95`` band, labelled 90 %.
     targets
-        :class:`khforecast.targets.Target`-like objects (``year, kind, value, low, high``);
+        :class:`khforecast.plan.targets.Target`-like objects (``year, kind, value, low, high``);
         threshold kinds are drawn as a line and a diamond, ``between`` as a band, others not.
     compare
         Observed values of another place (columns ``year, value``), e.g. ``vietnam``.

@@ -4,7 +4,7 @@ Each model is a spec (``MODELS[name]``) with ``fit(y) -> FittedModel``; a fitted
 point forecast and ``simulate(h, n, rng)``, an ``(n, h)`` array of paths that are correlated
 across horizons (each path is one possible future, year after year). Everything here works on
 the modelling scale; :func:`simulate_paths` is the front door that applies the domain transform
-(:mod:`khforecast.scales`), the fallback chain, the combination and the calibration ``spread``.
+(:mod:`khforecast.engine.scales`), the fallback chain, the combination and the calibration ``spread``.
 
 The fits are closed forms (drift, OLS) or concentrated least squares on a vectorised grid of
 smoothing parameters (SES, damped trend), so that thousands of series fit in seconds; the
@@ -27,8 +27,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from khforecast.engine.scales import Domain, Scale, fit_scale
 from khforecast.errors import ModelFitError
-from khforecast.scales import Domain, Scale, fit_scale
 
 __all__ = [
     "DEFAULT_MODELS",

@@ -2,7 +2,7 @@
 
 The batch passes these to the notebooks as papermill parameters, so a run is reproducible from
 the params recorded in its ``manifest.json``. Scenarios are defined elsewhere
-(``params/scenarios.yaml``, read by :mod:`khforecast.scenarios`); here they are only named.
+(``params/scenarios.yaml``, read by :mod:`khforecast.engine.scenarios`); here they are only named.
 
 Where the files are looked for, first match wins: the ``path`` given (``--params``);
 ``params/batch.yaml`` in the working directory; the ``params/`` folder of the source tree this
@@ -84,7 +84,7 @@ _SECTOR_KEYS = {f.name for f in dataclasses.fields(SectorParams)}
 def find_params_file(name: str) -> Path | None:
     """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
     for candidate in (Path.cwd() / "params" / name,
-                      Path(__file__).resolve().parents[1] / "params" / name):
+                      Path(__file__).resolve().parents[2] / "params" / name):
         if candidate.is_file():
             return candidate
     return None

@@ -19,9 +19,8 @@ Probabilities are put in words on one fixed scale, close to the IPCC's calibrate
 """
 from __future__ import annotations
 
-import re
-
 import math
+import re
 from typing import Literal
 
 __all__ = [
@@ -280,7 +279,7 @@ def t(key: str, lang: str = "vi", **fields: object) -> str:
     try:
         text = STRINGS[key][index]
     except KeyError:
-        raise KeyError(f"no string {key!r} in khforecast.i18n.STRINGS") from None
+        raise KeyError(f"no string {key!r} in khforecast.briefing.i18n.STRINGS") from None
     return text.format(**fields) if fields else text
 
 

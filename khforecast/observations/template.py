@@ -3,7 +3,7 @@
 The workbook has three sheets: ``Dữ liệu`` (one row per catalog indicator, years as columns,
 the plan's targets beside each row for reference), ``Nguồn`` (the source and status of each
 value, by indicator, place and year or year range) and ``Hướng dẫn`` (instructions in
-Vietnamese and English). :func:`khforecast.observations.read_observations` reads it back.
+Vietnamese and English). :func:`khforecast.observations.read.read_observations` reads it back.
 """
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from khforecast._io import atomic_write_bytes
-from khforecast.observations import (
-    DATA_SHEET, DEFAULT_PLACE, INSTRUCTIONS_SHEET, SOURCES_COLUMNS, SOURCES_SHEET, STATUSES,
-    YEAR_MAX, YEAR_MIN,
+from khforecast.observations.records import (
+    DATA_SHEET,
+    DEFAULT_PLACE,
+    INSTRUCTIONS_SHEET,
+    SOURCES_COLUMNS,
+    SOURCES_SHEET,
+    STATUSES,
+    YEAR_MAX,
+    YEAR_MIN,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from khforecast.catalog import Catalog
+    from khforecast.plan.catalog import Catalog
 
 __all__ = ["write_template", "REFERENCE_HEADERS"]
 
@@ -91,7 +97,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     path : path-like
         Output file; must end in ``.xlsx``.
     catalog : Catalog, optional
-        Default: :func:`khforecast.catalog.load_catalog`.
+        Default: :func:`khforecast.plan.catalog.load_catalog`.
     start_year, end_year : int
         First and last year column (inclusive), within ``YEAR_MIN``..``YEAR_MAX``.
     place : str
@@ -125,7 +131,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if catalog is None:
-        from khforecast.catalog import load_catalog
+        from khforecast.plan.catalog import load_catalog
         catalog = load_catalog()
 
     head_font = Font(bold=True, color="FFFFFF")

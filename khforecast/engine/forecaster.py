@@ -15,208 +15,30 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from khforecast.calibration import Calibration, load_calibration
+from khforecast.engine.calibration.runtime import Calibration, load_calibration
+from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.engine.scales import fit_scale
 from khforecast.errors import KhforecastError, ModelFitError
-from khforecast.scales import fit_scale
+from khforecast.observations.places import COMPARISON_PLACES, MERGED_PLACE, merge_places
 
 __all__ = [
-    "COMPARISON_PLACES",
-    "FORECAST_COLUMNS",
-    "MERGED_PLACE",
     "MIN_OBS",
-    "QUANTILES",
     "ForecastResults",
     "Forecaster",
-    "SamplePaths",
-    "SeriesPaths",
-    "merge_places",
 ]
 
-QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
-FORECAST_COLUMNS = ("indicator_id", "place", "scenario", "year", "observed", "mean",
-                    "q05", "q10", "q25", "q50", "q75", "q90", "q95")
+
 #: fewest observations a series needs for a forecast; with 1-2 points the back-tests give no
 #: evidence that any interval is calibrated, so those series are reported as insufficient_data
 MIN_OBS = 3
-#: places forecast beside the chosen one, for comparison only (never assessed)
-COMPARISON_PLACES = ("vietnam",)
-#: the province formed on 1 July 2025 from the two below (Resolution 202/2025/QH15)
-MERGED_PLACE = "khanh_hoa_merged"
-MERGED_PARTS = ("khanh_hoa", "ninh_thuan")
-#: weights of the parts, (panel, indicator): labour force for sector II (labour), else population
-_WEIGHT_PANELS = {"II": ("labour_force", "labour_force_15plus"),
-                  "": ("population_average", "population_average_total")}
-
-
-def _part_weights(sector: str) -> tuple[dict[str, float], str]:
-    """Weights of the merged province's parts from the latest GSO year holding both."""
-    from khforecast.panels import load_panel
-
-    name, indicator = _WEIGHT_PANELS.get(sector, _WEIGHT_PANELS[""])
-    df = load_panel(name)
-    df = df[(df["indicator"] == indicator) & df["province_slug"].isin(MERGED_PARTS)]
-    wide = df.pivot_table(index="year", columns="province_slug", values="value").dropna()
-    year = int(wide.index.max())
-    row = wide.loc[year]
-    return {p: float(row[p]) for p in MERGED_PARTS}, f"{name} {year}"
-
-
-def merge_places(observations: pd.DataFrame, catalog: Any) -> pd.DataFrame:
-    """Add ``khanh_hoa_merged`` rows built from the former provinces where the data lack them.
-
-    For each indicator and year with a value for both ``khanh_hoa`` and ``ninh_thuan`` and none
-    for ``khanh_hoa_merged``: a LEVEL (a rate, a share, an average) is their weighted mean,
-    weighted by labour force (sector II, labour) or population (other sectors) in the latest
-    GSO panel year holding both; a FLOW (the yearly count of a cumulative target) is their sum.
-    Observed merged values are kept as they are. The added rows carry ``source`` naming the
-    weights, so a reader can tell them from observed ones.
-
-    Returns
-    -------
-    DataFrame
-        The observations with the derived rows appended (same columns).
-    """
-    obs = observations
-    parts = obs[obs["place"].isin(MERGED_PARTS)]
-    have = set(zip(obs.loc[obs["place"] == MERGED_PLACE, "indicator_id"],
-                   obs.loc[obs["place"] == MERGED_PLACE, "year"]))
-    added = []
-    for (iid, year), g in parts.groupby(["indicator_id", "year"], sort=True):
-        if (iid, year) in have or set(g["place"]) != set(MERGED_PARTS) or iid not in catalog.indicators:
-            continue
-        ind = catalog.indicators[iid]
-        vals = g.set_index("place")["value"].astype(float)
-        if str(ind.observed_as) == "flow":
-            value, how = float(vals.sum()), "sum of khanh_hoa and ninh_thuan"
-        else:
-            weights, src = _part_weights(str(getattr(ind, "sector", "")))
-            total = sum(weights.values())
-            value = sum(vals[p] * weights[p] for p in MERGED_PARTS) / total
-            how = f"weighted mean of khanh_hoa and ninh_thuan (weights: GSO {src})"
-        added.append({"indicator_id": iid, "place": MERGED_PLACE, "year": int(year),
-                      "value": value, "source": f"derived: {how}"})
-    if not added:
-        return obs
-    return pd.concat([obs, pd.DataFrame(added)], ignore_index=True)
-
-
-# --------------------------------------------------------------------------------------------
-# containers
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SeriesPaths:
-    """The history and simulated paths of one (indicator, place).
-
-    ``years`` runs from the first observed year to ``until`` (or the last observed year if
-    later); ``paths`` is (n_sims, len(years)) with observed years as constant columns and
-    gaps between observations filled by linear interpolation (``observed`` is NaN there).
-    With fewer than :data:`MIN_OBS` points or a failed fit, ``paths`` covers the observed span
-    only and ``status`` says why.
-    """
-
-    indicator_id: str
-    place: str
-    domain: str
-    observed_as: str
-    years: np.ndarray
-    observed: np.ndarray
-    paths: np.ndarray
-    n_obs: int
-    last_year: int
-    last_value: float
-    model: str
-    status: str = "ok"  # ok | insufficient_data | failed
-    notes: tuple[str, ...] = ()
-
-    @property
-    def history(self) -> pd.Series:
-        """The observed values indexed by year."""
-        keep = ~np.isnan(self.observed)
-        return pd.Series(self.observed[keep], index=self.years[keep].astype(int), dtype=float)
-
-    @property
-    def forecastable(self) -> bool:
-        """True when the paths extend beyond the observations."""
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class SamplePaths:
-    """Simulated paths of every series of a forecast, under one scenario.
-
-    Attributes
-    ----------
-    place : the place assessed (``khanh_hoa`` by default)
-    scenario : the scenario name
-    until : last simulated year
-    series : ``{(indicator_id, place): SeriesPaths}``; comparison places included
-    """
-
-    place: str
-    scenario: str
-    until: int
-    series: Mapping[tuple[str, str], SeriesPaths]
-    n_sims: int
-    seed: int | None = None
-
-    def __iter__(self) -> Iterator[SeriesPaths]:
-        return iter(self.series[k] for k in sorted(self.series))
-
-    def get(self, indicator_id: str, place: str | None = None) -> SeriesPaths | None:
-        """The series of one indicator (at ``place``, default the assessed place), or None."""
-        return self.series.get((indicator_id, place or self.place))
-
-    def paths(self, indicator_id: str, place: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(years, array (n_sims, n_years))`` of one indicator, history included.
-
-        Raises
-        ------
-        KhforecastError
-            When the data hold no series for that indicator and place.
-        """
-        s = self.get(indicator_id, place)
-        if s is None:
-            raise KhforecastError(f"no series for indicator {indicator_id!r} at "
-                                  f"{place or self.place!r} (no observations)")
-        return s.years.copy(), s.paths.copy()
-
-    def with_series(self, series: Mapping[tuple[str, str], SeriesPaths], scenario: str) -> SamplePaths:
-        """A copy holding other paths under another scenario name (for scenario transforms)."""
-        return replace(self, series=dict(series), scenario=scenario)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The long table of forecasts.csv (DESIGN §3).
-
-        Returns
-        -------
-        DataFrame
-            ``indicator_id, place, scenario, year, observed, mean, q05, q10, q25, q50, q75,
-            q90, q95``: one row per series and year, observed years (``observed`` filled,
-            quantiles equal to it) and projected ones; sorted by indicator, place, year.
-        """
-        frames = []
-        for s in self:
-            q = np.quantile(s.paths, QUANTILES, axis=0)
-            frames.append(pd.DataFrame({
-                "indicator_id": s.indicator_id, "place": s.place, "scenario": self.scenario,
-                "year": s.years.astype(int), "observed": s.observed,
-                "mean": s.paths.mean(axis=0),
-                **{f"q{round(p * 100):02d}": q[i] for i, p in enumerate(QUANTILES)},
-            }))
-        if not frames:
-            return pd.DataFrame({c: pd.Series(dtype=float) for c in FORECAST_COLUMNS})
-        out = pd.concat(frames, ignore_index=True)
-        return out[list(FORECAST_COLUMNS)]
-
-
 @dataclass(frozen=True)
 class _Task:
     """Everything the unit of work needs (picklable)."""
@@ -242,7 +64,7 @@ def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _run_series(task: _Task) -> SeriesPaths:
     """The unit of work: one series -> its calibrated paths (pure in its inputs and seed)."""
-    from khforecast.models import simulate_paths
+    from khforecast.engine.models import simulate_paths
 
     years = task.years.astype(int)
     vals = task.values.astype(float)
@@ -293,7 +115,7 @@ class Forecaster:
     Parameters
     ----------
     models
-        Model names of :mod:`khforecast.models` (one, or several combined); ``None`` means the
+        Model names of :mod:`khforecast.engine.models` (one, or several combined); ``None`` means the
         models' default combination.
     sims
         Sample paths per series (at least 4,000 by default so that a probability is known to
@@ -386,7 +208,7 @@ class ForecastResults:
         """Sample paths of every series to ``until`` under ``scenario``.
 
         The business-as-usual paths are drawn once (and cached); another scenario is a pure
-        transform of them (:func:`khforecast.scenarios.apply_scenario`), so scenarios differ
+        transform of them (:func:`khforecast.engine.scenarios.apply_scenario`), so scenarios differ
         only by their assumption, never by simulation noise.
 
         Parameters
@@ -396,7 +218,7 @@ class ForecastResults:
         scenario
             A name from ``scenarios`` (default: ``params/scenarios.yaml``).
         scenarios
-            Scenario definitions (from :func:`khforecast.scenarios.load_scenarios`).
+            Scenario definitions (from :func:`khforecast.engine.scenarios.load_scenarios`).
 
         Returns
         -------
@@ -409,7 +231,7 @@ class ForecastResults:
         if scenario == "bau":
             return bau
         # scenarios.py sits downstream (it transforms SamplePaths); imported here on demand
-        from khforecast.scenarios import apply_scenario, load_scenarios
+        from khforecast.engine.scenarios import apply_scenario, load_scenarios
 
         defs = scenarios if scenarios is not None else load_scenarios()
         if scenario not in defs:

@@ -1,0 +1,220 @@
+"""The batch's notebooks: which ones to run (jobs), executing them with papermill in threads.
+
+Rendering each.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from khforecast.batch.params import SECTORS, BatchParams
+from khforecast.errors import ParamsError
+
+__all__ = [
+    "KERNEL_ARGS",
+    "KERNEL_NAME",
+    "NotebookJob",
+    "execute_notebook",
+    "execute_notebooks",
+    "notebooks_dir",
+    "plan_jobs",
+]
+
+
+#: the Jupyter kernel the notebooks run in (the Makefile registers it inside ``.venv``)
+KERNEL_NAME = "python3"
+#: the kernel logs errors only (not ipykernel's warning that its local TCP is unencrypted)
+KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)
+def notebooks_dir() -> Path:
+    """The folder of the notebook templates shipped with the package."""
+    return Path(str(resources.files("khforecast") / "notebooks"))
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook of a batch: which template, under which name, with which parameters."""
+
+    name: str  # file stem of the outputs: html/<name>.html, notebooks/<name>.ipynb
+    template: Path
+    parameters: dict[str, Any]
+    title: str
+
+
+# --------------------------------------------------------------------------------------------
+# 2. notebooks
+# --------------------------------------------------------------------------------------------
+def plan_jobs(params: BatchParams, catalog: Any, run_dir: Path, *, lang: str = "vi",
+              sectors: Sequence[str] | None = None,
+              extra_notebooks: Sequence[str | os.PathLike[str]] = ()) -> list[NotebookJob]:
+    """The notebooks of a run: each sector's briefing, the overview, deep dives, the explorer.
+
+    ``extra_notebooks`` are run too, given ``run_dir`` and ``lang`` as parameters.
+
+    Raises
+    ------
+    ParamsError
+        When a sector is not one of I..X or a deep-dive id is not in the catalog.
+    """
+    from khforecast.briefing.i18n import t
+
+    src = notebooks_dir()
+    common = {"lang": lang, "run_dir": str(run_dir)}
+    chosen = list(sectors) if sectors else list(SECTORS)
+    bad = [s for s in chosen if s not in SECTORS]
+    if bad:
+        raise ParamsError(f"--sectors: expected sectors among {', '.join(SECTORS)}, "
+                          f"found {bad[0]!r}")
+    jobs = [NotebookJob("overview", src / "overview.ipynb", dict(common), t("h.overview", lang))]
+    for s in chosen:
+        name = catalog.sectors[s]
+        title = f"{s}. {name.name_vi if lang == 'vi' else name.name_en}"
+        jobs.append(NotebookJob(f"sector_{s}", src / "sector_briefing.ipynb",
+                                {**params.sector(s).notebook_parameters(), **common}, title))
+    for ind_id in params.deep_dives:
+        if ind_id not in catalog.indicators:
+            raise ParamsError(f"{params.source or 'params'}, key 'deep_dives': expected "
+                              f"indicator ids of the catalog, found {ind_id!r}")
+        jobs.append(NotebookJob(f"deep_dive_{ind_id}", src / "indicator_deep_dive.ipynb",
+                                {"indicator_id": ind_id, **common},
+                                t("h.deep_dive", lang, id=ind_id, name=(
+                                    catalog.get(ind_id).name_vi if lang == "vi"
+                                    else catalog.get(ind_id).name_en))))
+    if params.scenario_explorer:
+        jobs.append(NotebookJob("scenario_explorer", src / "scenario_explorer.ipynb",
+                                {"interactive": False, **common}, t("h.scenario_explorer", lang)))
+    for extra in extra_notebooks:
+        path = Path(extra)
+        jobs.append(NotebookJob(path.stem, path, dict(common), path.stem))
+    names = [j.name for j in jobs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ParamsError(f"two notebooks of the run would be named {min(dup)!r}")
+    return jobs
+
+
+def _is_dead_kernel(exc: BaseException) -> bool:
+    from nbclient.exceptions import DeadKernelError
+
+    return isinstance(exc, (DeadKernelError, TimeoutError)) or (
+        isinstance(exc, RuntimeError) and "Kernel didn't respond" in str(exc))
+
+
+def _error_text(exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _papermill_without_chdir() -> None:
+    """Make papermill's local file handler read and write without ``os.chdir``.
+
+    papermill's ``LocalHandler`` wraps every read and write in ``os.chdir(self._cwd)``, a
+    process-wide change, with ``_cwd`` shared by every thread: from several threads it leaves a
+    stale folder there and moves this process's working folder while notebooks run (issue 7).
+    The batch passes absolute paths only, so the handler needs no folder of its own: this
+    makes the handler never record one (idempotent).
+    """
+    from papermill.iorw import papermill_io
+
+    handler = papermill_io.get_handler("notebook.ipynb")  # the local handler
+    handler.cwd = lambda new_path: None  # papermill's hook to record a folder: ignore it
+    handler._cwd = None  # so its reads and writes never chdir (papermill: chdir(None) is a no-op)
+
+
+def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
+                     start_timeout: int = 120, cell_timeout: int = 600,
+                     kernel_name: str = KERNEL_NAME) -> dict[str, Any]:
+    """Execute one notebook with papermill, then render it; never raises for the notebook's own
+    errors, which are returned (and saved in the executed notebook and its HTML).
+
+    Returns the notebook's manifest entry: ``name, title, template, parameters, status``
+    (``ok`` or ``error``), ``error``, ``attempts``, ``seconds``, ``render_seconds``,
+    ``notebook`` and ``html`` (paths relative to ``run_dir``).
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from khforecast.briefing.render import render_html
+
+    _papermill_without_chdir()
+    nb_out = run_dir / "notebooks" / f"{job.name}.ipynb"
+    html_out = run_dir / "html" / f"{job.name}.html"
+    tmp = nb_out.with_name(f".{job.name}.tmp.ipynb")
+    entry: dict[str, Any] = {"name": job.name, "title": job.title, "template": job.template.name,
+                             "parameters": job.parameters, "status": "ok", "error": None,
+                             "attempts": 0, "notebook": f"notebooks/{job.name}.ipynb",
+                             "html": None}
+    t0 = time.perf_counter()
+    for attempt in (1, 2):
+        entry["attempts"] = attempt
+        try:
+            papermill.execute_notebook(str(job.template), str(tmp), parameters=job.parameters,
+                                       kernel_name=kernel_name, start_timeout=start_timeout,
+                                       execution_timeout=cell_timeout, progress_bar=False,
+                                       # the kernel's own folder; never papermill's cwd=,
+                                       # which os.chdir()s this process (issue 7)
+                                       resources={"metadata": {"path": str(run_dir)}},
+                                       language="python",
+                                       extra_arguments=list(KERNEL_ARGS))
+            entry["status"], entry["error"] = "ok", None
+            break
+        except PapermillExecutionError as exc:
+            entry["status"], entry["error"] = "error", _error_text(exc)
+            break
+        except Exception as exc:  # noqa: BLE001 - any failure of one notebook is recorded
+            entry["status"], entry["error"] = "error", _error_text(exc)
+            if not (_is_dead_kernel(exc) and attempt == 1):
+                break
+    entry["seconds"] = round(time.perf_counter() - t0, 3)
+    if tmp.is_file():
+        os.replace(tmp, nb_out)
+        t1 = time.perf_counter()
+        try:
+            render_html(nb_out, html_out, lang=lang, title=job.title)
+            entry["html"] = f"html/{job.name}.html"
+        except Exception as exc:  # noqa: BLE001 - a rendering failure fails this notebook only
+            entry["status"] = "error"
+            entry["error"] = (entry["error"] + "; " if entry["error"] else "") + \
+                f"rendering failed: {_error_text(exc)}"
+        entry["render_seconds"] = round(time.perf_counter() - t1, 3)
+    else:
+        entry["notebook"] = None
+    return entry
+
+
+def execute_notebooks(jobs: Sequence[NotebookJob], run_dir: Path, *, n_jobs: int,
+                      lang: str = "vi", start_timeout: int = 120, cell_timeout: int = 600,
+                      on_done: Callable[[dict[str, Any]], None] | None = None
+                      ) -> dict[str, dict[str, Any]]:
+    """Execute ``jobs`` (``n_jobs`` at a time, in threads); their manifest entries by name.
+
+    Kernels start in ``run_dir`` without this process changing its working folder (see
+    :func:`execute_notebook`). On Ctrl-C (or any error here) the queued notebooks are
+    cancelled before the exception propagates. ``on_done`` is called with each entry as it
+    finishes.
+    """
+    run_dir = Path(run_dir).resolve()
+    entries: dict[str, dict[str, Any]] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(n_jobs, len(jobs) or 1)))
+    try:
+        futures = [pool.submit(execute_notebook, job, run_dir, lang=lang,
+                               start_timeout=start_timeout, cell_timeout=cell_timeout)
+                   for job in jobs]
+        for fut in as_completed(futures):
+            entry = fut.result()
+            entries[entry["name"]] = entry
+            if on_done is not None:
+                on_done(entry)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return entries

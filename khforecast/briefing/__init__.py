@@ -1,0 +1,87 @@
+"""The pieces of a briefing: HTML snippets and tables the notebooks display, one call per cell.
+
+A notebook loads a run folder written by ``khforecast run`` with :func:`load_run` and calls one
+function per section; each returns a :class:`Snippet`, a ``str`` of HTML that Jupyter displays.
+Nothing here fits a model: every number comes from the run's ``assessment.csv``,
+``forecasts.csv`` and the other files the batch wrote. Every text that comes from users or data
+(names, notes, sources, agency names, targets) is HTML-escaped, so ``<script>`` shows as text.
+
+The notebooks use this package's names (``from khforecast import briefing``); each lives in one module:
+:mod:`.rundir` (the run folder), :mod:`.kit` (the HTML kit), :mod:`.sector`, :mod:`.overview`,
+:mod:`.deep_dive`, :mod:`.explorer` (one per notebook).
+"""
+from __future__ import annotations
+
+from khforecast.briefing.deep_dive import (
+    indicator_data,
+    indicator_distribution,
+    indicator_models,
+    indicator_scenarios,
+    indicator_title,
+)
+from khforecast.briefing.explorer import (
+    explore_scenario,
+    explorer_note,
+    scenario_comparison,
+    scenario_widgets,
+)
+from khforecast.briefing.kit import (
+    Snippet,
+)
+from khforecast.briefing.overview import (
+    biggest_risks,
+    data_coverage,
+    largest_accelerations,
+    overview_title,
+    status_heatmap,
+)
+from khforecast.briefing.rundir import (
+    RUN_FILES,
+    Run,
+    find_run_dir,
+    load_run,
+)
+from khforecast.briefing.sector import (
+    agencies_at_risk,
+    data_gaps,
+    fan_charts,
+    headline,
+    headline_counts,
+    look_back_2025,
+    method_note,
+    outlook_2030,
+    required_change,
+    sector_title,
+)
+
+__all__ = [
+    "RUN_FILES",
+    "Run",
+    "Snippet",
+    "agencies_at_risk",
+    "biggest_risks",
+    "data_coverage",
+    "data_gaps",
+    "explore_scenario",
+    "explorer_note",
+    "fan_charts",
+    "find_run_dir",
+    "headline",
+    "headline_counts",
+    "indicator_data",
+    "indicator_distribution",
+    "indicator_models",
+    "indicator_scenarios",
+    "indicator_title",
+    "largest_accelerations",
+    "load_run",
+    "look_back_2025",
+    "method_note",
+    "outlook_2030",
+    "overview_title",
+    "required_change",
+    "scenario_comparison",
+    "scenario_widgets",
+    "sector_title",
+    "status_heatmap",
+]

@@ -1,0 +1,285 @@
+"""The sections of the sector briefing notebook (``sector_briefing.ipynb``)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from khforecast.briefing import figures
+from khforecast.briefing.i18n import (
+    STRINGS,
+    check_lang,
+    format_number,
+    format_percent,
+    format_signed,
+    format_target_text,
+    place_name,
+    probability_words,
+    t,
+)
+from khforecast.briefing.kit import (
+    Snippet,
+    _agency_label,
+    _banner,
+    _decimals,
+    _e,
+    _h,
+    _img,
+    _lead,
+    _name,
+    _prob,
+    _rows,
+    _run_info,
+    _section,
+    _sector_name,
+    _status,
+    _table,
+    _tasks_of,
+    _value,
+)
+from khforecast.briefing.rundir import Run
+
+__all__ = [
+    "agencies_at_risk",
+    "data_gaps",
+    "fan_charts",
+    "headline",
+    "headline_counts",
+    "look_back_2025",
+    "method_note",
+    "outlook_2030",
+    "required_change",
+    "sector_title",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# sector briefing
+# --------------------------------------------------------------------------------------------
+def sector_title(run: Run, sector: str, lang: str = "vi", note: str = "") -> Snippet:
+    """The banner (if the data are illustrative), the sector's title, the run and the note."""
+    check_lang(lang)
+    title = t("h.sector_briefing", lang, sector=sector, name=_sector_name(run, sector, lang))
+    note_html = (f'<div class="kh-note"><strong>{_e(t("h.note", lang))}:</strong> '
+                 f'{_e(note)}</div>' if note else "")
+    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang)}'
+                   f'{note_html}')
+
+
+def headline_counts(run: Run, sector: str | None = None, scenario: str | None = None,
+                    year: int = 2030) -> dict[str, int]:
+    """How many indicators (of a sector, or all) have each status for ``year``'s targets."""
+    counts = _rows(run, year=year, scenario=scenario, sector=sector)["status"].value_counts()
+    return {s: int(counts.get(s, 0)) for s in figures.STATUS_ORDER}
+
+
+def headline(run: Run, sector: str | None = None, lang: str = "vi",
+             scenario: str | None = None) -> Snippet:
+    """The headline counts of the 2030 targets: met, on track, at risk, off track, no data."""
+    counts = headline_counts(run, sector, scenario)
+    shown = [s for s in figures.STATUS_ORDER if s in figures.HEADLINE_STATUSES or counts[s]]
+    cards = "".join(f'<div class="kh-card kh-{s}"><span class="kh-count" data-status="{s}">'
+                    f'{counts[s]}</span><span class="kh-label">{_e(t("status." + s, lang))}'
+                    "</span></div>" for s in shown)
+    key = "msg.headline" if sector else "msg.headline_overview"
+    lead = f"<p>{_e(t(key, lang, n=sum(counts.values())))}</p>"
+    return _section("headline", t("h.headline", lang), lead, f'<div class="kh-cards">{cards}</div>')
+
+
+def look_back_2025(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
+    """The 2025 targets: met, missed, or not yet published with the probability it was met."""
+    rows = []
+    for r in _rows(run, year=2025, scenario=scenario, sector=sector).itertuples():
+        ind = run.catalog.get(r.indicator_id)
+        if r.status in ("met", "missed"):
+            result: Any = _status(r.status, lang)
+        elif r.status in ("on_track", "at_risk", "off_track") and pd.notna(r.p_meet):
+            result = Snippet(_e(t("msg.nowcast", lang, p=format_percent(r.p_meet, lang),
+                                  words=probability_words(float(r.p_meet), lang))))
+        else:
+            result = _status(r.status, lang)
+        last = ("–" if pd.isna(r.last_value) else
+                f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
+        rows.append((r.indicator_id, _name(ind, lang), format_target_text(r.target_text, lang), last,
+                     result))
+    headers = [t(k, lang) for k in ("col.id", "col.indicator", "col.target", "col.last_value",
+                                     "col.result")]
+    body = _table(headers, rows, "kh-2025") if rows else f"<p>{_e(t('msg.no_rows', lang))}</p>"
+    return _section("look-back-2025", t("h.look_back_2025", lang), body)
+
+
+def outlook_2030(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
+    """The 2030 table: last value, target, probability in words and numbers, status, label, lead."""
+    rows = []
+    has_escap = "escap_label" in run.assessment.columns
+    for r in _rows(run, year=2030, scenario=scenario, sector=sector).itertuples():
+        ind = run.catalog.get(r.indicator_id)
+        last = ("–" if pd.isna(r.last_value) else
+                f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
+        row = [r.indicator_id, _name(ind, lang), last, format_target_text(r.target_text, lang),
+               _prob(r.p_meet, lang),
+               _status(r.status, lang)]
+        if has_escap:
+            label = r.escap_label if isinstance(r.escap_label, str) and r.escap_label else ""
+            row.append(t(f"escap.{label}", lang) if f"escap.{label}" in STRINGS else label)
+        row.append(_lead(ind, lang))
+        rows.append(row)
+    keys = ["col.id", "col.indicator", "col.last_value", "col.target", "col.probability",
+            "col.status"] + (["col.escap"] if has_escap else []) + ["col.lead"]
+    body = (_table([t(k, lang) for k in keys], rows, "kh-2030") if rows
+            else f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    return _section("outlook-2030", t("h.outlook_2030", lang), body)
+
+
+def _observed(run: Run, ind_id: str, place: str) -> pd.DataFrame:
+    o = run.observations
+    return o[(o["indicator_id"] == ind_id) & (o["place"] == place)][["year", "value"]]
+
+
+def _charted_ids(run: Run, sector: str | None, scenario: str) -> list[str]:
+    """Quantitative indicators with data and forecast rows, in catalog order."""
+    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
+    rows = rows[(rows["n_obs"].fillna(0) > 0) & (rows["status"] != "qualitative")]
+    f = run.forecasts
+    have = set(f.loc[(f["scenario"] == scenario) & (f["place"] == run.place), "indicator_id"])
+    return [i for i in rows["indicator_id"] if i in have]
+
+
+def _fan(run: Run, ind_id: str, lang: str, scenario: str, compare_place: str) -> str:
+    ind = run.catalog.get(ind_id)
+    targets = [tg for tg in ind.targets.values() if tg is not None]
+    compare = _observed(run, ind_id, compare_place) if compare_place else None
+    title = f"{ind_id}. {_name(ind, lang)}"
+    fig = figures.plot_indicator(run.forecasts, ind_id, lang=lang, place=run.place,
+                                 scenario=scenario, targets=targets, compare=compare,
+                                 compare_label=place_name(compare_place, lang),
+                                 title=title if len(title) < 90 else title[:87] + "…",
+                                 unit=ind.unit, decimals=_decimals(run, ind_id))
+    a = _rows(run, year=2030, scenario=scenario)
+    p = a.loc[a["indicator_id"] == ind_id, "p_meet"]
+    caption = f"{ind_id}. {_name(ind, lang)}"
+    if len(p) and pd.notna(p.iloc[0]):
+        caption += (f" — {t('col.probability', lang)} 2030: {format_percent(p.iloc[0], lang)} "
+                    f"({probability_words(float(p.iloc[0]), lang)})")
+    return (f'<figure class="kh-fig">{_img(fig, title)}<figcaption>{_e(caption)}</figcaption>'
+            "</figure>")
+
+
+def fan_charts(run: Run, sector: str, lang: str = "vi", scenario: str | None = None,
+               highlight: Sequence[str] = (), compare_place: str = "vietnam") -> Snippet:
+    """One fan chart per quantitative indicator with data, ``highlight`` ids first."""
+    scenario = scenario or run.scenario
+    ids = _charted_ids(run, sector, scenario)
+    ids = [i for i in highlight if i in ids] + [i for i in ids if i not in highlight]
+    if not ids:
+        return _section("fan-charts", t("h.fan_charts", lang),
+                        f"<p>{_e(t('msg.no_quant_data', lang))}</p>")
+    return _section("fan-charts", t("h.fan_charts", lang),
+                    *(_fan(run, i, lang, scenario, compare_place) for i in ids))
+
+
+def _change_rows(run: Run, sector: str | None, scenario: str | None) -> pd.DataFrame:
+    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
+    return rows[rows["required_annual_change"].notna() & rows["historical_annual_change"].notna()
+                & rows["status"].isin(("on_track", "at_risk", "off_track"))]
+
+
+def required_change(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
+    """Required vs historical yearly change for each indicator that has both: a chart and a table."""
+    rows = _change_rows(run, sector, scenario)
+    if rows.empty:
+        return _section("required-change", t("h.required_change", lang),
+                        f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    table_rows = []
+    for r in rows.itertuples():
+        d = _decimals(run, r.indicator_id) + 1
+        table_rows.append((r.indicator_id, _name(run.catalog.get(r.indicator_id), lang),
+                           format_signed(r.historical_annual_change, lang, d),
+                           format_signed(r.required_annual_change, lang, d),
+                           _e(run.catalog.get(r.indicator_id).unit)))
+    headers = [t(k, lang) for k in ("col.id", "col.indicator", "col.historical", "col.required",
+                                     "col.unit")]
+    chart = figures.plot_required_change(
+        rows.assign(label=rows["indicator_id"]), lang=lang)
+    return _section("required-change", t("h.required_change", lang),
+                    _img(chart, t("h.required_change", lang)), _table(headers, table_rows))
+
+
+def agencies_at_risk(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
+    """Lead agencies of the indicators at risk or off track, with their Appendix II tasks.
+
+    Tasks led by the same agency are listed; those past due on the run's date are flagged.
+    """
+    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
+    risky = rows[rows["status"].isin(("at_risk", "off_track"))]
+    if risky.empty:
+        return _section("agencies-at-risk", t("h.agencies_at_risk", lang),
+                        f"<p>{_e(t('msg.no_risk', lang))}</p>")
+    by_agency: dict[str, list[str]] = {}
+    for ind_id in risky["indicator_id"]:
+        for lead in run.catalog.get(ind_id).leads:
+            by_agency.setdefault(lead, []).append(ind_id)
+    parts = []
+    for k, (agency, ids) in enumerate(by_agency.items()):
+        names = ", ".join(f"{i}. {_name(run.catalog.get(i), lang)}" for i in ids)
+        task_rows = []
+        for tk in _tasks_of(run, agency):
+            due = _e(tk.due_text or tk.due_year)
+            if tk.is_past_due(run.as_of):
+                due += f' <span class="kh-past-due">{_e(t("msg.past_due", lang))}</span>'
+            task_rows.append((f"{tk.group}.{tk.number}", tk.title_vi, Snippet(due)))
+        head = _agency_label(run, agency, lang)
+        due_head = f'{t("col.due", lang)} ({t("msg.as_of", lang, date=run.as_of.isoformat())})'
+        parts.append(f'<h3 id="agency-{k}">{_e(head)}</h3>'
+                     f"<p><strong>{_e(t('col.indicators_at_risk', lang))}:</strong> {_e(names)}</p>"
+                     + (_table([t("col.id", lang), t("col.task", lang), due_head], task_rows)
+                        if task_rows else ""))
+    return _section("agencies-at-risk", t("h.agencies_at_risk", lang), *parts)
+
+
+def data_gaps(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
+    """The indicators without data, counted and listed: the gap is shown, not hidden."""
+    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
+    gaps = rows[rows["status"].isin(("no_data", "insufficient_data"))]
+    msg = t("msg.gaps", lang, n=len(gaps), total=len(rows))
+    table = _table([t("col.id", lang), t("col.indicator", lang), t("col.status", lang),
+                    t("col.lead", lang)],
+                   [(r.indicator_id, _name(run.catalog.get(r.indicator_id), lang),
+                     _status(r.status, lang), _lead(run.catalog.get(r.indicator_id), lang))
+                    for r in gaps.itertuples()]) if len(gaps) else ""
+    return _section("data-gaps", t("h.data_gaps", lang), f"<p>{_e(msg)}</p>", table)
+
+
+def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippet:
+    """How the numbers were made: simulations, thresholds, calibration table, data sources."""
+    params = run.manifest.get("params", {})
+    hi, lo = params.get("thresholds", (0.8, 0.5))
+    text = t("msg.method", lang, sims=params.get("sims", "?"), scenario=run.scenario,
+             seed=params.get("seed", "?"), hi=format_number(hi, lang, 2),
+             lo=format_number(lo, lang, 2))
+    parts = [f"<p>{_e(text)}</p>", _h(3, "calibration", t("h.calibration", lang))]
+    if run.calibration is not None and not run.calibration.empty:
+        cal = run.calibration
+        heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]
+        share = {"nominal", "coverage", "coverage80", "coverage95"}
+        parts.append(_table(heads, [
+            [format_percent(v, lang, 1) if c in share else
+             format_number(v, lang, 3) if isinstance(v, float) else v
+             for c, v in zip(cal.columns, row)] for row in cal.itertuples(index=False)]))
+    else:
+        parts.append(f"<p>{_e(t('msg.no_calibration', lang))}</p>")
+    obs = run.observations
+    if sector is not None:
+        obs = obs[obs["indicator_id"].isin({i.id for i in run.catalog.in_sector(sector)})]
+    src = (obs.groupby(["source"], dropna=False)
+           .agg(ids=("indicator_id", lambda s: ", ".join(sorted(set(s)))),
+                places=("place", lambda s: ", ".join(place_name(p, lang) for p in sorted(set(s)))),
+                years=("year", lambda s: f"{int(s.min())}–{int(s.max())}"
+                       if s.min() != s.max() else str(int(s.min())))).reset_index())
+    parts.append(_h(3, "sources", t("h.sources", lang)))
+    parts.append(_table([t("col.source", lang), t("col.id", lang), t("col.place", lang),
+                         t("col.years", lang)],
+                        src[["source", "ids", "places", "years"]].itertuples(index=False))
+                 if len(src) else f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    return _section("method", t("h.method", lang), *parts)
