@@ -153,7 +153,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 def _forecast_places(args: argparse.Namespace) -> int:
     """``forecast --places ...`` / ``--communes N``: many places through one executor."""
-    from khforecast.multirun import run_forecast_places
+    from khforecast.batch.multirun import run_forecast_places
 
     if args.places and args.communes:
         raise _UsageError("give --places or --communes, not both")
@@ -209,9 +209,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError(f"--sectors: {exc}") from None
     if args.jobs is not None and args.jobs < 1:
         raise _UsageError(f"--jobs: expected a positive number of notebooks, found {args.jobs}")
+    if (args.executor != "processes" or args.scheduler) and not args.places:
+        raise _UsageError("--executor dask and --scheduler need --places")
+    if args.chunk_size < 1:
+        raise _UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
-                       sims=args.sims, pdf=args.pdf)
+                       sims=args.sims, pdf=args.pdf, places=args.places,
+                       executor=args.executor, scheduler=args.scheduler,
+                       chunk_size=args.chunk_size)
     if result.failed:
         print(result.run_dir / "index.html")
         for entry in result.manifest["notebooks"]:
@@ -298,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--sims", type=int, default=None)
     r.add_argument("--pdf", action="store_true", help="also print PDFs with headless Chromium")
+    _add_place_options(r)
     r.set_defaults(func=_cmd_run)
     return p
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from khforecast.communes import COMMUNES_2025, CommuneData, commune_codes, province_of
+from khforecast.observations.communes import COMMUNES_2025, CommuneData, commune_codes, province_of
 from khforecast.errors import KhforecastError
-from khforecast.multiplace import UnitResult
-from khforecast.parquet_out import StreamingParquetSink
-from khforecast.places import load_places
+from khforecast.batch.multiplace import UnitResult
+from khforecast.batch.parquet_out import StreamingParquetSink
+from khforecast.observations.provinces import load_places
 
 
 @pytest.fixture(scope="module")

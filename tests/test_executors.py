@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from khforecast.communes import CommuneData, commune_codes, province_of
-from khforecast.executors import ExecutorError, map_ordered, open_executor
-from khforecast.multiplace import RunSpec, plan_units, run_places, stream_to_parquet
-from khforecast.observations import bundled_observations_path, read_observations
-from khforecast.panel_mappings import panel_observations
-from khforecast.multiplace import merge_sources
-from khforecast.parquet_out import StreamingParquetSink
-from khforecast.places import load_places
+from khforecast.observations.communes import CommuneData, commune_codes, province_of
+from khforecast.engine.executor import ExecutorError, map_ordered, open_executor
+from khforecast.batch.multiplace import RunSpec, plan_units, run_places, stream_to_parquet
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.observations.panel_mappings import panel_observations
+from khforecast.batch.multiplace import merge_sources
+from khforecast.batch.parquet_out import StreamingParquetSink
+from khforecast.observations.provinces import load_places
 
 PLACES = ("khanh_hoa", "khanh_hoa_merged", "lam_dong_merged", "ha_noi")
 

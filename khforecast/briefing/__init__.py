@@ -12,6 +12,13 @@ The notebooks use this package's names (``from khforecast import briefing``); ea
 """
 from __future__ import annotations
 
+from khforecast.briefing.comparison import (
+    compared_places,
+    national_status_chart,
+    national_table,
+    national_title,
+    province_comparison,
+)
 from khforecast.briefing.deep_dive import (
     indicator_data,
     indicator_distribution,
@@ -55,6 +62,11 @@ from khforecast.briefing.sector import (
 )
 
 __all__ = [
+    "compared_places",
+    "national_status_chart",
+    "national_table",
+    "national_title",
+    "province_comparison",
     "RUN_FILES",
     "Run",
     "Snippet",

@@ -27,7 +27,7 @@ from khforecast.engine.calibration.runtime import Calibration, load_calibration
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import fit_scale
 from khforecast.errors import KhforecastError, ModelFitError
-from khforecast.observations.places import COMPARISON_PLACES, MERGED_PLACE, merge_places
+from khforecast.observations.places import COMPARISON_PLACES, merge_places
 
 __all__ = [
     "MIN_OBS",
@@ -156,9 +156,10 @@ class Forecaster:
         catalog
             The :class:`Catalog` (domain, observed_as and targets of each indicator).
         place
-            The place assessed; ``vietnam`` series are carried for comparison. For
-            ``khanh_hoa_merged`` the years without a merged value are built from the two
-            former provinces (:func:`merge_places`).
+            The place assessed; ``vietnam`` series are carried for comparison. For a merged
+            province (``khanh_hoa_merged`` and the other 22 of ``khforecast/data/places/``)
+            the years without a merged value are built from its former provinces
+            (:func:`merge_places`).
 
         Returns
         -------
@@ -178,8 +179,7 @@ class Forecaster:
         obs = observations.copy()
         obs["indicator_id"] = obs["indicator_id"].astype(str)
         obs["place"] = obs["place"].astype(str)
-        if place == MERGED_PLACE:
-            obs = merge_places(obs, catalog)
+        obs = merge_places(obs, catalog, place)
         places = (place,) + tuple(p for p in COMPARISON_PLACES if p != place)
         obs = obs[obs["place"].isin(places) & obs["indicator_id"].isin(list(catalog.indicators))]
         obs = obs.dropna(subset=["value"])

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast.assess import assess_scenarios
-from khforecast.catalog import load_catalog
-from khforecast.executors import map_ordered
-from khforecast.forecaster import Forecaster
+from khforecast.assess.assessment import assess_scenarios
+from khforecast.plan.catalog import load_catalog
+from khforecast.engine.executor import map_ordered
+from khforecast.engine.forecaster import Forecaster
 
 __all__ = ["SAMPLE_COLUMNS", "RunSpec", "PlaceUnit", "UnitResult", "merge_sources", "plan_units",
-           "run_places", "run_unit", "stream_to_parquet"]
+           "add_places_to_run", "run_places", "run_unit", "stream_to_parquet"]
 
 #: columns of the thin sample of paths kept for charts (``paths_sample``)
 SAMPLE_COLUMNS = ("indicator_id", "place", "scenario", "path", "year", "value")
@@ -179,7 +179,7 @@ def merge_sources(primary: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
 
 def stream_to_parquet(executor: Executor, units: Iterable[PlaceUnit], sink: Any, *,
                       window: int = 4) -> dict[str, int]:
-    """Run ``units`` and hand each result to a :class:`~khforecast.parquet_out.StreamingParquetSink`.
+    """Run ``units`` and hand each result to a :class:`~khforecast.batch.parquet_out.StreamingParquetSink`.
 
     The sink commits only after the last unit; any failure (a lost unit, a bad input) aborts
     it, so the output folder never holds a partial run.
@@ -196,3 +196,31 @@ def stream_to_parquet(executor: Executor, units: Iterable[PlaceUnit], sink: Any,
         sink.abort()
         raise
     return dict(sink.rows)
+
+
+def add_places_to_run(run_dir: Any, executor: Executor, codes: Sequence[str],
+                      observations: pd.DataFrame, spec: RunSpec, *, per_unit: int = 1,
+                      parts: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, int]:
+    """Append the rows of more places to a run folder's ``forecasts.csv`` and ``assessment.csv``.
+
+    The run's own place was computed first (its rows stay first and unchanged); each file is
+    rewritten atomically only once every place has been computed.
+
+    Returns
+    -------
+    dict
+        Rows added per file.
+    """
+    from pathlib import Path
+
+    from khforecast._io import atomic_write_csv
+
+    fc, asm = run_places(executor, plan_units(codes, spec, observations, per_unit=per_unit,
+                                              parts=parts))
+    folder = Path(run_dir)
+    for name, extra in (("forecasts.csv", fc), ("assessment.csv", asm)):
+        own = pd.read_csv(folder / name, dtype={"indicator_id": str}, keep_default_na=False,
+                          na_values={c: [""] for c in extra.columns if c not in ("indicator_id", "place")})
+        atomic_write_csv(folder / name, pd.concat([own, extra], ignore_index=True)[list(own.columns)]
+                         if len(extra) else own)
+    return {"forecasts": len(fc), "assessment": len(asm)}
