@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pandas as pd
 
@@ -57,3 +59,31 @@ def test_communes_stream_illustrative_parquet(tmp_path, capsys):
     assert sample["path"].max() == 19  # 20 paths per series, not all 120
     man = json.loads((out / "manifest.json").read_text())
     assert man["illustrative"] is True and "ILLUSTRATIVE" in man["note"]
+
+
+def test_run_places_merged_renders_comparison_and_national_overview(places_run):
+    assert places_run["rc"] == 0, places_run["stderr"]
+    run = Path(places_run["run_dir"])
+    man = json.loads((run / "manifest.json").read_text())
+    assert len(man["places"]) == 34 and man["successor_of_place"] == "khanh_hoa_merged"
+    sector = (run / "html" / "sector_II.html").read_text(encoding="utf-8")
+    assert 'id="comparison-II"' in sector and 'id="compare-02"' in sector
+    assert "chỉ là thước đo để so sánh" in sector  # the targets were set for Khánh Hòa only
+    assert "Khánh Hòa (sau hợp nhất 1/7/2025)</td><td>hạng " in sector
+    national = (run / "html" / "national_overview.html").read_text(encoding="utf-8")
+    assert 'class="kh-table kh-sortable"' in national and national.count("<tr>") >= 35
+    assert "Lâm Đồng (sau hợp nhất 1/7/2025)" in national
+    asm = pd.read_csv(run / "assessment.csv", dtype={"indicator_id": str})
+    assert asm["place"].iloc[0] == "khanh_hoa" and asm["place"].nunique() == 35
+
+
+def test_run_unreachable_scheduler_leaves_latest(places_run, capsys):
+    out = Path(places_run["out"])
+    before = sorted(p.name for p in out.iterdir())
+    latest = os.readlink(out / "latest")
+    code = main(["run", "--places", "merged", "--out", str(out), "--executor", "dask",
+                 "--scheduler", "tcp://127.0.0.1:9", "--sims", "50"])
+    assert code == 1
+    assert "no dask scheduler answered within 10 s" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before  # no run folder was made
+    assert os.readlink(out / "latest") == latest
