@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.khforecast-installed
 ARGS   ?=
 
-.PHONY: setup run test test-slow benchmarks clean-venv
+.PHONY: setup run test test-slow benchmarks clean-venv lab
 
 setup: $(STAMP)
 
@@ -21,6 +21,12 @@ $(STAMP): pyproject.toml
 ## The main job on the bundled data.
 run: setup
 	$(BIN)/khforecast run $(ARGS)
+
+## JupyterLab on the notebooks. Jupyter refuses to start as root unless told to: the flag is
+## added only when make runs as root (containers, CI), never for a normal user.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+lab: setup
+	$(BIN)/jupyter lab notebooks/ $(LAB_ROOT) $(ARGS)
 
 ## The test suite (what .ci/run calls).
 test: setup

@@ -176,3 +176,68 @@ def test_print_pdf_without_chromium_says_how_to_install_it(monkeypatch, tmp_path
     monkeypatch.setattr("khforecast.briefing.render.find_chromium", lambda: None)
     with pytest.raises(FileNotFoundError, match="apt-get install chromium"):
         print_pdf([tmp_path / "x.html"])
+
+
+# --------------------------------------------------------------------------------------------
+# A4 print (issue 12): every page printed to PDF by Chromium, as a reader would print it
+# --------------------------------------------------------------------------------------------
+_A4_PT = (595.28, 841.89)  # 210 x 297 mm in PDF points
+_PRINT_WIDTH_PX = 694  # A4 less the 13 mm side margins of khforecast.css, at 96 px per inch
+_OVERFLOW_JS = """JSON.stringify((() => {
+  const limit = document.documentElement.clientWidth + 1;
+  const wide = Array.from(document.querySelectorAll('body *')).filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.right > limit && getComputedStyle(e).position !== 'fixed';
+  }).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
+  return {scroll: document.documentElement.scrollWidth, client: limit - 1, wide: wide.slice(0, 5)};
+})())"""
+
+
+def _pages(run_dir: Path) -> list[Path]:
+    return [run_dir / "index.html", *sorted((run_dir / "html").glob("*.html"))]
+
+
+def _print(browser: _Chromium, page: Path) -> tuple[bytes, dict[str, Any]]:
+    """Print ``page`` as Chromium's print dialog would (CSS page size); measure overflow at
+    the printed width in print media."""
+    target = browser.send("Target.createTarget", url="about:blank")["targetId"]
+    session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    browser.send("Page.enable", session)
+    browser.send("Emulation.setEmulatedMedia", session, media="print")
+    browser.send("Emulation.setDeviceMetricsOverride", session, width=_PRINT_WIDTH_PX,
+                 height=1000, deviceScaleFactor=1, mobile=False)
+    browser.send("Page.navigate", session, url=page.as_uri())
+    browser.wait_for("Page.loadEventFired", session)
+    overflow = json.loads(browser.send("Runtime.evaluate", session, expression=_OVERFLOW_JS,
+                                       returnByValue=True)["result"]["value"])
+    browser.send("Emulation.clearDeviceMetricsOverride", session)
+    pdf = base64.b64decode(browser.send("Page.printToPDF", session, timeout=120,
+                                        preferCSSPageSize=True, printBackground=True)["data"])
+    browser.events = [e for e in browser.events if e.get("sessionId") != session]
+    browser.send("Target.closeTarget", targetId=target)
+    return pdf, overflow
+
+
+def _page_has_content(page: Any, header_lines: int = 2) -> bool:
+    """True when a PDF page holds more than its running header and page number: text or an image."""
+    lines = [ln for ln in (page.extract_text() or "").splitlines() if ln.strip()]
+    return len(lines) > header_lines or bool(page.images)
+
+
+@pytest.mark.parametrize("which", ["bundled", "illustrative"])
+def test_every_page_prints_on_a4_with_content_on_every_page_and_no_overflow(
+        chromium, request, tmp_path, which):
+    import pypdf
+
+    run = Path(request.getfixturevalue(which)["run_dir"])
+    for page in _pages(run):
+        pdf, overflow = _print(chromium, page)
+        out = tmp_path / f"{which}-{page.stem}.pdf"
+        out.write_bytes(pdf)
+        reader = pypdf.PdfReader(out)
+        print(f"{out}: {len(reader.pages)} pages, overflow {overflow}")
+        assert overflow["scroll"] <= overflow["client"] and overflow["wide"] == [], (page, overflow)
+        for k, p in enumerate(reader.pages, 1):
+            w, h = float(p.mediabox.width), float(p.mediabox.height)
+            assert abs(w - _A4_PT[0]) < 2 and abs(h - _A4_PT[1]) < 2, (page, k, w, h)
+            assert _page_has_content(p), f"{page.name}: page {k} of the PDF is empty"

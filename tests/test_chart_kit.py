@@ -1,0 +1,71 @@
+"""Chart axes and marks (issue 12): the axis follows the data, the targets and the 80 % band,
+never the 95 % tail; bands are cut to the axis and marked; no line across a data gap."""
+from __future__ import annotations
+
+import matplotlib.colors
+import numpy as np
+import pandas as pd
+import pytest
+
+from khforecast.chart_kit import (
+    STATUS_COLOURS,
+    clip_band,
+    level_targets,
+    plot_status_bars,
+    segments,
+    wide_band_caption,
+    y_limits,
+)
+from khforecast.plan.catalog import load_catalog
+
+
+def test_the_95_band_does_not_set_the_axis():
+    # unemployment 2.5 %, 80 % band to 4 %, 95 % band to 72 % (the issue's example)
+    lo, hi = y_limits(observed=[2.2, 2.5, 2.3], band80=[1.8, 4.0], targets=[3], domain="percent")
+    assert 1.5 < lo < 1.8 and 4.0 < hi < 4.5
+    band = clip_band([1.0, 0.5], [8.0, 72.0], (lo, hi))
+    assert band.high.max() == hi and band.past_top.all() and band.past_bottom.all()
+    assert band.runs_past
+
+
+def test_axis_stays_in_the_domain_and_a_flat_series_gets_a_range():
+    assert y_limits(observed=[99.0, 99.9], band80=[98.0, 100.0], domain="percent")[1] == 100.0
+    assert y_limits(observed=[0.1, 0.2], band80=[0.0, 0.5], domain="positive")[0] == 0.0
+    lo, hi = y_limits(observed=[5.0, 5.0])
+    assert lo < 5.0 < hi
+
+
+def test_only_targets_on_the_level_set_the_axis():
+    cat = load_catalog()
+    assert level_targets(cat.get("02").targets.values()) == [3.0, 3.0]
+    assert level_targets(cat.get("33").targets.values()) == []  # a yearly fall: other scale
+    assert level_targets(cat.get("80").targets.values()) == []  # a sum: other scale
+
+
+def test_caption_only_when_data_are_few_and_the_band_runs_past():
+    past = clip_band([0.0], [10.0], (1.0, 5.0))
+    inside = clip_band([2.0], [4.0], (1.0, 5.0))
+    assert "5 năm số liệu (2018–2022)" in wide_band_caption(5, [2018, 2022], past, "vi")
+    assert wide_band_caption(5, [2018, 2022], inside, "vi") == ""
+    assert wide_band_caption(17, [2008, 2024], past, "en") == ""
+
+
+def test_segments_split_at_missing_years():
+    runs = segments([2012, 2018, 2019, 2020, 2023], [21.6, 29.3, np.nan, 30.0, 36.0])
+    assert [r[0].tolist() for r in runs] == [[2012], [2018], [2020], [2023]]
+    assert segments([], []) == []
+
+
+def test_sector_chart_uses_the_status_colours():
+    a = pd.DataFrame({"indicator_id": ["02", "04", "09", "57"], "target_year": 2030,
+                      "scenario": "bau", "status": ["on_track", "off_track", "at_risk", "no_data"]})
+    sector_of = {"02": "II", "04": "II", "09": "III", "57": "VII"}
+    fig = plot_status_bars(a, sector_of, lang="en", sectors=["II", "III", "VII"])
+    colours = {matplotlib.colors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
+    assert {STATUS_COLOURS[s] for s in ("on_track", "off_track", "at_risk", "no_data")} <= colours
+    assert [tl.get_text() for tl in fig.axes[0].get_yticklabels()] == ["II", "III", "VII"]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_caption_in_both_languages(lang):
+    assert wide_band_caption(3, [2021, 2023], clip_band([0], [9], (1, 2)), lang)
