@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from khforecast.engine.defaults import QUANTILES
 from khforecast.engine.models import simulate_paths
-from khforecast.engine.series import QUANTILES, forecast_series
+from khforecast.engine.series import forecast_series
 
 DATA = Path(os.environ.get("KHFORECAST_BENCHMARK_DATA", Path(__file__).resolve().parent / "data"))
 FILES = {"m4": "m4_yearly.csv.gz", "m3": "m3_yearly.csv.gz"}

@@ -1,4 +1,8 @@
-"""Atomic writes and hashing: an output is either the old good file or the new complete one."""
+"""Atomic writes, hashing and params files: an output is the old good file or the new complete one.
+
+Also where user params files are found (``params/`` in the working folder or the source tree)
+and read as one YAML mapping, with one-line errors naming the file.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -7,13 +11,17 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
+
+import yaml
+
+from khforecast.errors import ParamsError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["CSV_FLOAT_FORMAT", "atomic_write", "atomic_write_bytes", "atomic_write_csv",
-           "atomic_write_text", "sha256_file"]
+           "atomic_write_text", "find_params_file", "read_yaml_mapping", "sha256_file"]
 
 #: floats in every CSV the package writes: 10 significant digits, so files are stable across runs
 CSV_FLOAT_FORMAT = "%.10g"
@@ -70,3 +78,36 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def find_params_file(name: str) -> Path | None:
+    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
+    for candidate in (Path.cwd() / "params" / name,
+                      Path(__file__).resolve().parents[1] / "params" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
+    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
+    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(f"{path}: cannot read the {what} file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamsError(f"{path}{where}: expected valid YAML, found {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys to values, "
+                          f"found a {type(data).__name__}")
+    return data

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from khforecast import __version__
-from khforecast.errors import KhforecastError, ObservationError
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
+from khforecast.errors import CatalogError, KhforecastError, ObservationError
 
 __all__ = ["main", "build_parser"]
 
@@ -21,12 +22,13 @@ class _UsageError(KhforecastError):
 
 
 # --------------------------------------------------------------------------------------------
-# command handlers: each imports its module lazily so `khforecast --help` stays fast
+# command handlers: each imports its modules lazily (# lazy: comments) so `khforecast --help`
+# stays fast
 # --------------------------------------------------------------------------------------------
 def _cmd_catalog(args: argparse.Namespace) -> int:
     import json
 
-    from khforecast.errors import CatalogError
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.plan.catalog import load_catalog, normalize_sector
 
     cat = load_catalog()
@@ -98,6 +100,7 @@ def _catalog_table(header: list[str], rows: list[list[str]], widths: Sequence[in
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.records import YEAR_MAX, YEAR_MIN
     from khforecast.observations.template import write_template
 
@@ -116,6 +119,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.read import check_observations
 
     frame, problems = check_observations(*args.data, decimal=args.decimal)
@@ -133,9 +137,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from khforecast.assess.assessment import run_forecast
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
+    from khforecast.batch.forecast import run_forecast
 
-    if args.sims < 1 or (args.jobs is not None and args.jobs < 1):
+    if (args.sims is not None and args.sims < 1) or (args.jobs is not None and args.jobs < 1):
         raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
     if args.places or args.communes is not None:
         return _forecast_places(args)
@@ -173,6 +178,7 @@ def _forecast_places(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast_series(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.engine.series import (
         SeriesInputError,
         forecast_series,
@@ -199,8 +205,8 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.run import run_batch
-    from khforecast.errors import CatalogError
     from khforecast.plan.catalog import normalize_sector
 
     try:
@@ -216,7 +222,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
                        sims=args.sims, pdf=args.pdf, places=args.places,
-                       executor=args.executor, scheduler=args.scheduler,
+                       executor_kind=args.executor, scheduler=args.scheduler,
                        chunk_size=args.chunk_size)
     if result.failed:
         print(result.run_dir / "index.html")
@@ -272,8 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scenario", action="append", default=None,
                    help="scenario name from params/scenarios.yaml (repeatable; default: bau)")
     f.add_argument("--params", default=None, help="a params YAML (default: params/batch.yaml)")
-    f.add_argument("--seed", type=int, default=20240809)
-    f.add_argument("--sims", type=int, default=4000)
+    f.add_argument("--seed", type=int, default=None,
+                   help=f"default: the params file's seed, else {DEFAULT_SEED}")
+    f.add_argument("--sims", type=int, default=None,
+                   help=f"default: the params file's sims, else {DEFAULT_SIMS}")
     f.add_argument("--jobs", type=int, default=None)
     f.add_argument("--decimal", choices=[".", ","], default=None)
     _add_place_options(f)
@@ -287,9 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--horizon", type=int, required=True, metavar="H")
     s.add_argument("--out", required=True, metavar="CSV")
     s.add_argument("--domain", choices=["real", "positive", "percent"], default="real")
-    s.add_argument("--quantiles", default="0.05,0.1,0.25,0.5,0.75,0.9,0.95")
-    s.add_argument("--seed", type=int, default=20240809)
-    s.add_argument("--sims", type=int, default=4000)
+    s.add_argument("--quantiles", default=",".join(f"{q:g}" for q in QUANTILES))
+    s.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    s.add_argument("--sims", type=int, default=DEFAULT_SIMS)
     s.add_argument("--jobs", type=int, default=1)
     s.set_defaults(func=_cmd_forecast_series)
 

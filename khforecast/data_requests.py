@@ -4,7 +4,7 @@ A briefing's "data gaps" and a department scorecard list, for every indicator wh
 target came out ``no_data`` or ``insufficient_data``, the survey or report that usually
 publishes it (:mod:`khforecast.data_sources`), how often, the department that leads it now
 (:mod:`khforecast.departments`) and the years to send: every year from ``since`` to the last
-complete year, at least :data:`~khforecast.engine.forecaster.MIN_OBS` of them for a forecast.
+complete year, at least :data:`~khforecast.engine.defaults.MIN_OBS` of them for a forecast.
 
 Examples
 --------
@@ -24,7 +24,7 @@ import pandas as pd
 
 from khforecast.data_sources import source_of
 from khforecast.departments import leads_of
-from khforecast.engine.forecaster import MIN_OBS
+from khforecast.engine.defaults import MIN_OBS
 from khforecast.plan.catalog import Catalog
 
 __all__ = ["GAP_STATUSES", "REQUEST_COLUMNS", "data_requests"]

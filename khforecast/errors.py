@@ -1,12 +1,15 @@
-"""The exception hierarchy: every error a user can cause is a ``KhforecastError``."""
+"""The exception hierarchy: every error a user can cause is a ``KhforecastError``.
+
+Also :class:`Problem`, one located thing wrong in an input file: the errors that report many
+(``ObservationError`` and its kin) carry a list of them.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from khforecast.observations.records import Problem
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
+    "Problem",
     "KhforecastError",
     "CatalogError",
     "TargetParseError",
@@ -16,6 +19,45 @@ __all__ = [
     "ParamsError",
     "NotebookRunError",
 ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or suspicious, ``severity="warning"``) in an observation file.
+
+    ``row`` is the 1-based line (CSV, header = 1) or sheet row (Excel); ``cell`` is the Excel
+    cell such as ``"F12"`` and ``sheet`` its sheet; ``hint`` says how to fix it when known.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    cell: str | None
+    expected: str
+    found: str
+    severity: Literal["error", "warning"] = "error"
+    sheet: str | None = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        """One line: where, what was expected, what was found, and the fix."""
+        where = self.file
+        if self.sheet is not None:
+            where += f" sheet '{self.sheet}'"
+        if self.cell is not None:
+            where += f" cell {self.cell}"
+        parts = []
+        if self.row is not None and self.cell is None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column '{self.column}'")
+        if parts:
+            where += (" " if self.cell is None else " (") + ", ".join(parts) + (
+                "" if self.cell is None else ")")
+        text = f"{where}: expected {self.expected}, got {self.found}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return ("warning: " + text) if self.severity == "warning" else text
 
 
 class KhforecastError(Exception):

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from khforecast.errors import TaskReportError
+from khforecast.errors import Problem, TaskReportError
 from khforecast.observations.csv_reader import _decode, _load_bytes
-from khforecast.observations.records import Problem, _Loc, _show, _Sink, _text
+from khforecast.observations.records import _Loc, _show, _Sink, _text
 from khforecast.plan.catalog import Catalog, Task
 
 __all__ = [

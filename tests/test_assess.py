@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from khforecast.assess.assessment import ASSESSMENT_COLUMNS, EXTRA_COLUMNS, assess, status_of
+from khforecast.assess.assessment import ASSESSMENT_COLUMNS, EXTRA_COLUMNS, assess
+from khforecast.assess.statuses import status_of
 from khforecast.cli import main
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.paths import SamplePaths, SeriesPaths

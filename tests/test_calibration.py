@@ -9,7 +9,12 @@ import pytest
 from scipy.stats import norm
 
 from khforecast.engine.calibration.backtest import backtest
-from khforecast.engine.calibration.derive import derive_calibration, main, models_fingerprint
+from khforecast.engine.calibration.derive import (
+    code_fingerprint,
+    derive_calibration,
+    main,
+    models_fingerprint,
+)
 from khforecast.engine.calibration.fit import (
     _params_per_row,
     calibration_table,
@@ -66,6 +71,17 @@ def test_shipped_calibration_matches_the_current_models():
     """Fails when models.py/scales.py changed after calibration.json was derived: re-run
     ``python -m khforecast.engine.calibration --out khforecast/data/calibration.json``."""
     assert load_calibration().meta["models_sha256"] == models_fingerprint()
+
+
+def test_fingerprint_ignores_file_location_imports_and_docs_but_not_code():
+    """Moving models.py (new import lines, another folder) must not force a re-derivation."""
+    code = 'from khforecast.scales import fit_scale\n\ndef f(y):\n    return fit_scale(y) * 2\n'
+    moved = ('"""Models."""\nfrom __future__ import annotations\n\nimport numpy as np\n\n'
+             'from khforecast.engine.scales import fit_scale\n\n__all__ = ["f"]\n\n'
+             'def f(y):\n    """Twice the scale."""\n    import math\n    return fit_scale(y) * 2\n')
+    changed = code.replace("* 2", "* 3")
+    assert code_fingerprint([code]) == code_fingerprint([moved])
+    assert code_fingerprint([code]) != code_fingerprint([changed])
 
 
 def test_heavy_tailed_errors_get_a_tail_and_both_coverages():

@@ -12,7 +12,7 @@ from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from khforecast.engine.models import (
-    MIN_OBS,
+    MIN_OBS_BY_MODEL,
     MODELS,
     Combination,
     DampedTrend,
@@ -203,7 +203,7 @@ def test_a_short_series_runs_the_members_that_fit_and_says_so():
     res = simulate_paths(np.array([3.0, 4.0, 4.5, 5.5]), 3, 100, np.random.default_rng(0),
                          domain="positive")
     assert res.model.startswith("combination(") and "damped_trend" not in res.model
-    assert MIN_OBS["damped_trend"] > 4 >= MIN_OBS["drift"]
+    assert MIN_OBS_BY_MODEL["damped_trend"] > 4 >= MIN_OBS_BY_MODEL["drift"]
 
 
 def test_a_single_model_too_short_falls_back_along_the_chain():

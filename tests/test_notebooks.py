@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from conftest import NOTE, TESTS
 
+from khforecast.assess.statuses import HEADLINE_STATUSES, STATUS_ORDER
 from khforecast.batch.notebooks import NotebookJob, execute_notebook, notebooks_dir
-from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
 from khforecast.briefing.render import network_references
 from khforecast.plan.catalog import load_catalog
 

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from khforecast.cli import main
-from khforecast.errors import ObservationError
+from khforecast.errors import ObservationError, Problem
 from khforecast.observations.read import (
     bundled_observations_path,
     check_observations,
     read_observations,
 )
-from khforecast.observations.records import OBSERVATION_COLUMNS, Problem, parse_number
+from khforecast.observations.records import OBSERVATION_COLUMNS, parse_number
 from khforecast.plan.catalog import load_catalog
 
 DATA = Path(__file__).parent / "data"

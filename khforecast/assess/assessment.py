@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,17 +29,17 @@ import numpy as np
 import pandas as pd
 
 from khforecast.assess.escap import escap_label
+from khforecast.assess.statuses import THRESHOLDS, status_of
+from khforecast.engine.forecaster import ForecastResults
 from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.plan.catalog import TARGET_YEARS, Catalog, Indicator
+from khforecast.plan.targets import Target
 
 __all__ = [
     "ASSESSMENT_COLUMNS",
     "EXTRA_COLUMNS",
-    "STATUSES",
-    "TARGET_YEARS",
     "assess",
     "assess_scenarios",
-    "run_forecast",
-    "status_of",
 ]
 
 ASSESSMENT_COLUMNS = (
@@ -50,22 +49,9 @@ ASSESSMENT_COLUMNS = (
 )
 EXTRA_COLUMNS = ("escap_label", "required_change_p50", "required_change_p80",
                  "year_reached_median", "nowcast")
-STATUSES = ("met", "missed", "on_track", "at_risk", "off_track", "no_data",
-            "insufficient_data", "qualitative", "no_target")
-TARGET_YEARS = (2025, 2030)
 
 
-def status_of(p_meet: float, thresholds: Sequence[float] = (0.8, 0.5)) -> str:
-    """``on_track`` when p >= thresholds[0], ``at_risk`` when p >= thresholds[1], else ``off_track``."""
-    hi, lo = thresholds
-    if p_meet >= hi:
-        return "on_track"
-    if p_meet >= lo:
-        return "at_risk"
-    return "off_track"
-
-
-def assess(paths: SamplePaths, catalog: Any, thresholds: Sequence[float] = (0.8, 0.5)) -> pd.DataFrame:
+def assess(paths: SamplePaths, catalog: Catalog, thresholds: Sequence[float] = THRESHOLDS) -> pd.DataFrame:
     """Assess each catalog indicator's 2025 and 2030 targets at ``paths.place``.
 
     Parameters
@@ -122,7 +108,7 @@ def _id_key(iid: str) -> tuple:
     return (int(head) if head.isdigit() else 10**6, head, tail)
 
 
-def _row(ind: Any, target: Any, s: SeriesPaths | None, paths: SamplePaths,
+def _row(ind: Indicator, target: Target, s: SeriesPaths | None, paths: SamplePaths,
          thresholds: tuple[float, float]) -> dict[str, Any]:
     row: dict[str, Any] = {c: None for c in ASSESSMENT_COLUMNS + EXTRA_COLUMNS}
     row.update(indicator_id=ind.id, place=paths.place, scenario=paths.scenario,
@@ -166,7 +152,7 @@ def _row(ind: Any, target: Any, s: SeriesPaths | None, paths: SamplePaths,
     return row
 
 
-def _projected(row: dict[str, Any], target: Any, s: SeriesPaths) -> None:
+def _projected(row: dict[str, Any], target: Target, s: SeriesPaths) -> None:
     q = target.quantity(s.paths, s.years)
     q = q[np.isfinite(q)]
     if q.size:
@@ -185,7 +171,7 @@ def _historical_change(s: SeriesPaths) -> float | None:
     return float(np.polyfit(x - x.mean(), h.to_numpy(), 1)[0])
 
 
-def _shifted(target: Any, s: SeriesPaths, delta: float) -> np.ndarray:
+def _shifted(target: Target, s: SeriesPaths, delta: float) -> np.ndarray:
     """The paths with ``delta`` added per projected year (to the level, or to each flow)."""
     return _shift(s.paths, s.years, s.last_year, s.observed_as == "flow", s.domain, delta)
 
@@ -202,7 +188,7 @@ def _shift(paths: np.ndarray, years: np.ndarray, last_year: int, flow: bool, dom
     return x
 
 
-def _required_change(target: Any, s: SeriesPaths, prob: float) -> float | None:
+def _required_change(target: Target, s: SeriesPaths, prob: float) -> float | None:
     """The median path's yearly change that gives ``p_meet == prob`` (bisection on a trend).
 
     None when the target reads a band (p_meet is not monotone in the trend) or when no shift
@@ -239,7 +225,7 @@ def _required_change(target: Any, s: SeriesPaths, prob: float) -> float | None:
     return float(np.median((x[:, -1] - s.last_value) / (target.year - s.last_year)))
 
 
-def _year_reached(target: Any, s: SeriesPaths) -> int | None:
+def _year_reached(target: Target, s: SeriesPaths) -> int | None:
     """First year (from the last observed one) in which the median path meets the target."""
     med = np.median(s.paths, axis=0)[None, :]
     for y in range(s.last_year, int(s.years[-1]) + 1):
@@ -255,7 +241,7 @@ def _year_reached(target: Any, s: SeriesPaths) -> int | None:
     return None
 
 
-def _escap(target: Any, s: SeriesPaths, direction: int) -> str:
+def _escap(target: Target, s: SeriesPaths, direction: int) -> str:
     """ESCAP label from the first and last observations towards the target's binding level."""
     h = s.history
     if len(h) < 2 or target.kind == "cumulative":
@@ -275,10 +261,10 @@ def _escap(target: Any, s: SeriesPaths, direction: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# the forecast command's work: data in, three files out
+# simulate and assess every scenario: the one compute step of forecast and run
 # --------------------------------------------------------------------------------------------
-def assess_scenarios(results: Any, scenarios: Sequence[str], catalog: Any, *,
-                     thresholds: Sequence[float] = (0.8, 0.5), until: int = 2030,
+def assess_scenarios(results: ForecastResults, scenarios: Sequence[str], catalog: Catalog, *,
+                     thresholds: Sequence[float] = THRESHOLDS, until: int = 2030,
                      definitions: Mapping[str, Any] | None = None
                      ) -> tuple[dict[str, SamplePaths], pd.DataFrame, pd.DataFrame]:
     """Simulate each scenario of fitted ``results`` once and assess it.
@@ -299,124 +285,3 @@ def assess_scenarios(results: Any, scenarios: Sequence[str], catalog: Any, *,
     assessment = pd.concat([assess(p, catalog, thresholds=thresholds) for p in paths.values()],
                            ignore_index=True)
     return paths, forecasts, assessment
-
-
-def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.PathLike[str]] | None = None,
-                 place: str = "khanh_hoa", scenarios: Sequence[str] | None = None,
-                 params: str | os.PathLike[str] | None = None, seed: int | None = 20240809,
-                 sims: int = 4000, jobs: int | None = None, decimal: str | None = None,
-                 until: int = 2030) -> dict[str, Any]:
-    """Forecast every indicator, assess its targets, write forecasts.csv, assessment.csv, manifest.json.
-
-    Parameters
-    ----------
-    out_dir
-        Folder written (created if needed); each file is written to a temporary name and
-        renamed, so a file there is either the previous complete one or the new one.
-    data
-        Observation files (CSV or the Excel template); default: the bundled observations.
-    place
-        Place assessed (``khanh_hoa``); ``vietnam`` series are forecast beside it.
-    scenarios
-        Scenario names (default: the ``scenarios`` of the params file, i.e. ``["bau"]``).
-    params
-        A batch params YAML (thresholds, default scenarios); the ``scenarios.yaml`` beside it,
-        if any, defines the scenarios.
-    seed, sims, jobs, decimal, until
-        Random seed, paths per series, worker processes, decimal mark of the data, last year.
-
-    Returns
-    -------
-    dict
-        The manifest written (inputs' sha256, parameters, package versions, seed, timings).
-
-    Raises
-    ------
-    ObservationError
-        When the data have problems (nothing is written).
-    ParamsError
-        When a params file or a scenario name is bad.
-    """
-    import importlib.metadata as md
-    import json
-    import time
-    from importlib import resources
-    from pathlib import Path
-
-    from khforecast import __version__
-    from khforecast._io import atomic_write_csv, atomic_write_text, sha256_file
-    from khforecast.batch.params import load_params
-    from khforecast.engine.calibration.runtime import load_calibration
-    from khforecast.engine.forecaster import Forecaster
-    from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
-    from khforecast.errors import ParamsError
-    from khforecast.observations.read import bundled_observations_path, read_observations
-    from khforecast.plan.catalog import load_catalog
-
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    catalog = load_catalog()
-    files = [Path(p) for p in data] if data else [bundled_observations_path()]
-    obs = read_observations(*files, decimal=decimal, catalog=catalog)
-    timings["read"] = time.perf_counter() - t0
-
-    batch = load_params(params)
-    names = list(scenarios) if scenarios else list(batch.scenarios)
-    beside = Path(params).parent / "scenarios.yaml" if params is not None else None
-    scen_path = beside if beside is not None and beside.is_file() else default_scenarios_path()
-    defs = load_scenarios(scen_path)
-    unknown = [n for n in names if n not in defs]
-    if unknown:
-        raise ParamsError(f"{scen_path or 'scenarios'}: scenario {unknown[0]!r} is not defined; "
-                          f"expected one of {', '.join(sorted(defs))}")
-
-    t1 = time.perf_counter()
-    results = Forecaster(sims=sims, seed=seed, jobs=jobs).fit(obs, catalog, place=place)
-    _, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
-                                             until=until, definitions=defs)
-    timings["forecast_and_assess"] = time.perf_counter() - t1
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_csv(out / "forecasts.csv", fc_frame)
-    atomic_write_csv(out / "assessment.csv", as_frame)
-    timings["total"] = time.perf_counter() - t0
-
-    def version(pkg: str) -> str:
-        try:
-            return md.version(pkg)
-        except md.PackageNotFoundError:
-            return ""
-
-    cal = load_calibration()
-    manifest = {
-        "command": "forecast",
-        "inputs": {str(f): sha256_file(f) for f in files},
-        "config_files": {str(f): sha256_file(f) for f in (
-            Path(batch.source) if batch.source else None, scen_path,
-            Path(str(resources.files("khforecast") / "data" / "calibration.json")))
-            if f is not None and Path(f).is_file()},
-        "params": {
-            "place": place, "scenarios": list(dict.fromkeys(names)), "seed": seed, "sims": sims,
-            "until": until, "thresholds": list(batch.thresholds), "decimal": decimal,
-            "params_file": batch.source, "scenarios_file": str(scen_path or ""),
-            "scenario_definitions": {n: _jsonable(dataclasses.asdict(defs[n])) for n in dict.fromkeys(names)},
-            "calibration": {k: cal.meta.get(k) for k in ("seed", "n_backtests", "out_of_sample",
-                                                          "oos_coverage80", "oos_coverage95")},
-        },
-        "versions": {"khforecast": __version__,
-                     **{p: version(p) for p in ("numpy", "pandas", "scipy", "statsmodels")}},
-        "seed": seed,
-        "outputs": {"forecasts.csv": sha256_file(out / "forecasts.csv"),
-                    "assessment.csv": sha256_file(out / "assessment.csv")},
-        "counts": {"series": len(results.histories), "assessment_rows": len(as_frame),
-                   "status": {k: int(v) for k, v in as_frame["status"].value_counts().sort_index().items()}},
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-    }
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    return manifest
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, Mapping) else v)
-            for k, v in d.items()}

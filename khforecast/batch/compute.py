@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write, atomic_write_csv
+from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
+from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.defaults import MIN_OBS
+from khforecast.engine.draws import DRAWS_FILE, write_draws
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "backtest_indicators",
@@ -29,9 +37,11 @@ _MAX_DRAWS = 1000
 # 1. compute once
 # --------------------------------------------------------------------------------------------
 
-def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParams,
+
+def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
-                    scenarios: Path | None = None) -> dict[str, Any]:
+                    scenarios: Path | None = None, executor: Executor | None = None
+                    ) -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
     Writes ``forecasts.csv`` (DESIGN §3 plus ``q025, q975``) and ``assessment.csv`` (DESIGN
@@ -42,14 +52,11 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     table; ``scenarios.yaml``, a copy of the scenario definitions used (``scenarios``, default
     :func:`~khforecast.engine.scenarios.default_scenarios_path`), which the explorer reads so that it
     describes this run's scenarios whatever folder it runs in. Returns a summary for the manifest.
+    ``executor`` (any ``concurrent.futures.Executor``) runs the series; default: the forecaster's.
     """
-    from khforecast.assess.assessment import assess_scenarios
-    from khforecast.engine.forecaster import Forecaster
-    from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
-
     t0 = time.perf_counter()
-    results = Forecaster(sims=params.sims, seed=params.seed).fit(observations, catalog,
-                                                                 place=place)
+    results = Forecaster(sims=params.sims, seed=params.seed, executor=executor).fit(
+        observations, catalog, place=place)
     scenarios = scenarios if scenarios is not None else default_scenarios_path()
     definitions = load_scenarios(scenarios)
     paths, forecasts, assessment = assess_scenarios(results, params.scenarios, catalog,
@@ -62,8 +69,7 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
                                     & (forecasts["scenario"] == scenario),
                                     "indicator_id"].drop_duplicates():
             years, arr = scenario_paths.paths(ind_id)
-            draws[f"{ind_id}|{scenario}"] = np.asarray(arr[:_MAX_DRAWS], dtype=float)
-            draws[f"years|{ind_id}|{scenario}"] = np.asarray(years, dtype=np.int32)
+            draws[ind_id, scenario] = (years, arr[:_MAX_DRAWS])
     atomic_write_csv(run_dir / "forecasts.csv", forecasts)
     atomic_write_csv(run_dir / "assessment.csv", assessment)
     columns = [c for c in ("indicator_id", "place", "year", "value", "source", "status", "note")
@@ -72,10 +78,10 @@ def compute_results(observations: pd.DataFrame, catalog: Any, params: BatchParam
     if scenarios is not None:
         with atomic_write(run_dir / "scenarios.yaml", "wb") as fh:
             fh.write(Path(scenarios).read_bytes())
-    with atomic_write(run_dir / "draws.npz", "wb") as fh:
-        np.savez_compressed(fh, **draws)
+    write_draws(run_dir / DRAWS_FILE, draws)
     if params.deep_dives:
-        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place)
+        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
+                                    executor=executor)
         atomic_write_csv(run_dir / "backtest.csv", table)
     calibration = _calibration_table()
     if calibration is not None:
@@ -102,8 +108,9 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
                        validate="one_to_one")
 
 
-def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchParams,
-                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa") -> pd.DataFrame:
+def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
+                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
+                        executor: Executor | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the full engine on each indicator's own history.
 
     For every origin with at least ``MIN_OBS`` observations up to it, the same
@@ -116,12 +123,10 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Any, params: BatchP
         ``indicator_id, origin, horizon, year, value, median, abs_error, q10, q90, covered80,
         pit, model``: one row per origin and later observed year (none for short series).
     """
-    from khforecast.engine.forecaster import MIN_OBS, Forecaster
-
     columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
                "q10", "q90", "covered80", "pit", "model"]
     rows = []
-    spec = Forecaster(sims=params.sims, seed=params.seed)
+    spec = Forecaster(sims=params.sims, seed=params.seed, executor=executor)
     for ind_id in indicator_ids:
         obs = observations[(observations["indicator_id"] == ind_id)
                            & (observations["place"] == place)].sort_values("year")
@@ -153,8 +158,6 @@ def _calibration_table() -> pd.DataFrame | None:
     Uses ``khforecast/data/calibration_table.csv`` when the calibration module ships one (e.g.
     coverage by horizon), else the summary in ``calibration.json``'s ``meta``; None if neither.
     """
-    from khforecast.engine.calibration.runtime import load_calibration
-
     shipped = resources.files("khforecast") / "data" / "calibration_table.csv"
     if shipped.is_file():
         return pd.read_csv(io.StringIO(shipped.read_text(encoding="utf-8")))

@@ -16,6 +16,10 @@ from khforecast.batch.params import BatchParams
 
 _VERSIONS = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "papermill",
              "nbconvert", "nbclient", "ipykernel")
+
+__all__ = ["write_manifest"]
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("khforecast", *_VERSIONS):
@@ -24,6 +28,7 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
 
 def _new_run_id() -> str:
     """A run id that sorts by time: ``20261130T174500Z-3f9a``."""
@@ -44,6 +49,7 @@ def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJo
     return [{"kind": kind, "path": str(p.resolve()), "sha256": sha256_file(p)} for kind, p in files]
 
 
-def _write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / "manifest.json",
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write ``folder/manifest.json`` atomically (the one manifest writer: run and forecast)."""
+    atomic_write_text(folder / "manifest.json",
                       json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n")

@@ -16,9 +16,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from khforecast._io import atomic_write_csv
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.plan.catalog import load_catalog
 from khforecast.engine.executor import map_ordered
@@ -211,10 +214,6 @@ def add_places_to_run(run_dir: Any, executor: Executor, codes: Sequence[str],
     dict
         Rows added per file.
     """
-    from pathlib import Path
-
-    from khforecast._io import atomic_write_csv
-
     fc, asm = run_places(executor, plan_units(codes, spec, observations, per_unit=per_unit,
                                               parts=parts))
     folder = Path(run_dir)

@@ -13,8 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from khforecast.batch.params import SECTORS, BatchParams
+from khforecast.batch.params import BatchParams
+from khforecast.briefing.i18n import t
+from khforecast.briefing.render import render_html
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import SECTORS, Catalog
 
 __all__ = [
     "KERNEL_ARGS",
@@ -31,6 +34,8 @@ __all__ = [
 KERNEL_NAME = "python3"
 #: the kernel logs errors only (not ipykernel's warning that its local TCP is unencrypted)
 KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)
+
+
 def notebooks_dir() -> Path:
     """The folder of the notebook templates shipped with the package."""
     return Path(str(resources.files("khforecast") / "notebooks"))
@@ -49,7 +54,7 @@ class NotebookJob:
 # --------------------------------------------------------------------------------------------
 # 2. notebooks
 # --------------------------------------------------------------------------------------------
-def plan_jobs(params: BatchParams, catalog: Any, run_dir: Path, *, lang: str = "vi",
+def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str = "vi",
               sectors: Sequence[str] | None = None,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
               national: bool = False) -> list[NotebookJob]:
@@ -63,8 +68,6 @@ def plan_jobs(params: BatchParams, catalog: Any, run_dir: Path, *, lang: str = "
     ParamsError
         When a sector is not one of I..X or a deep-dive id is not in the catalog.
     """
-    from khforecast.briefing.i18n import t
-
     src = notebooks_dir()
     common = {"lang": lang, "run_dir": str(run_dir)}
     chosen = list(sectors) if sectors else list(SECTORS)
@@ -146,8 +149,6 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
-
-    from khforecast.briefing.render import render_html
 
     _papermill_without_chdir()
     nb_out = run_dir / "notebooks" / f"{job.name}.ipynb"

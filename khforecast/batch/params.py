@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from khforecast._io import find_params_file, read_yaml_mapping
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
+from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import SECTORS
 
-__all__ = ["SECTORS", "BatchParams", "SectorParams", "default_params_path", "find_params_file",
-           "load_params", "read_yaml_mapping"]
+__all__ = ["BatchParams", "SectorParams", "default_params_path", "load_params",
+           "scenarios_file"]
 
-SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,8 @@ class SectorParams:
 class BatchParams:
     """Everything a batch run needs besides the data; defaults equal ``params/batch.yaml``."""
 
-    seed: int = 20240809
-    sims: int = 4000
+    seed: int = DEFAULT_SEED
+    sims: int = DEFAULT_SIMS
     thresholds: tuple[float, float] = (0.8, 0.5)  # (on track if p >= hi, at risk if p >= lo)
     scenarios: tuple[str, ...] = ("bau",)
     jobs: int | None = None  # parallel notebooks; None = number of cores
@@ -81,44 +84,9 @@ _BATCH_KEYS = {f.name for f in dataclasses.fields(BatchParams)} - {"sectors", "s
 _SECTOR_KEYS = {f.name for f in dataclasses.fields(SectorParams)}
 
 
-def find_params_file(name: str) -> Path | None:
-    """``params/<name>`` in the working directory or in the source tree, or ``None`` if neither."""
-    for candidate in (Path.cwd() / "params" / name,
-                      Path(__file__).resolve().parents[2] / "params" / name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def default_params_path() -> Path | None:
     """The ``batch.yaml`` used when none is given, or ``None`` when there is none to find."""
     return find_params_file("batch.yaml")
-
-
-def read_yaml_mapping(path: Path, what: str = "params") -> dict[str, Any]:
-    """Read a params YAML file as a mapping (``{}`` when empty); every failure is a one-line
-    ``ParamsError`` naming the file (and the line, for bad YAML). ``what`` names the file's kind."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"{path}: cannot read the {what} file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParamsError(f"{path}{where}: expected valid YAML, found {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of keys to values, "
-                          f"found a {type(data).__name__}")
-    return data
 
 
 def _bad(path: Path, key: str, expected: str, found: object) -> ParamsError:
@@ -239,3 +207,16 @@ def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     fields.update(_batch_fields(Path("<command line>"), given))
     return BatchParams(**fields, sectors=sectors,
                        source=str(chosen.resolve()) if chosen is not None else "")
+
+
+def scenarios_file(params: BatchParams) -> Path | None:
+    """The scenario definitions that go with ``params``: the ``scenarios.yaml`` beside its
+    ``batch.yaml`` when there is one, else the default (``params/scenarios.yaml``), else None.
+
+    The one rule of ``khforecast run`` and ``khforecast forecast``."""
+    if params.source:
+        beside = Path(params.source).parent / "scenarios.yaml"
+        if beside.is_file():
+            return beside.resolve()
+    found = default_scenarios_path()
+    return found.resolve() if found is not None else None

@@ -25,18 +25,28 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
-from khforecast.batch.manifest import _inputs, _new_run_id, _versions, _write_manifest
+from khforecast.batch.multiplace import RunSpec, add_places_to_run, merge_sources
+from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
-from khforecast.batch.params import SECTORS, BatchParams, load_params
-from khforecast.briefing.figures import HEADLINE_STATUSES, STATUS_ORDER
+from khforecast.batch.params import BatchParams, load_params, scenarios_file
+from khforecast.briefing.i18n import check_lang
+from khforecast.briefing.render import print_pdf, render_index
+from khforecast.engine.executor import open_executor
+from khforecast.engine.scenarios import load_scenarios
 from khforecast.errors import KhforecastError
+from khforecast.observations.panel_mappings import panel_observations
+from khforecast.observations.provinces import bundled_places
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import SECTORS, load_catalog
 
 __all__ = [
     "RunResult",
@@ -81,7 +91,6 @@ def switch_latest(out_dir: Path, run_id: str) -> None:
         raise
 
 
-
 def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: str = "khanh_hoa",
               out: str | os.PathLike[str] = "outputs", sectors: Sequence[str] | None = None,
               lang: str = "vi", jobs: int | None = None,
@@ -89,8 +98,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
               seed: int | None = None, sims: int | None = None, pdf: bool = False,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
               progress: bool = True, log: Callable[[str], None] | None = None,
-              places: str | Sequence[str] | None = None, executor: str = "processes",
-              scheduler: str | None = None, chunk_size: int = 1) -> RunResult:
+              executor: Executor | None = None, places: str | Sequence[str] | None = None,
+              executor_kind: str = "processes", scheduler: str | None = None,
+              chunk_size: int = 1) -> RunResult:
     """Run the batch: compute once, execute and render every notebook, index, manifest, latest.
 
     Parameters
@@ -119,11 +129,14 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Show a tqdm progress bar on stderr.
     log
         Where to send one-line messages (default: stderr).
+    executor
+        Any ``concurrent.futures.Executor`` for the compute step's series (default: a process
+        pool when there are many); the notebooks always run in threads here.
     places
         A multi-place run: ``all`` (the 63 provinces before 1 July 2025), ``merged`` (the 34
         after) or codes. Every place is forecast and assessed (with the matched GSO panels as
         data), the briefings get a province comparison and the run a national overview.
-    executor, scheduler, chunk_size
+    executor_kind, scheduler, chunk_size
         Where those places are computed (``processes`` or ``dask``, a dask scheduler address)
         and how many places make one unit of work; the files do not depend on them.
 
@@ -138,12 +151,6 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Before anything is written, when the data, params or places have problems or the
         dask scheduler cannot be reached.
     """
-    from khforecast.briefing.i18n import check_lang
-    from khforecast.briefing.render import print_pdf, render_index
-    from khforecast.engine.scenarios import default_scenarios_path
-    from khforecast.observations.read import bundled_observations_path, read_observations
-    from khforecast.plan.catalog import load_catalog
-
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
     t_start = time.perf_counter()
@@ -155,14 +162,13 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
     out_dir = Path(out).resolve()
-    scenarios_path = default_scenarios_path()
-    scenarios_path = scenarios_path.resolve() if scenarios_path is not None else None
+    scenarios_path = scenarios_file(bp)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks],
                          national=places is not None)
     stack = contextlib.ExitStack()
-    multi = _plan_places(places, place, observations, stack, executor=executor,
+    multi = _plan_places(places, place, observations, stack, executor=executor_kind,
                          scheduler=scheduler, workers=jobs) if places is not None else None
     if multi is not None:
         observations = multi["observations"]
@@ -179,24 +185,25 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     }
     if multi is not None:
         manifest.update(places=list(multi["codes"]), successor_of_place=multi["successor"],
-                        executor={"kind": executor, "scheduler": scheduler, "chunk_size": chunk_size})
-    _write_manifest(run_dir, manifest)
+                        executor={"kind": executor_kind, "scheduler": scheduler,
+                                  "chunk_size": chunk_size})
+    write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
         with stack:
             manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                                  scenarios=scenarios_path)
+                                                  scenarios=scenarios_path, executor=executor)
             if multi is not None:
                 manifest["compute"]["places"] = _compute_places(
                     multi, run_dir, observations, bp, scenarios_path, chunk_size)
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"
-        _write_manifest(run_dir, manifest)
+        write_manifest(run_dir, manifest)
         raise
     manifest["timings"]["compute_seconds"] = manifest["compute"]["seconds"]
     manifest["status"] = "executing"
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
 
     (run_dir / "notebooks").mkdir(exist_ok=True)
     (run_dir / "html").mkdir(exist_ok=True)
@@ -222,9 +229,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     outlook = assessment[(assessment["target_year"] == 2030) & (assessment["place"] == place)
                          & (assessment["scenario"] == bp.scenarios[0])
                          & (assessment["status"] != "no_target")]  # '-' in the plan
-    counts = outlook["status"].value_counts()
-    headline = {s: int(counts.get(s, 0)) for s in STATUS_ORDER
-                if s in HEADLINE_STATUSES or counts.get(s, 0)}
+    headline = headline_of(outlook["status"])
     manifest["headline"] = headline
     for entry in manifest["notebooks"]:  # each sector's own counts, for the index page
         sector = entry["parameters"].get("sector") if entry["template"] == \
@@ -252,7 +257,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
             say(f"khforecast run: PDFs not written: {exc}")
     manifest["status"] = "ok" if not failed else "failed"
     manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
-    _write_manifest(run_dir, manifest)
+    write_manifest(run_dir, manifest)
     result = RunResult(run_dir, manifest, failed)
     if not failed:
         switch_latest(out_dir, run_dir.name)
@@ -263,11 +268,6 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
 def _plan_places(places: str | Sequence[str], place: str, observations: pd.DataFrame,
                  stack: contextlib.ExitStack, **executor: Any) -> dict[str, Any]:
     """Check the places, add the GSO panels' series and open the executor (before any write)."""
-    from khforecast.batch.multiplace import merge_sources
-    from khforecast.engine.executor import open_executor
-    from khforecast.observations.panel_mappings import panel_observations
-    from khforecast.observations.provinces import bundled_places
-
     known = bundled_places()
     codes = known.select(places)
     extra = tuple(c for c in codes if c != place)
@@ -282,9 +282,6 @@ def _plan_places(places: str | Sequence[str], place: str, observations: pd.DataF
 def _compute_places(multi: dict[str, Any], run_dir: Path, observations: pd.DataFrame,
                     bp: BatchParams, scenarios_path: Path | None, chunk_size: int) -> dict[str, Any]:
     """Forecast and assess the other places of a multi-place run into the run's CSVs."""
-    from khforecast.batch.multiplace import RunSpec, add_places_to_run
-    from khforecast.engine.scenarios import load_scenarios
-
     t0 = time.perf_counter()
     defs = load_scenarios(scenarios_path)
     spec = RunSpec(seed=bp.seed, sims=bp.sims, scenarios=tuple(bp.scenarios),

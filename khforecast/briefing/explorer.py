@@ -1,7 +1,7 @@
 """The sections and widgets of the scenario explorer notebook (``scenario_explorer.ipynb``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,13 @@ from khforecast.briefing.kit import (
 )
 from khforecast.briefing.rundir import RUN_FILES, Run
 from khforecast.briefing.sector import _charted_ids, _observed
+from khforecast.engine.defaults import QUANTILES
+from khforecast.engine.paths import SamplePaths, SeriesPaths
+from khforecast.engine.scenarios import Scenario, apply_scenario, load_scenarios
 from khforecast.errors import KhforecastError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
 
 __all__ = [
     "explore_scenario",
@@ -39,8 +45,6 @@ __all__ = [
 def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
     """All scenarios of the run compared: what each assumes, the 2030 probability of every
     indicator with data under each, and each indicator's scenarios charted side by side."""
-    from khforecast.engine.scenarios import load_scenarios
-
     own = run.path / RUN_FILES["scenarios"]  # the definitions the run used, copied by the batch
     defs = load_scenarios(own if own.is_file() else None)
     rows = run.assessment[(run.assessment["place"] == run.place)
@@ -82,8 +86,6 @@ def explorer_note(lang: str = "vi") -> Snippet:
 
 def _bau_series(run: Run, indicator_id: str) -> Any:
     """The run's business-as-usual paths of one indicator as a ``SeriesPaths`` (from draws.npz)."""
-    from khforecast.engine.paths import SeriesPaths
-
     drawn = run.draws(indicator_id, "bau")
     if drawn is None:
         raise KhforecastError(f"{run.path}: draws.npz holds no bau paths of indicator "
@@ -107,9 +109,6 @@ def explore_scenario(run: Run, indicator_id: str, *, factor: float = 1.0, shock:
     Returns the transformed ``SeriesPaths`` and the probability of meeting the ``year`` target
     (None when that target has no number). Nothing is refitted.
     """
-    from khforecast.engine.paths import SamplePaths
-    from khforecast.engine.scenarios import Scenario, apply_scenario
-
     s = _bau_series(run, indicator_id)
     paths = SamplePaths(place=run.place, scenario="bau", until=int(s.years.max()),
                         series={(indicator_id, run.place): s}, n_sims=s.paths.shape[0])
@@ -130,13 +129,13 @@ def explore_scenario(run: Run, indicator_id: str, *, factor: float = 1.0, shock:
         return out, None
 
 
-def _explore_figure(run: Run, series: Any, lang: str) -> Any:
-    q = np.quantile(series.paths, (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95), axis=0)
+def _explore_figure(run: Run, series: SeriesPaths, lang: str) -> Figure:
+    q = np.quantile(series.paths, QUANTILES, axis=0)
     frame = pd.DataFrame({"indicator_id": series.indicator_id, "place": run.place,
                           "scenario": "explore", "year": series.years,
                           "observed": series.observed, "mean": series.paths.mean(axis=0),
                           **{c: q[i] for i, c in enumerate(
-                              ("q05", "q10", "q25", "q50", "q75", "q90", "q95"))}})
+                              (f"q{round(p * 100):02d}" for p in QUANTILES))}})
     ind = run.catalog.get(series.indicator_id)
     return figures.plot_indicator(frame, series.indicator_id, lang=lang, place=run.place,
                                   scenario="explore", targets=list(ind.targets.values()),

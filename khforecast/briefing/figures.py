@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from khforecast.assess.statuses import STATUS_ORDER
 from khforecast.briefing.i18n import format_number, t
+from khforecast.plan.catalog import TARGET_YEARS
+from khforecast.plan.kinds import KINDS
+from khforecast.plan.targets import Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
-    "HEADLINE_STATUSES",
-    "STATUS_ORDER",
     "figure_png",
     "plot_distribution",
     "plot_indicator",
@@ -33,12 +35,6 @@ __all__ = [
     "plot_status_heatmap",
 ]
 
-#: assessment statuses in the order charts and tables show them.
-STATUS_ORDER: tuple[str, ...] = ("met", "on_track", "at_risk", "off_track", "missed",
-                                 "insufficient_data", "no_data", "qualitative")
-#: the statuses a headline always shows (others only when some indicator has them).
-HEADLINE_STATUSES: tuple[str, ...] = ("met", "on_track", "at_risk", "off_track", "no_data")
-_TARGET_YEARS = (2025, 2030)
 _RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
        "axes.spines.top": False, "axes.spines.right": False}
 _BLUE = "#1f5a96"
@@ -81,8 +77,8 @@ def _finish_axes(ax: Axes, targets: Iterable[Any], x0: float, lang: str, title: 
     import matplotlib.ticker
 
     for target in targets:
-        _draw_target(ax, target, lang, x0, float(max(_TARGET_YEARS)))
-    for year in _TARGET_YEARS:
+        _draw_target(ax, target, lang, x0, float(max(TARGET_YEARS)))
+    for year in TARGET_YEARS:
         ax.axvline(year, color="#999999", linewidth=0.6, linestyle="--")
     ax.set_xlabel(t("fig.year", lang))
     if unit:
@@ -93,14 +89,21 @@ def _finish_axes(ax: Axes, targets: Iterable[Any], x0: float, lang: str, title: 
         lambda v, _pos: format_number(v, lang, decimals)))
 
 
-def _draw_target(ax: Axes, target: Any, lang: str, x0: float, x1: float) -> None:
-    kind, year = getattr(target, "kind", None), getattr(target, "year", None)
+def _chart(target: Target | None) -> str | None:
+    """How a chart draws ``target`` (its kind's rule: a line, a band, or nothing)."""
+    rule = KINDS.get(getattr(target, "kind", None) or "")
+    return rule.chart if rule is not None else None
+
+
+def _draw_target(ax: Axes, target: Target, lang: str, x0: float, x1: float) -> None:
+    year = getattr(target, "year", None)
     label = t("fig.target", lang, year=year)
-    if kind in ("lt", "le", "gt", "ge", "eq", "maintain") and target.value is not None:
+    chart = _chart(target)
+    if chart == "line" and target.value is not None:
         ax.hlines(target.value, x0, year, colors=_TARGET, linestyles=":", linewidth=0.8)
         ax.plot([year], [target.value], marker="D", color=_TARGET, markersize=5,
                 linestyle="none", label=label)
-    elif kind == "between" and target.low is not None and target.high is not None:
+    elif chart == "band" and target.low is not None and target.high is not None:
         ax.fill_between([year - 0.4, year + 0.4], target.low, target.high, color=_TARGET,
                         alpha=0.35, linewidth=0, label=label)
 
@@ -264,7 +267,7 @@ def plot_required_change(rows: pd.DataFrame, *, lang: str = "vi", decimals: int 
     return fig
 
 
-def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target: Any = None,
+def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target: Target | None = None,
                       unit: str = "", decimals: int = 1) -> Figure:
     """Histogram of the simulated values in ``year`` with the target drawn over it."""
     import matplotlib
@@ -277,12 +280,11 @@ def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target:
         ax = fig.subplots()
         weights = np.full(draws.shape, 1.0 / max(len(draws), 1))
         ax.hist(draws, bins=40, weights=weights, color=_BLUE, alpha=0.7)
-        if target is not None and getattr(target, "kind", None) in (
-                "lt", "le", "gt", "ge", "eq", "maintain") and target.value is not None:
+        if _chart(target) == "line" and target.value is not None:
             ax.axvline(target.value, color=_TARGET, linestyle="--",
                        label=t("fig.target", lang, year=year))
             ax.legend(frameon=False)
-        elif target is not None and getattr(target, "kind", None) == "between":
+        elif _chart(target) == "band":
             ax.axvspan(target.low, target.high, color=_TARGET, alpha=0.2,
                        label=t("fig.target", lang, year=year))
             ax.legend(frameon=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,13 +22,16 @@ from khforecast.briefing.i18n import (
 )
 from khforecast.briefing.rundir import Run
 from khforecast.errors import KhforecastError
+from khforecast.plan.catalog import Indicator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
 
 __all__ = [
     "Snippet",
 ]
 
 
-_QUANT_STATUSES = ("met", "missed", "on_track", "at_risk", "off_track")
 
 
 class Snippet(str):
@@ -63,7 +66,7 @@ def _section(key: str, title: str, *parts: str) -> Snippet:
     return Snippet(f'<section class="kh-section">{_h(2, key, title)}{"".join(parts)}</section>')
 
 
-def _img(fig: Any, alt: str) -> str:
+def _img(fig: Figure, alt: str) -> str:
     data = base64.b64encode(figures.figure_png(fig)).decode("ascii")
     return f'<img class="kh-figure" alt="{_e(alt)}" src="data:image/png;base64,{data}"/>'
 
@@ -71,7 +74,7 @@ def _img(fig: Any, alt: str) -> str:
 # --------------------------------------------------------------------------------------------
 # helpers over the catalog and the assessment
 # --------------------------------------------------------------------------------------------
-def _name(ind: Any, lang: str) -> str:
+def _name(ind: Indicator, lang: str) -> str:
     return ind.name_vi if lang == "vi" else (ind.name_en or ind.name_vi)
 
 
@@ -80,7 +83,7 @@ def _sector_name(run: Run, sector: str, lang: str) -> str:
     return s.name_vi if lang == "vi" else (s.name_en or s.name_vi)
 
 
-def _lead(ind: Any, lang: str) -> str:
+def _lead(ind: Indicator, lang: str) -> str:
     """The plan's lead agency, plus its successor after the 2025 mergers when the catalog has one."""
     successor = getattr(ind, "lead_current", "") or ""
     if successor and successor != ind.lead:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from khforecast._io import atomic_write_text
-from khforecast.briefing.figures import STATUS_ORDER
+from khforecast.assess.statuses import STATUS_ORDER
 from khforecast.briefing.i18n import check_lang, format_number, place_name, t
 
 __all__ = [

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from khforecast.engine.draws import DRAWS_FILE, read_draws
 from khforecast.errors import KhforecastError
+from khforecast.plan.catalog import Catalog, load_catalog
 
 __all__ = [
     "RUN_FILES",
@@ -29,10 +31,12 @@ RUN_FILES = {
     "calibration": "calibration.csv",  # optional: interval coverage by horizon
     "backtest": "backtest.csv",  # optional: per-indicator back-test errors
     "scenarios": "scenarios.yaml",  # optional: the scenario definitions the run used
-    "draws": "draws.npz",  # optional: simulated paths of each indicator and scenario
+    "draws": DRAWS_FILE,  # optional: simulated paths of each indicator and scenario
     "manifest": "manifest.json",
 }
 _ID = {"indicator_id": str}
+
+
 # --------------------------------------------------------------------------------------------
 # the run folder
 # --------------------------------------------------------------------------------------------
@@ -45,7 +49,7 @@ class Run:
     assessment: pd.DataFrame
     observations: pd.DataFrame
     manifest: dict[str, Any]
-    catalog: Any
+    catalog: Catalog
     calibration: pd.DataFrame | None = None
     backtest: pd.DataFrame | None = None
 
@@ -77,14 +81,7 @@ class Run:
 
     def draws(self, indicator_id: str, scenario: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(years, paths) of one indicator and scenario from ``draws.npz``, or None."""
-        path = self.path / RUN_FILES["draws"]
-        if not path.is_file():
-            return None
-        with np.load(path) as z:
-            key = f"{indicator_id}|{scenario}"
-            if key not in z.files:
-                return None
-            return z[f"years|{key}"], z[key]
+        return read_draws(self.path / RUN_FILES["draws"], indicator_id, scenario)
 
 
 def find_run_dir(run_dir: str | os.PathLike[str] = "") -> Path:
@@ -124,8 +121,6 @@ def load_run(run_dir: str | os.PathLike[str] = "") -> Run:
         When the folder or one of its required files (``forecasts.csv``, ``assessment.csv``,
         ``observations.csv``, ``manifest.json``) is missing.
     """
-    from khforecast.plan.catalog import load_catalog
-
     path = find_run_dir(run_dir)
     manifest_path = path / RUN_FILES["manifest"]
     if not manifest_path.is_file():

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from khforecast.assess.statuses import STATUS_ORDER
+from khforecast.assess.statuses import headline as headline_of
 from khforecast.briefing import figures
 from khforecast.briefing.i18n import (
     STRINGS,
@@ -71,14 +73,14 @@ def headline_counts(run: Run, sector: str | None = None, scenario: str | None = 
                     year: int = 2030) -> dict[str, int]:
     """How many indicators (of a sector, or all) have each status for ``year``'s targets."""
     counts = _rows(run, year=year, scenario=scenario, sector=sector)["status"].value_counts()
-    return {s: int(counts.get(s, 0)) for s in figures.STATUS_ORDER}
+    return {s: int(counts.get(s, 0)) for s in STATUS_ORDER}
 
 
 def headline(run: Run, sector: str | None = None, lang: str = "vi",
              scenario: str | None = None) -> Snippet:
     """The headline counts of the 2030 targets: met, on track, at risk, off track, no data."""
     counts = headline_counts(run, sector, scenario)
-    shown = [s for s in figures.STATUS_ORDER if s in figures.HEADLINE_STATUSES or counts[s]]
+    shown = headline_of(s for s, n in counts.items() for _ in range(n))
     cards = "".join(f'<div class="kh-card kh-{s}"><span class="kh-count" data-status="{s}">'
                     f'{counts[s]}</span><span class="kh-label">{_e(t("status." + s, lang))}'
                     "</span></div>" for s in shown)

@@ -1,13 +1,18 @@
-"""Where the series are computed: local processes or a dask cluster, behind one ``Executor``.
+"""One executor for every parallel step: a standard :class:`concurrent.futures.Executor`.
 
-Every parallel step maps a pure function over work units through a standard
-``concurrent.futures.Executor``; :func:`open_executor` gives one. ``processes`` is a
-``ProcessPoolExecutor``; ``dask`` is ``Client.get_executor()`` of a ``dask.distributed``
-cluster, either a ``LocalCluster`` started here or an existing one at ``scheduler``
-(``dask scheduler`` / ``dask worker``, see the README). Results are pure functions of each unit
-and its own seed, so the bytes written do not depend on the executor or on how many workers
-it has. :func:`map_ordered` runs the units with a bounded number in flight, yields results in
-input order and turns a lost or failed unit into one located error.
+The forecaster, the calibration back-tests, ``forecast-series`` and the batch's compute step all
+map a pure function over independent units of work (each with its own ``SeedSequence`` child,
+so results do not depend on where or in which order a unit runs). They take an optional
+``executor``: any ``concurrent.futures.Executor`` (a process pool, a thread pool, dask's
+``Client.get_executor()``); without one, :func:`make_executor` makes the default for ``jobs``
+(one process per job; in this process for ``jobs=1``). :func:`run_map` is the one call they make.
+
+Multi-place and commune-scale runs choose their executor by name: :func:`open_executor` gives
+``processes`` (a ``ProcessPoolExecutor``) or ``dask`` (``Client.get_executor()`` of a
+``dask.distributed`` cluster: a ``LocalCluster`` started here, or an existing one at
+``scheduler``, see ``dask scheduler`` / ``dask worker`` in the README), and
+:func:`map_ordered` runs their units with a bounded number in flight, in input order, turning a
+lost or failed unit into one located error.
 """
 from __future__ import annotations
 
@@ -21,7 +26,11 @@ from typing import Any, Literal, TypeVar
 
 from khforecast.errors import KhforecastError
 
-__all__ = ["CONNECT_TIMEOUT_S", "EXECUTORS", "ExecutorError", "map_ordered", "open_executor"]
+__all__ = ["CONNECT_TIMEOUT_S", "EXECUTORS", "ExecutorError", "SerialExecutor", "make_executor",
+           "map_ordered", "open_executor", "run_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 ExecutorKind = Literal["processes", "dask"]
 EXECUTORS: tuple[str, ...] = ("processes", "dask")
@@ -31,8 +40,48 @@ CONNECT_TIMEOUT_S = 10
 #: itself, up to its ``distributed.scheduler.allowed-failures``, 3 by default)
 _RETRIES = 2
 
-T = TypeVar("T")
-R = TypeVar("R")
+
+class SerialExecutor(Executor):
+    """An ``Executor`` that runs each call at once in this process (``jobs=1``; no pickling)."""
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        future: Future[R] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - delivered through the future, like a pool's
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(jobs: int | None = None) -> Executor:
+    """The default executor for ``jobs`` workers: serial for 1, else a process pool
+    (``None``: one process per core). The caller shuts it down (use it in a ``with``)."""
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise ValueError(f"jobs: expected a positive number of workers, found {jobs}")
+    return SerialExecutor() if workers == 1 else ProcessPoolExecutor(max_workers=workers)
+
+
+def run_map(fn: Callable[[T], R], items: Iterable[T], *, executor: Executor | None = None,
+            jobs: int | None = 1, chunksize: int = 1) -> list[R]:
+    """``[fn(x) for x in items]``, in order, computed on ``executor`` or on the default for ``jobs``.
+
+    A given ``executor`` is left running (its owner shuts it down); one made here is shut down
+    before returning. ``chunksize`` batches items for a process pool (other executors ignore it).
+    """
+    items = list(items)
+    if executor is not None:
+        return _map(executor, fn, items, chunksize)
+    if jobs == 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with make_executor(jobs) as pool:
+        return _map(pool, fn, items, chunksize)
+
+
+def _map(executor: Executor, fn: Callable[[T], R], items: list[T], chunksize: int) -> list[R]:
+    if isinstance(executor, ProcessPoolExecutor):
+        return list(executor.map(fn, items, chunksize=chunksize))
+    return list(executor.map(fn, items))
 
 
 class ExecutorError(KhforecastError):

@@ -8,15 +8,16 @@ probabilities all come from them) and returns :class:`SamplePaths`.
 The unit of work, one series -> its paths, is a pure function of the series, the settings and
 that series' own ``SeedSequence`` child (children are spawned in the sorted order of
 ``(indicator_id, place)``), so results do not depend on ``jobs``, on the row order of the data or
-on which other series are present with the same keys; it runs in a ``ProcessPoolExecutor``
-(and maps one-to-one onto ``dask.bag.map``).
+on which other series are present with the same keys; it runs on any ``concurrent.futures.Executor``
+(:mod:`khforecast.engine.executor`: a process pool by default, dask's ``Client.get_executor()``
+as well).
 """
 from __future__ import annotations
 
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,21 +25,24 @@ import numpy as np
 import pandas as pd
 
 from khforecast.engine.calibration.runtime import Calibration, load_calibration
+from khforecast.engine.defaults import DEFAULT_SIMS, MIN_OBS
+from khforecast.engine.executor import run_map
+from khforecast.engine.models import simulate_paths
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import fit_scale
-from khforecast.errors import KhforecastError, ModelFitError
+from khforecast.engine.scenarios import apply_scenario, load_scenarios
+from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.observations.places import COMPARISON_PLACES, merge_places
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
-    "MIN_OBS",
     "ForecastResults",
     "Forecaster",
 ]
 
 
-#: fewest observations a series needs for a forecast; with 1-2 points the back-tests give no
-#: evidence that any interval is calibrated, so those series are reported as insufficient_data
-MIN_OBS = 3
+
+
 @dataclass(frozen=True)
 class _Task:
     """Everything the unit of work needs (picklable)."""
@@ -64,8 +68,6 @@ def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _run_series(task: _Task) -> SeriesPaths:
     """The unit of work: one series -> its calibrated paths (pure in its inputs and seed)."""
-    from khforecast.engine.models import simulate_paths
-
     years = task.years.astype(int)
     vals = task.values.astype(float)
     full_years, filled = _fill_gaps(years, vals)
@@ -126,6 +128,9 @@ class Forecaster:
         Spread multipliers; ``None`` loads the shipped ``calibration.json``.
     jobs
         Worker processes (``None``: one per core when there are many series, else 1).
+    executor
+        Any ``concurrent.futures.Executor`` to run the series on (e.g. dask's
+        ``Client.get_executor()``); it overrides ``jobs``. Results are the same on any.
 
     Examples
     --------
@@ -135,10 +140,11 @@ class Forecaster:
     """
 
     models: tuple[str, ...] | None = None
-    sims: int = 4000
+    sims: int = DEFAULT_SIMS
     seed: int | None = None
     calibration: Calibration | None = None
     jobs: int | None = None
+    executor: Executor | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.sims < 1:
@@ -146,7 +152,7 @@ class Forecaster:
         if self.models is not None:
             object.__setattr__(self, "models", tuple(self.models))
 
-    def fit(self, observations: pd.DataFrame, catalog: Any, place: str = "khanh_hoa") -> ForecastResults:
+    def fit(self, observations: pd.DataFrame, catalog: Catalog, place: str = "khanh_hoa") -> ForecastResults:
         """Gather the history of every catalog indicator at ``place`` (and comparison places).
 
         Parameters
@@ -198,7 +204,7 @@ class ForecastResults:
 
     forecaster: Forecaster
     observations: pd.DataFrame
-    catalog: Any
+    catalog: Catalog
     place: str
     histories: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]]
     _bau: dict[int, SamplePaths] = field(default_factory=dict, repr=False)
@@ -230,13 +236,8 @@ class ForecastResults:
             self._bau[until] = bau
         if scenario == "bau":
             return bau
-        # scenarios.py sits downstream (it transforms SamplePaths); imported here on demand
-        from khforecast.engine.scenarios import apply_scenario, load_scenarios
-
         defs = scenarios if scenarios is not None else load_scenarios()
         if scenario not in defs:
-            from khforecast.errors import ParamsError
-
             raise ParamsError(f"scenario {scenario!r}: expected one of {', '.join(sorted(defs))}")
         return apply_scenario(bau, defs[scenario], self.catalog)
 
@@ -252,11 +253,7 @@ class ForecastResults:
             tasks.append(_Task(key[0], key[1], str(ind.domain), str(ind.observed_as), yrs, vals,
                                until, fc.sims, child, cal, fc.models))
         jobs = fc.jobs if fc.jobs is not None else (1 if len(tasks) < 16 else None)
-        if jobs == 1 or len(tasks) <= 1:
-            done = [_run_series(t) for t in tasks]
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as ex:
-                done = list(ex.map(_run_series, tasks))
+        done = run_map(_run_series, tasks, executor=fc.executor, jobs=jobs)
         _warn_fallbacks(done)
         return SamplePaths(place=self.place, scenario="bau", until=until,
                            series={(s.indicator_id, s.place): s for s in done},

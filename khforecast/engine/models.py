@@ -10,7 +10,7 @@ The fits are closed forms (drift, OLS) or concentrated least squares on a vector
 smoothing parameters (SES, damped trend), so that thousands of series fit in seconds; the
 point forecasts match statsmodels' for the same parameters (see ``tests/test_models.py``).
 
-Minimum lengths (:data:`MIN_OBS`): 3 points for ``drift``, ``theta``, ``linear_trend``,
+Minimum lengths (:data:`MIN_OBS_BY_MODEL`): 3 points for ``drift``, ``theta``, ``linear_trend``,
 ``level`` and ``combination``; 7 for ``damped_trend`` (5 estimated quantities plus 2 degrees of
 freedom). With fewer than 3 points :func:`simulate_paths` raises :class:`InsufficientDataError`
 so the caller can report ``insufficient_data``. Fallback chain (:data:`FALLBACK`):
@@ -18,6 +18,10 @@ so the caller can report ``insufficient_data``. Fallback chain (:data:`FALLBACK`
 combination leaves out members that cannot run (``"combination(drift,theta,...)"``) and falls
 back to ``drift`` only when none can be fitted. ``SimResult.model`` names what ran, e.g.
 ``"theta(fallback)"``.
+
+Why one module of ~700 lines: the models, the fallback chain, the combination and
+:func:`simulate_paths` are the one unit the shipped calibration was derived for (its fingerprint
+hashes this module's code); they change together, and a change anywhere here means re-deriving.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from khforecast.errors import ModelFitError
 __all__ = [
     "DEFAULT_MODELS",
     "FALLBACK",
-    "MIN_OBS",
+    "MIN_OBS_BY_MODEL",
     "MODELS",
     "TRIM_STEP",
     "Combination",
@@ -595,7 +599,7 @@ MODELS: Mapping[str, Model] = {
 DEFAULT_MODELS: tuple[str, ...] = ("combination",)
 """What :func:`simulate_paths` runs when no model is named."""
 
-MIN_OBS: Mapping[str, int] = {name: m.min_obs for name, m in MODELS.items()}
+MIN_OBS_BY_MODEL: Mapping[str, int] = {name: m.min_obs for name, m in MODELS.items()}
 """Fewest finite points each model needs; below 3 no model runs (:class:`InsufficientDataError`)."""
 
 FALLBACK: Mapping[str, str] = {
@@ -684,7 +688,7 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
     if h < 1 or n_sims < 1:
         raise ValueError(f"h and n_sims must be >= 1, got h={h}, n_sims={n_sims}")
     scale = fit_scale(y, domain)
-    min_all = min(MIN_OBS.values())
+    min_all = min(MIN_OBS_BY_MODEL.values())
     if y.shape[0] < min_all:
         raise InsufficientDataError(y.shape[0], min_all)
     names = tuple(models) if models else DEFAULT_MODELS

@@ -10,19 +10,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from khforecast.engine.defaults import QUANTILES
 from khforecast.errors import KhforecastError
 
 __all__ = [
     "FORECAST_COLUMNS",
-    "QUANTILES",
     "SamplePaths",
     "SeriesPaths",
 ]
 
 
-QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 FORECAST_COLUMNS = ("indicator_id", "place", "scenario", "year", "observed", "mean",
                     "q05", "q10", "q25", "q50", "q75", "q90", "q95")
+
+
 @dataclass(frozen=True)
 class SeriesPaths:
     """The history and simulated paths of one (indicator, place).

@@ -7,17 +7,15 @@ a real-valued series as is. Draws made on the modelling scale and sent back with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from scipy.special import expit
 
 from khforecast.errors import KhforecastError
+from khforecast.plan.targets import DOMAINS, Domain  # defined with the catalog; re-exported
 
 __all__ = ["Domain", "DOMAINS", "DomainError", "Scale", "fit_scale", "data_resolution"]
 
-Domain = Literal["percent", "positive", "real"]
-DOMAINS: tuple[str, ...] = ("percent", "positive", "real")
 
 _MAX_DECIMALS = 6
 

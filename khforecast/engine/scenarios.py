@@ -33,10 +33,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from khforecast.batch.params import find_params_file, read_yaml_mapping
+from khforecast._io import find_params_file, read_yaml_mapping
 from khforecast.engine.paths import SamplePaths, SeriesPaths
-from khforecast.engine.scales import fit_scale
+from khforecast.engine.scales import Scale, fit_scale
 from khforecast.errors import ParamsError
+from khforecast.plan.catalog import Catalog, Indicator
 
 __all__ = [
     "SCENARIO_KINDS",
@@ -190,7 +191,7 @@ def load_scenarios(path: str | os.PathLike[str] | None = None) -> dict[str, Scen
 # --------------------------------------------------------------------------------------------
 # transforms
 # --------------------------------------------------------------------------------------------
-def apply_scenario(paths: SamplePaths, scenario: Scenario, catalog: Any) -> SamplePaths:
+def apply_scenario(paths: SamplePaths, scenario: Scenario, catalog: Catalog) -> SamplePaths:
     """Apply ``scenario`` to the projected years of the assessed place's series.
 
     Observed years never change; comparison places keep their bau paths. Returns a new
@@ -223,7 +224,7 @@ def _scale(s: SeriesPaths):
     return fit_scale(s.history.to_numpy(), s.domain)  # type: ignore[arg-type]
 
 
-def _accelerate(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
+def _accelerate(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     fut = _future(s)
     start = sc.start_year if sc.start_year is not None else s.last_year + 1
     act = fut & (s.years >= start)
@@ -243,7 +244,7 @@ def _accelerate(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
     return _back(scale, z, x, fut)
 
 
-def _target_path(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
+def _target_path(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     target = ind.targets.get(sc.target_year) if hasattr(ind, "targets") else None
     if target is None or not target.is_quantitative or sc.target_year <= s.last_year:
         return s.paths
@@ -263,7 +264,7 @@ def _target_path(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
     return _back(scale, z, s.paths, fut)
 
 
-def _shock(s: SeriesPaths, sc: Scenario, ind: Any) -> np.ndarray:
+def _shock(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     fut = _future(s)
     t = s.years - sc.year
     if sc.recovery_years > 0:
@@ -288,7 +289,7 @@ def _clip(x: np.ndarray, domain: str) -> np.ndarray:
     return x
 
 
-def _back(scale: Any, z: np.ndarray, x: np.ndarray, fut: np.ndarray) -> np.ndarray:
+def _back(scale: Scale, z: np.ndarray, x: np.ndarray, fut: np.ndarray) -> np.ndarray:
     """Send the projected columns back to the original scale; observed columns untouched."""
     out = x.copy()
     out[:, fut] = scale.backward(z[:, fut])

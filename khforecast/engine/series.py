@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from khforecast._io import atomic_write_text
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
+from khforecast.engine.executor import run_map
 from khforecast.engine.models import InsufficientDataError, simulate_paths
 from khforecast.engine.scales import DOMAINS, Domain
 from khforecast.errors import KhforecastError, ModelFitError
 
 __all__ = [
-    "QUANTILES",
     "SeriesInputError",
     "forecast_series",
     "parse_quantiles",
@@ -30,7 +31,6 @@ __all__ = [
     "write_series_forecasts",
 ]
 
-QUANTILES: tuple[float, ...] = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 _REQUIRED = ("series_id", "t", "value")
 _CHUNK = 64
 
@@ -170,9 +170,9 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
 
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
-                    quantiles: Sequence[float | str] = QUANTILES, seed: int | None = 20240809,
-                    sims: int = 4000, jobs: int = 1, spread: np.ndarray | None = None
-                    ) -> pd.DataFrame:
+                    quantiles: Sequence[float | str] = QUANTILES, seed: int | None = DEFAULT_SEED,
+                    sims: int = DEFAULT_SIMS, jobs: int = 1, spread: np.ndarray | None = None,
+                    executor: Executor | None = None) -> pd.DataFrame:
     """Forecast every series of a long ``series_id, t, value`` table ``horizon`` steps ahead.
 
     Parameters
@@ -184,6 +184,7 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     seed : root of ``SeedSequence(seed).spawn(n_series)``, assigned in sorted series_id order
     sims : sample paths per series
     jobs : worker processes (the result is identical for any value)
+    executor : any ``concurrent.futures.Executor`` to run on instead (overrides ``jobs``)
     spread : (horizon,) calibration multipliers passed to :func:`simulate_paths`
 
     Returns
@@ -218,11 +219,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     units = [(sid, groups[sid]["value"].to_numpy(dtype=float), ss) for sid, ss in zip(ids, seeds)]
     chunks = [(units[i:i + _CHUNK], horizon, sims, domain, spread, levels)
               for i in range(0, len(units), _CHUNK)]
-    if jobs == 1 or len(chunks) == 1:
-        results = [r for c in chunks for r in _forecast_chunk(c)]
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = [r for part in pool.map(_forecast_chunk, chunks) for r in part]
+    results = [r for part in run_map(_forecast_chunk, chunks, executor=executor, jobs=jobs)
+               for r in part]
     cols: dict[str, list] = {"series_id": [], "t": [], "mean": []}
     qcols = [f"q_{label}" for label, _ in pairs]
     for q in qcols:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from khforecast.observations.records import (
     _PLACE_RE,
     DEFAULT_PLACE,
-    STATUSES,
+    OBSERVATION_STATUSES,
     YEAR_MAX,
     YEAR_MIN,
     _Bad,
@@ -25,6 +25,8 @@ from khforecast.observations.records import (
     _text,
     _year,
 )
+from khforecast.plan.catalog import load_catalog
+from khforecast.plan.kinds import KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
@@ -37,7 +39,6 @@ def _catalog(catalog: Catalog | None) -> Catalog:
     """The given catalog or the package's."""
     if catalog is not None:
         return catalog
-    from khforecast.plan.catalog import load_catalog
     return load_catalog()
 
 
@@ -129,8 +130,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
         status = ""
         if "status" in rec:
             status = _text(rec["status"].value).lower()
-            if status and status not in STATUSES:
-                sink.add(rec["status"].loc, "a status in " + ", ".join(STATUSES) + " (or empty)",
+            if status and status not in OBSERVATION_STATUSES:
+                sink.add(rec["status"].loc, "a status in " + ", ".join(OBSERVATION_STATUSES) + " (or empty)",
                          _show(rec["status"].value))
                 ok = False
         note = _text(rec["note"].value) if "note" in rec else ""
@@ -143,9 +144,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
 
 def _level_targets_exceed_one(ind: object) -> bool:
     """True when a level target of the indicator is above 1 (so values <= 1 look like fractions)."""
-    level_kinds = {"lt", "le", "gt", "ge", "eq", "between", "maintain"}
     for t in getattr(ind, "targets", {}).values():
-        if t.kind in level_kinds:
+        if KINDS[t.kind].level:
             if any(v is not None and abs(v) > 1 for v in (t.value, t.low, t.high)):
                 return True
     return False

@@ -22,6 +22,7 @@ import pandas as pd
 
 from khforecast.plan.catalog import load_catalog
 from khforecast.observations.panel_mappings import panel_observations
+from khforecast.observations.panels import load_panel
 from khforecast.observations.provinces import Places
 
 __all__ = ["COMMUNES_2025", "ILLUSTRATIVE_SOURCE", "CommuneData", "commune_codes", "province_of"]
@@ -59,8 +60,6 @@ def commune_codes(places: Places, total: int = COMMUNES_2025) -> tuple[str, ...]
 
 def _unmerged_population(places: Places, code: str) -> float:
     """A unit the resolution left alone (no population given): GSO 2016, scaled like the merged ones."""
-    from khforecast.observations.panels import load_panel
-
     pop = load_panel("population_average")
     pop = pop[(pop["indicator"] == "population_average_total") & (pop["year"] == 2016)]
     gso = pop.set_index("province_slug")["value"]

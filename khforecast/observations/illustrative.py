@@ -34,6 +34,7 @@ import pandas as pd
 
 from khforecast._io import atomic_write_text
 from khforecast.observations.records import DEFAULT_PLACE, INPUT_COLUMNS
+from khforecast.plan.catalog import load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog, Indicator
@@ -45,7 +46,6 @@ __all__ = ["ILLUSTRATIVE_SEED", "generate_illustrative", "illustrative_source", 
 #: The seed of the shipped illustrative file (the plan's number).
 ILLUSTRATIVE_SEED = 8839
 _FIRST, _LAST = 2015, 2024
-_LEVEL_KINDS = ("lt", "le", "gt", "ge", "eq", "between", "maintain")
 
 
 def illustrative_source(seed: int) -> str:
@@ -180,7 +180,6 @@ def generate_illustrative(catalog: Catalog | None = None, seed: int = ILLUSTRATI
     {'illustrative'}
     """
     if catalog is None:
-        from khforecast.plan.catalog import load_catalog
         catalog = load_catalog()
     quantitative = [ind for ind in catalog.indicators.values()
                     if any(t.is_quantitative for t in ind.targets.values())]

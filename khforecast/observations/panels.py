@@ -1,8 +1,9 @@
 """The GSO 63-province panels shipped with the package (comparisons, weights, pooled back-tests).
 
 Each panel is a long table, one row per unit (province, region or country), year and indicator,
-copied from ``/work/shared/data/gso_panels`` and stored gzip-compressed in
-``khforecast/data/gso_panels/``; its README gives each table's definition and caveats.
+copied from the project's research data (the ``gso_panels`` folder of its shared data, built
+from public GitHub repositories of GSO exports) and stored gzip-compressed in
+``khforecast/data/gso_panels/``; its README gives each table's provenance, definition and caveats.
 """
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
 """Places beside the plan's province: comparison places and merged provinces (weighted parts)."""
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from khforecast.observations.provinces import bundled_places, combine_parts
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "COMPARISON_PLACES",
@@ -21,7 +20,7 @@ COMPARISON_PLACES = ("vietnam",)
 MERGED_PLACE = "khanh_hoa_merged"
 
 
-def merge_places(observations: pd.DataFrame, catalog: Any, place: str = MERGED_PLACE) -> pd.DataFrame:
+def merge_places(observations: pd.DataFrame, catalog: Catalog, place: str = MERGED_PLACE) -> pd.DataFrame:
     """Add rows of a merged province (default ``khanh_hoa_merged``) built from its former provinces.
 
     For each indicator and year with a value for every part and none for ``place``: a LEVEL

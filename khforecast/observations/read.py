@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from khforecast.errors import ObservationError
+from khforecast.errors import ObservationError, Problem
 from khforecast.observations.checks import _catalog, _check_records, _cross_checks
 from khforecast.observations.csv_reader import _load_bytes, _read_csv
 from khforecast.observations.excel import _read_xlsx
 from khforecast.observations.records import (
     OBSERVATION_COLUMNS,
     SOURCES_SHEET,
-    Problem,
     _Record,
     _Sink,
 )

@@ -28,12 +28,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from khforecast.errors import Problem
+
 __all__ = [
-    "Problem",
     "parse_number",
     "OBSERVATION_COLUMNS",
     "INPUT_COLUMNS",
-    "STATUSES",
+    "OBSERVATION_STATUSES",
     "DEFAULT_PLACE",
     "YEAR_MIN",
     "YEAR_MAX",
@@ -51,7 +52,7 @@ OBSERVATION_COLUMNS: tuple[str, ...] = (
 INPUT_COLUMNS: tuple[str, ...] = (
     "indicator_id", "place", "year", "value", "source", "status", "note")
 #: Allowed values of ``status``.
-STATUSES: tuple[str, ...] = ("final", "preliminary", "estimate", "illustrative")
+OBSERVATION_STATUSES: tuple[str, ...] = ("final", "preliminary", "estimate", "illustrative")
 #: The place a row without one belongs to: the province the plan's targets were set for.
 DEFAULT_PLACE = "khanh_hoa"
 #: Years accepted as observations (inclusive): older series are not comparable, later ones
@@ -72,45 +73,6 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # --------------------------------------------------------------------------------------------
 # problems
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong (or suspicious, ``severity="warning"``) in an observation file.
-
-    ``row`` is the 1-based line (CSV, header = 1) or sheet row (Excel); ``cell`` is the Excel
-    cell such as ``"F12"`` and ``sheet`` its sheet; ``hint`` says how to fix it when known.
-    """
-
-    file: str
-    row: int | None
-    column: str | None
-    cell: str | None
-    expected: str
-    found: str
-    severity: Literal["error", "warning"] = "error"
-    sheet: str | None = None
-    hint: str = ""
-
-    def __str__(self) -> str:
-        """One line: where, what was expected, what was found, and the fix."""
-        where = self.file
-        if self.sheet is not None:
-            where += f" sheet '{self.sheet}'"
-        if self.cell is not None:
-            where += f" cell {self.cell}"
-        parts = []
-        if self.row is not None and self.cell is None:
-            parts.append(f"row {self.row}")
-        if self.column is not None:
-            parts.append(f"column '{self.column}'")
-        if parts:
-            where += (" " if self.cell is None else " (") + ", ".join(parts) + (
-                "" if self.cell is None else ")")
-        text = f"{where}: expected {self.expected}, got {self.found}"
-        if self.hint:
-            text += f" ({self.hint})"
-        return ("warning: " + text) if self.severity == "warning" else text
-
-
 @dataclass(frozen=True)
 class _Loc:
     """Where a raw value came from."""

@@ -17,12 +17,13 @@ from khforecast.observations.records import (
     DATA_SHEET,
     DEFAULT_PLACE,
     INSTRUCTIONS_SHEET,
+    OBSERVATION_STATUSES,
     SOURCES_COLUMNS,
     SOURCES_SHEET,
-    STATUSES,
     YEAR_MAX,
     YEAR_MIN,
 )
+from khforecast.plan.catalog import load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
@@ -56,7 +57,7 @@ _INSTRUCTIONS: tuple[str, ...] = (
     "tháng, định dạng ô là Number rồi nhập lại.",
     f"6. Sheet '{SOURCES_SHEET}': mỗi dòng ghi nguồn của số liệu: indicator_id, place (để trống "
     "= khanh_hoa), year (một năm, một khoảng như 2018-2024, hoặc để trống = mọi năm), source "
-    "(tên ấn phẩm, đường dẫn), status (" + ", ".join(STATUSES) + "), note. Dòng ghi riêng một "
+    "(tên ấn phẩm, đường dẫn), status (" + ", ".join(OBSERVATION_STATUSES) + "), note. Dòng ghi riêng một "
     "năm được ưu tiên hơn dòng ghi khoảng năm, dòng ghi khoảng năm ưu tiên hơn dòng để trống.",
     "7. Kiểm tra tệp bằng lệnh: khforecast validate TEN_TEP.xlsx (mọi lỗi được liệt kê kèm ô).",
     "8. Không đổi tên các sheet, không sửa dòng tiêu đề (dòng 1). Có thể thêm cột năm mới ở bên "
@@ -78,7 +79,7 @@ _INSTRUCTIONS: tuple[str, ...] = (
     "format the cell as Number and type it again.",
     f"6. Sheet '{SOURCES_SHEET}': one row per source: indicator_id, place (empty = khanh_hoa), "
     "year (one year, a range such as 2018-2024, or empty = every year), source (publication, "
-    "URL), status (" + ", ".join(STATUSES) + "), note. A row for one year wins over a range, "
+    "URL), status (" + ", ".join(OBSERVATION_STATUSES) + "), note. A row for one year wins over a range, "
     "and a range over an empty year.",
     "7. Check the file with: khforecast validate FILE.xlsx (every problem is listed with its "
     "cell).",
@@ -131,7 +132,6 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if catalog is None:
-        from khforecast.plan.catalog import load_catalog
         catalog = load_catalog()
 
     head_font = Font(bold=True, color="FFFFFF")
@@ -201,7 +201,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
     src.append(list(SOURCES_COLUMNS))
     for cell in src[1]:
         cell.font, cell.fill = head_font, head_fill
-    status_dv = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"',
+    status_dv = DataValidation(type="list", formula1='"' + ",".join(OBSERVATION_STATUSES) + '"',
                                allow_blank=True, error="final / preliminary / estimate / "
                                "illustrative", errorTitle="khforecast")
     status_dv.showErrorMessage = True

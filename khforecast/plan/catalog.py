@@ -28,9 +28,11 @@ import pandas as pd
 import yaml
 
 from khforecast.errors import CatalogError, TargetParseError
-from khforecast.plan.targets import TARGET_KINDS, Domain, Target
+from khforecast.plan.kinds import KINDS
+from khforecast.plan.targets import Domain, Target
 
 __all__ = [
+    "SECTORS",
     "TARGET_YEARS",
     "Sector",
     "Agency",
@@ -42,7 +44,8 @@ __all__ = [
 ]
 
 TARGET_YEARS: tuple[int, int] = (2025, 2030)
-_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+#: the plan's ten sectors, I..X, in order
+SECTORS: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 _DATA = ("data", "catalog")
 _TARGET_FIELDS = ("text", "reading", "kind", "value", "low", "high", "base_year", "start_year",
                   "decimals", "strict", "note")
@@ -328,9 +331,9 @@ def normalize_sector(sector: str) -> str:
         When the text is not a sector I..X (or 1..10).
     """
     s = str(sector).strip().upper()
-    if s.isdigit() and 1 <= int(s) <= len(_ROMAN):
-        return _ROMAN[int(s) - 1]
-    if s in _ROMAN:
+    if s.isdigit() and 1 <= int(s) <= len(SECTORS):
+        return SECTORS[int(s) - 1]
+    if s in SECTORS:
         return s
     raise CatalogError(f"unknown sector {sector!r}: expected I..X (or 1..10)")
 
@@ -353,8 +356,8 @@ def _build_target(file: str, iid: str, year: int, raw: Any, direction: int) -> T
                                  f"{', '.join(_TARGET_FIELDS)}")
     if "text" not in raw or "kind" not in raw:
         raise _fail(file, where, "expected fields text and kind")
-    if raw["kind"] not in TARGET_KINDS:
-        raise _fail(file, where, f"kind: expected one of {', '.join(TARGET_KINDS)}, "
+    if raw["kind"] not in KINDS:
+        raise _fail(file, where, f"kind: expected one of {', '.join(KINDS)}, "
                                  f"got {raw['kind']!r}")
     kw = {k: v for k, v in raw.items() if k != "reading"}
     for f in ("value", "low", "high"):

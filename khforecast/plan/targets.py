@@ -20,16 +20,18 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from khforecast.errors import TargetParseError
+from khforecast.plan.kinds import KINDS
 
 __all__ = [
     "TargetKind",
     "Domain",
+    "DOMAINS",
     "TARGET_KINDS",
     "Target",
     "parse_target",
@@ -38,12 +40,11 @@ __all__ = [
 
 TargetKind = Literal["lt", "le", "gt", "ge", "eq", "between", "maintain", "cumulative",
                      "annual_change", "ratio_to_base", "qualitative", "none"]
+#: the value domain of an indicator: a share in [0, 100], a positive amount, any real number
 Domain = Literal["percent", "positive", "real"]
-TARGET_KINDS: tuple[str, ...] = ("lt", "le", "gt", "ge", "eq", "between", "maintain",
-                                 "cumulative", "annual_change", "ratio_to_base", "qualitative",
-                                 "none")
+DOMAINS: tuple[str, ...] = get_args(Domain)
+TARGET_KINDS: tuple[str, ...] = tuple(KINDS)  # the plan's kinds (the table may gain more)
 
-_NON_QUANT = ("qualitative", "none")
 # units whose targets are a yearly change of the level ("Mức giảm ... hàng năm": %/năm)
 _PER_YEAR_UNITS = ("%/năm",)
 # units whose targets are a ratio to a base year ("Lần" = times)
@@ -74,18 +75,13 @@ class Target:
     strict: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in TARGET_KINDS:
+        if self.kind not in KINDS:
             raise TargetParseError(f"target {self.text!r} ({self.year}): unknown kind "
-                                   f"{self.kind!r}; expected one of {', '.join(TARGET_KINDS)}")
-        needs: dict[str, tuple[str, ...]] = {
-            "lt": ("value",), "le": ("value",), "gt": ("value",), "ge": ("value",),
-            "eq": ("value",), "maintain": ("value",), "between": ("low", "high"),
-            "cumulative": ("value", "start_year"), "ratio_to_base": ("value", "base_year"),
-            "annual_change": ("base_year",),
-        }
-        missing = [f for f in needs.get(self.kind, ()) if getattr(self, f) is None]
-        if self.kind == "annual_change" and self.low is None and self.high is None:
-            missing.append("low or high")
+                                   f"{self.kind!r}; expected one of {', '.join(KINDS)}")
+        rule = KINDS[self.kind]
+        missing = [f for f in rule.needs if getattr(self, f) is None]
+        if rule.needs_one_of and all(getattr(self, f) is None for f in rule.needs_one_of):
+            missing.append(" or ".join(rule.needs_one_of))
         if missing:
             raise TargetParseError(f"target {self.text!r} ({self.year}), kind {self.kind}: "
                                    f"missing {', '.join(missing)}")
@@ -100,25 +96,20 @@ class Target:
     @property
     def is_quantitative(self) -> bool:
         """True when the target has a numeric test (every kind except qualitative and none)."""
-        return self.kind not in _NON_QUANT
+        return KINDS[self.kind].quantitative
 
     @property
     def needed_years(self) -> tuple[int, ...]:
         """The years whose values :meth:`meets` reads (empty for qualitative/none targets)."""
-        if not self.is_quantitative:
-            return ()
-        if self.kind == "cumulative":
-            assert self.start_year is not None
-            return tuple(range(self.start_year, self.year + 1))
-        if self.kind in ("annual_change", "ratio_to_base"):
-            return (int(self.base_year), self.year)  # type: ignore[arg-type]
-        return (self.year,)
+        return KINDS[self.kind].years(self) if self.is_quantitative else ()
 
     @property
     def _tol_decimals(self) -> int:
-        if self.kind in ("annual_change", "ratio_to_base"):
-            return max(self.decimals, 1)
-        return self.decimals
+        return max(self.decimals, KINDS[self.kind].min_decimals)
+
+    def rounded(self, x: np.ndarray | float) -> np.ndarray:
+        """``x`` at the target's precision (round half away from zero, see the module docstring)."""
+        return _round_half_away(np.float64(x) if np.isscalar(x) else x, self._tol_decimals)
 
     def to_dict(self) -> dict[str, Any]:
         """The target as a plain dict (JSON-ready)."""
@@ -164,17 +155,7 @@ class Target:
             span = f"{first}-{int(yrs[-1])}" if yrs.size else "none"
             raise ValueError(f"target {self.text!r} ({self.year}, {self.kind}) needs years "
                              f"{missing[0]}..{missing[-1]} but the paths cover {span}")
-        col = self.year - first
-        if self.kind == "cumulative":
-            return arr[:, int(self.start_year) - first: col + 1].sum(axis=1)  # type: ignore[arg-type]
-        if self.kind == "annual_change":
-            base = arr[:, int(self.base_year) - first]  # type: ignore[arg-type]
-            return (arr[:, col] - base) / (self.year - int(self.base_year))  # type: ignore[arg-type]
-        if self.kind == "ratio_to_base":
-            base = arr[:, int(self.base_year) - first]  # type: ignore[arg-type]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return arr[:, col] / base
-        return arr[:, col]
+        return KINDS[self.kind].quantity(self, arr, first)
 
     def meets(self, paths: np.ndarray, years: np.ndarray) -> np.ndarray:
         """Whether each simulated path meets the target; bool array (n_paths,).
@@ -206,48 +187,8 @@ class Target:
         """
         q = self.quantity(paths, years)
         r = _round_half_away(q, self._tol_decimals)
-        k = self.kind
         with np.errstate(invalid="ignore"):
-            if k == "lt":
-                return q < self.value
-            if k == "gt":
-                return q > self.value
-            if k == "le":
-                return r <= self.value
-            if k == "ge":
-                return r >= self.value
-            if k == "eq":
-                return r == _round_half_away(np.float64(self.value), self._tol_decimals)
-            if k == "maintain":
-                return r <= self.value if self.direction == -1 else r >= self.value
-            if k == "between":
-                if self.direction == 1:
-                    return r >= self.low
-                if self.direction == -1:
-                    return r <= self.high
-                return (r >= self.low) & (r <= self.high)
-            if k == "cumulative":
-                return r >= self.value
-            if k == "ratio_to_base":
-                test = q if self.strict else r
-                if self.direction == -1:
-                    return test < self.value if self.strict else test <= self.value
-                return test > self.value if self.strict else test >= self.value
-            # annual_change
-            test = q if self.strict else r
-            lo, hi = self.low, self.high
-            if self.direction == -1:
-                bound = hi if hi is not None else lo
-                return test < bound if self.strict else test <= bound
-            if self.direction == 1:
-                bound = lo if lo is not None else hi
-                return test > bound if self.strict else test >= bound
-            ok = np.ones(q.shape, dtype=bool)
-            if lo is not None:
-                ok &= test > lo if self.strict else test >= lo
-            if hi is not None:
-                ok &= test < hi if self.strict else test <= hi
-            return ok
+            return KINDS[self.kind].meets(self, q, r)  # type: ignore[misc]
 
     def prob_met(self, paths: np.ndarray, years: np.ndarray) -> float:
         """The share of paths that meet the target (the mean of :meth:`meets`)."""
@@ -439,6 +380,11 @@ def parse_target(text: str, year: int, *, unit: str | None = None, direction: in
     s = " ".join(str(text).split())
     dirn = 0 if direction is None else int(direction)
     common: dict[str, Any] = {"year": int(year), "text": raw, "note": note, "direction": dirn}
+    context = {"unit": unit, "observed_as": observed_as, "base_year": base_year,
+               "start_year": start_year}
+    for rule in list(KINDS.values()):  # kinds added to the table read their texts first
+        if rule.parse is not None and (found := rule.parse(s, dict(common), context)) is not None:
+            return found
     if s in ("", "-", "–", "—"):
         return Target(kind="none", **common)
     if not _has_digit(s):

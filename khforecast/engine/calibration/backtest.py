@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 
 import numpy as np
 import pandas as pd
 
 from khforecast.engine.calibration.panels import PanelSeries
 from khforecast.engine.calibration.runtime import _DCOLS, _GRID, HORIZONS, N_OBS_BUCKETS, _yearly_sd
+from khforecast.engine.executor import run_map
+from khforecast.engine.models import simulate_paths
 from khforecast.engine.scales import Domain, fit_scale
 
 __all__ = [
@@ -23,8 +25,6 @@ __all__ = [
 def _simulate(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, domain: Domain,
               models: Sequence[str] | None) -> tuple[np.ndarray, str]:
     """Draw paths with khforecast's models at spread 1; returns (paths (n, h), model)."""
-    from khforecast.engine.models import simulate_paths
-
     res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models)
     return np.asarray(res.paths, dtype=float), str(res.model)
 
@@ -84,13 +84,15 @@ def _backtest_one(args: tuple) -> list[dict]:
 
 
 def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0,
-             max_cases: int = 5, models: Sequence[str] | None = None, jobs: int = 1) -> pd.DataFrame:
+             max_cases: int = 5, models: Sequence[str] | None = None, jobs: int = 1,
+             executor: Executor | None = None) -> pd.DataFrame:
     """Pooled rolling-origin back-tests at spread 1.
 
     For each series, up to ``max_cases`` origins are drawn, one per training-length bucket,
     the training window is forecast up to :data:`HORIZONS` years ahead and the realised values
     are placed in the predictive distribution. Each series gets its own
-    ``SeedSequence(seed).spawn`` child (in input order), so results do not depend on ``jobs``.
+    ``SeedSequence(seed).spawn`` child (in input order), so results do not depend on ``jobs``
+    or on the ``executor`` (any ``concurrent.futures.Executor``; it overrides ``jobs``).
 
     Returns
     -------
@@ -109,11 +111,7 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
     children = np.random.SeedSequence(seed).spawn(len(series))
     tasks = [(s, c, n_sims, max_cases, tuple(models) if models else None)
              for s, c in zip(series, children)]
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            results = list(ex.map(_backtest_one, tasks, chunksize=8))
-    else:
-        results = [_backtest_one(t) for t in tasks]
+    results = run_map(_backtest_one, tasks, executor=executor, jobs=jobs, chunksize=8)
     rows = [r for rs in results for r in rs]
     df = pd.DataFrame(rows)
     if df.empty:

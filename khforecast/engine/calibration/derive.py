@@ -8,11 +8,13 @@ import inspect
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from khforecast import __version__
 from khforecast._io import atomic_write_text
 from khforecast.engine import models, scales
 from khforecast.engine.calibration.backtest import backtest
@@ -24,10 +26,12 @@ from khforecast.engine.calibration.fit import (
 )
 from khforecast.engine.calibration.panels import PanelSeries, load_panel_series
 from khforecast.engine.calibration.runtime import Calibration
+from khforecast.engine.defaults import DEFAULT_SEED
 from khforecast.errors import KhforecastError
 
 __all__ = [
     "derive_calibration",
+    "code_fingerprint",
     "models_fingerprint",
 ]
 
@@ -35,10 +39,11 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # derivation command
 # --------------------------------------------------------------------------------------------
-def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: int = 5,
+def derive_calibration(*, seed: int = DEFAULT_SEED, n_sims: int = 1000, max_cases: int = 5,
                        panels: Iterable[str] | None = None, max_series_per_panel: int = 120,
                        jobs: int = 1, gso_dir: Path | None = None,
-                       country_dir: Path | None = None) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
+                       country_dir: Path | None = None, executor: Executor | None = None
+                       ) -> tuple[Calibration, pd.DataFrame, pd.DataFrame]:
     """Run the back-tests, fit the multipliers on all panels, and score them out of sample.
 
     Returns
@@ -51,11 +56,11 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
     series = _thin(series, max_series_per_panel, seed)
     if not series:
         raise KhforecastError("calibration: no panel series found to back-test")
-    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs)
+    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs,
+                  executor=executor)
     cal = fit_spread(bt)
     n_panels = int(bt.loc[bt["error"] == "", "panel"].nunique())
     table = calibration_table(bt, out_of_sample_params(bt) if n_panels > 1 else _params_per_row(bt, cal))
-    from khforecast import __version__
 
     meta = {
         "command": "python -m khforecast.engine.calibration",
@@ -76,17 +81,22 @@ def derive_calibration(*, seed: int = 20240809, n_sims: int = 1000, max_cases: i
 
 
 def models_fingerprint() -> str:
-    """sha256 of the code of the models and scales modules (docstrings, ``__all__`` and imports left out).
+    """sha256 of the code of the models and scales modules (see :func:`code_fingerprint`).
 
     The multipliers are only valid for the models that made the back-tests: a change to the
     code of :mod:`~khforecast.engine.models` or :mod:`~khforecast.engine.scales` makes the
     shipped calibration stale (re-run the command); an edit of their documentation, of their
     import lines or a move of their files does not (the modules are found by import, not by
-    path, and import statements are dropped before hashing).
+    path).
     """
+    return code_fingerprint(inspect.getsource(m) for m in (models, scales))
+
+
+def code_fingerprint(sources: Iterable[str]) -> str:
+    """sha256 of Python sources' code: docstrings, ``__all__`` and import statements left out."""
     h = hashlib.sha256()
-    for module in (models, scales):
-        tree = ast.parse(inspect.getsource(module))
+    for source in sources:
+        tree = ast.parse(source)
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
             if not isinstance(body, list):
@@ -119,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m khforecast.engine.calibration``: re-derive ``calibration.json`` and print the table."""
     p = argparse.ArgumentParser(prog="python -m khforecast.engine.calibration", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="where to write the calibration JSON")
-    p.add_argument("--seed", type=int, default=20240809)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--sims", type=int, default=1000)
     p.add_argument("--max-cases", type=int, default=5, help="back-test origins per series")
     p.add_argument("--max-series", type=int, default=120, help="series per panel (a seeded sample)")

@@ -18,7 +18,6 @@ __all__ = [
     "HORIZONS",
     "TAIL_CLIP",
     "WINSOR",
-    "QUANTILES",
     "Calibration",
     "floor_factor",
     "load_calibration",
@@ -30,7 +29,6 @@ TAIL_CLIP = 2.0
 #: each year's calibrated draws are winsorised at these quantiles (see Calibration.apply)
 WINSOR = 0.005
 
-QUANTILES = (0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95)
 #: horizons calibrated one by one; longer horizons reuse the last one's multiplier
 HORIZONS = 10
 #: training-length buckets (inclusive lower bounds): 3-4, 5-7, 8-11, 12+ (models need >= 3 points)
