@@ -20,26 +20,43 @@ Beside it, on the same series:
 Acceptance (issue): >= 50 series per second per core for the full pipeline, measured as series
 per CPU-second of the single process (the wall-clock rate is printed too; it is lower when
 other jobs share the machine's cores).
+
+Last, the bundled batch's compute step (``khforecast.batch.compute_results`` on the bundled
+observations with ``params/batch.yaml``: forecasts, assessments, draws, the files of a run) with
+``params/models.yaml`` as shipped, and with the statsmodels members (ETS, local linear trend,
+both ARIMAs with drift) added to the members of every indicator; each run in a fresh process
+(so the statsmodels import is paid, as a real run pays it), best of ``--repeat``, wall-clock and
+CPU (the process and its workers). Acceptance (issue 9): at most 3 x the default.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
+from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from khforecast.assess.assessment import assess
+from khforecast.batch.compute import compute_results
+from khforecast.batch.params import load_params
 from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import ModelChoices, load_model_choices
+from khforecast.engine.models import Combination
+from khforecast.engine.statespace import STATSMODELS_MODELS
 from khforecast.observations.panels import load_panel
+from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.plan.catalog import load_catalog
 from khforecast.plan.targets import Target
 
 _PANELS = {  # panel -> (indicator, domain, direction)
@@ -138,12 +155,65 @@ def _statsforecast(series, python: str | None) -> dict | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished workers."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _with_statsmodels(choices: ModelChoices) -> ModelChoices:
+    """Every indicator's members plus the four statsmodels members (interventions kept)."""
+    members = Combination().members + tuple(STATSMODELS_MODELS)
+
+    def add(c):
+        return dataclasses.replace(c, models=members)
+
+    return dataclasses.replace(choices, default=add(choices.default),
+                               indicators={k: add(v) for k, v in choices.indicators.items()})
+
+
+def _one_batch(variant: str) -> None:
+    """One compute step in this (fresh) process; prints its wall and CPU seconds as JSON."""
+    catalog = load_catalog()
+    obs = read_observations(bundled_observations_path(), catalog=catalog)
+    choices = load_model_choices()
+    if variant == "statsmodels":
+        choices = _with_statsmodels(choices)
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, c = time.perf_counter(), _cpu()
+        compute_results(obs, catalog, load_params(), Path(d), choices=choices)
+        print(json.dumps({"wall": time.perf_counter() - t, "cpu": _cpu() - c}))
+
+
+def bundled_batch(repeat: int) -> tuple[float, float, float, float]:
+    """Best (wall, CPU) of the batch's compute step, each run in a fresh process (imports
+    paid, as a `khforecast run` pays them): default choices, then statsmodels added."""
+    out = []
+    for variant in ("default", "statsmodels"):
+        runs = []
+        for _ in range(repeat):
+            proc = subprocess.run([sys.executable, __file__, "--one-batch", variant],
+                                  capture_output=True, text=True, check=True)
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        out += [min(r["wall"] for r in runs), min(r["cpu"] for r in runs)]
+    return tuple(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--series", type=int, default=500)
     p.add_argument("--sims", type=int, default=4000)
     p.add_argument("--statsforecast-python", default=os.environ.get("KHFORECAST_STATSFORECAST_PYTHON"))
+    p.add_argument("--repeat", type=int, default=3, help="runs of the bundled batch's compute step")
+    p.add_argument("--batch-only", action="store_true", help="only the bundled batch comparison")
+    p.add_argument("--one-batch", choices=["default", "statsmodels"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.one_batch:
+        _one_batch(args.one_batch)
+        return 0
+    if args.batch_only:
+        return _report_batch(args.repeat)
     print("$ " + " ".join(["python", "benchmarks/speed.py", *(argv if argv is not None else sys.argv[1:])]))
     series = _series(args.series)
     obs, catalog = _inputs(series)
@@ -183,6 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n## Acceptance (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     print(f"{'PASS' if n / cpu >= 50 else 'FAIL'}  >= 50 series/s/core: {n / cpu:.1f} series per "
           f"CPU-second ({rate:.1f} per wall-clock second)")
+    return _report_batch(args.repeat)
+
+
+def _report_batch(repeat: int) -> int:
+    wall0, cpu0, wall1, cpu1 = bundled_batch(repeat)
+    print(f"\n## Bundled batch compute step (best of {repeat}; load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    print(f"{'members':58s} {'wall s':>8s} {'CPU s':>8s}")
+    print(f"{'default (params/models.yaml as shipped)':58s} {wall0:8.2f} {cpu0:8.2f}")
+    print(f"{'+ ets_damped, uc_trend, arima011_drift, arima110_drift':58s} {wall1:8.2f} {cpu1:8.2f}")
+    print(f"{'PASS' if wall1 <= 3 * wall0 else 'FAIL'}  statsmodels members <= 3 x default: "
+          f"{wall1 / wall0:.2f} x wall-clock, {cpu1 / cpu0:.2f} x CPU")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The ``khforecast`` command: catalog, template, validate, forecast, forecast-series, run.
+"""The ``khforecast`` command: catalog, template, validate, forecast, forecast-series, models, run.
 
 Errors a user can fix print as one line (no traceback unless ``--debug``). Exit codes:
 0 success, 1 the data or a run has problems, 2 a usage error (DESIGN §4).
@@ -204,6 +204,37 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    import json
+
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
+    from khforecast.engine.model_choices import check_choices, load_model_choices, registry_table
+    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.plan.catalog import load_catalog
+
+    if args.check is None:
+        table = registry_table()
+        if args.format == "csv":
+            table.to_csv(sys.stdout, index=False, lineterminator="\n")
+        elif args.format == "json":
+            json.dump({"models": table.to_dict(orient="records")}, sys.stdout, ensure_ascii=False,
+                      indent=1)
+            sys.stdout.write("\n")
+        else:
+            cols = ["name", "what", "source", "settings", "estimates", "min_obs", "fallback"]
+            sys.stdout.write(_catalog_table(cols, table[cols].astype(str).values.tolist(),
+                                            widths=(15, 60, 45, 40, 60, 7, 12)))
+        return 0
+    choices = load_model_choices(args.check)
+    catalog = load_catalog()
+    files = [Path(p) for p in args.data] if args.data else [bundled_observations_path()]
+    check_choices(choices, catalog, read_observations(*files, catalog=catalog), place=args.place)
+    print(f"valid: {args.check}: default models {', '.join(choices.default.models or ('combination',))}; "
+          f"{len(choices.indicators)} indicator entr{'y' if len(choices.indicators) == 1 else 'ies'} "
+          f"checked against the catalog and {len(files)} data file(s) at {args.place}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.run import run_batch
@@ -300,6 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sims", type=int, default=DEFAULT_SIMS)
     s.add_argument("--jobs", type=int, default=1)
     s.set_defaults(func=_cmd_forecast_series)
+
+    m = sub.add_parser("models", help="list the model registry, or check a models.yaml")
+    m.add_argument("--check", metavar="FILE", default=None,
+                   help="validate FILE (e.g. params/models.yaml) against the registry, the "
+                        "catalog and the data; nothing is written")
+    m.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")
+    m.add_argument("--place", default="khanh_hoa")
+    m.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    m.set_defaults(func=_cmd_models)
 
     r = sub.add_parser("run", help="the batch: forecasts, then every briefing rendered to HTML")
     r.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")

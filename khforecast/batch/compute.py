@@ -5,7 +5,9 @@ Writes the run's result files (forecasts, assessment, observations, draws, back-
 from __future__ import annotations
 
 import io
+import json
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from importlib import resources
@@ -15,18 +17,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast._io import atomic_write, atomic_write_csv
+from khforecast._io import atomic_write, atomic_write_csv, atomic_write_text
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
 from khforecast.engine.calibration.runtime import load_calibration
 from khforecast.engine.defaults import MIN_OBS
 from khforecast.engine.draws import DRAWS_FILE, write_draws
-from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.forecaster import Forecaster, model_input
+from khforecast.engine.model_choices import (
+    ModelChoices,
+    default_models_path,
+    load_model_choices,
+    series_summary,
+)
+from khforecast.engine.models import MODELS
+from khforecast.engine.paths import FORECAST_COLUMNS
+from khforecast.engine.scales import fit_scale
 from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
+from khforecast.engine.statespace import STATSMODELS_MODELS, diagnostics
+from khforecast.errors import ModelFitError
 from khforecast.plan.catalog import Catalog
 
 __all__ = [
+    "COMPARED_MEMBERS",
     "backtest_indicators",
+    "compare_members",
     "compute_results",
 ]
 
@@ -40,8 +55,8 @@ _MAX_DRAWS = 1000
 
 def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                     run_dir: Path, *, place: str = "khanh_hoa",
-                    scenarios: Path | None = None, executor: Executor | None = None
-                    ) -> dict[str, Any]:
+                    scenarios: Path | None = None, executor: Executor | None = None,
+                    choices: ModelChoices | None = None) -> dict[str, Any]:
     """Forecast and assess every scenario once; write the run's result files to ``run_dir``.
 
     Writes ``forecasts.csv`` (DESIGN §3 plus ``q025, q975``) and ``assessment.csv`` (DESIGN
@@ -51,11 +66,18 @@ def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchP
     (:func:`backtest_indicators`); ``calibration.csv`` when the calibration module provides a
     table; ``scenarios.yaml``, a copy of the scenario definitions used (``scenarios``, default
     :func:`~khforecast.engine.scenarios.default_scenarios_path`), which the explorer reads so that it
-    describes this run's scenarios whatever folder it runs in. Returns a summary for the manifest.
+    describes this run's scenarios whatever folder it runs in; ``models.yaml``, a copy of the
+    model choices used (``choices``; default the ``models.yaml`` a run with ``params`` reads);
+    for deep dives also ``model_comparison.csv``, ``diagnostics.json`` and
+    ``without_interventions.csv`` (:func:`compare_members`). Returns a summary for the
+    manifest, with each series' model, members and interventions.
     ``executor`` (any ``concurrent.futures.Executor``) runs the series; default: the forecaster's.
     """
     t0 = time.perf_counter()
-    results = Forecaster(sims=params.sims, seed=params.seed, executor=executor).fit(
+    if choices is None:
+        choices = load_model_choices(default_models_path(params.source or None))
+    results = Forecaster(sims=params.sims, seed=params.seed, executor=executor,
+                         choices=choices).fit(
         observations, catalog, place=place)
     scenarios = scenarios if scenarios is not None else default_scenarios_path()
     definitions = load_scenarios(scenarios)
@@ -78,17 +100,29 @@ def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchP
     if scenarios is not None:
         with atomic_write(run_dir / "scenarios.yaml", "wb") as fh:
             fh.write(Path(scenarios).read_bytes())
+    if choices.source:
+        with atomic_write(run_dir / "models.yaml", "wb") as fh:
+            fh.write(Path(choices.source).read_bytes())
     write_draws(run_dir / DRAWS_FILE, draws)
     if params.deep_dives:
         table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
-                                    executor=executor)
+                                    executor=executor, choices=choices)
         atomic_write_csv(run_dir / "backtest.csv", table)
+        comparison, diag, without = compare_members(observations, catalog, params,
+                                                    params.deep_dives, place=place,
+                                                    choices=choices, own=table)
+        atomic_write_csv(run_dir / "model_comparison.csv", comparison)
+        atomic_write_text(run_dir / "diagnostics.json",
+                          json.dumps(diag, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+        atomic_write_csv(run_dir / "without_interventions.csv", without)
     calibration = _calibration_table()
     if calibration is not None:
         atomic_write_csv(run_dir / "calibration.csv", calibration)
     return {"seconds": round(time.perf_counter() - t0, 3), "n_forecast_rows": len(forecasts),
             "n_assessment_rows": len(assessment),
-            "models": assessment["model"].value_counts(dropna=True).to_dict()}
+            "models": assessment["model"].value_counts(dropna=True).to_dict(),
+            "model_choices": {"file": choices.source, "sha256": choices.sha256},
+            "series": series_summary(paths[next(iter(paths))], choices)}
 
 
 def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.DataFrame:
@@ -110,12 +144,14 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
 
 def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
                         indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
-                        executor: Executor | None = None) -> pd.DataFrame:
+                        executor: Executor | None = None, choices: ModelChoices | None = None,
+                        models: Sequence[str] | None = None) -> pd.DataFrame:
     """Rolling-origin back-test of the full engine on each indicator's own history.
 
     For every origin with at least ``MIN_OBS`` observations up to it, the same
-    :class:`~khforecast.engine.forecaster.Forecaster` (same sims, seed, calibration) is fitted on the
-    years up to the origin and its paths are compared with each later observed year.
+    :class:`~khforecast.engine.forecaster.Forecaster` (same sims, seed, calibration, model
+    choices; ``models`` to back-test other members) is fitted on the years up to the origin
+    and its paths are compared with each later observed year.
 
     Returns
     -------
@@ -126,7 +162,8 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: Ba
     columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
                "q10", "q90", "covered80", "pit", "model"]
     rows = []
-    spec = Forecaster(sims=params.sims, seed=params.seed, executor=executor)
+    spec = Forecaster(models=tuple(models) if models else None, sims=params.sims,
+                      seed=params.seed, executor=executor, choices=choices)
     for ind_id in indicator_ids:
         obs = observations[(observations["indicator_id"] == ind_id)
                            & (observations["place"] == place)].sort_values("year")
@@ -150,6 +187,99 @@ def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: Ba
                              "q90": float(q90), "covered80": bool(q10 <= value <= q90),
                              "pit": float(np.mean(draws <= value)), "model": series.model})
     return pd.DataFrame(rows, columns=columns)
+
+
+#: the members a deep dive compares (each alone), beside the run's own choice
+COMPARED_MEMBERS = ("combination", "drift", "theta", "damped_trend", "ets_damped", "uc_trend",
+                    "arima011_drift", "arima110_drift")
+
+
+def compare_members(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
+                    indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
+                    choices: ModelChoices | None = None, own: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """The deep dive's model comparison, diagnostics and interventions' effect, per indicator.
+
+    Returns
+    -------
+    (comparison, diagnostics, without)
+        ``comparison``: one row per indicator and member (each of :data:`COMPARED_MEMBERS`
+        alone, and ``run`` for the run's own choice, ``own`` = its back-tests) with
+        ``n_checks, mae, coverage80, coverage95, fallback`` from rolling-origin back-tests of
+        the full engine (:func:`backtest_indicators`, calibration included); ``fallback`` the
+        share of checks where the member could not run. ``diagnostics``: for each indicator,
+        :func:`khforecast.engine.statespace.diagnostics` of the statsmodels member the file names for
+        it, else of the one with the least back-test error that ran, fitted on the whole
+        history (``{"model": None, "reason": ...}`` when none could run), and
+        ``p_meet_without`` (target year -> probability) when interventions are declared. ``without``:
+        forecasts.csv rows (scenario ``without_interventions``) of the indicators whose
+        interventions are declared, refitted with none, for the fan chart beside the run's.
+    """
+    choices = choices if choices is not None else ModelChoices()
+    rows, diag, without = [], {}, []
+
+    def summarise(bt: pd.DataFrame, ind_id: str, member: str) -> dict[str, Any]:
+        pit = bt["pit"].to_numpy(dtype=float)
+        return {"indicator_id": ind_id, "member": member, "n_checks": len(bt),
+                "mae": float(bt["abs_error"].mean()) if len(bt) else np.nan,
+                "coverage80": float(bt["covered80"].mean()) if len(bt) else np.nan,
+                "coverage95": float(np.mean((pit >= 0.025) & (pit <= 0.975))) if len(bt) else np.nan,
+                "fallback": float(bt["model"].str.contains("fallback").mean()) if len(bt) else np.nan,
+                "models": "; ".join(sorted(set(bt["model"]))) if len(bt) else ""}
+
+    for ind_id in indicator_ids:
+        if own is not None:
+            rows.append(summarise(own[own["indicator_id"] == ind_id], ind_id, "run"))
+        for member in COMPARED_MEMBERS:
+            with warnings.catch_warnings():  # each fallback is counted in the table instead
+                warnings.simplefilter("ignore", RuntimeWarning)
+                bt = backtest_indicators(observations, catalog, params, [ind_id], place=place,
+                                         choices=choices, models=[member])
+            rows.append(summarise(bt, ind_id, member))
+        choice = choices.for_indicator(ind_id)
+        obs = observations[(observations["indicator_id"] == ind_id)
+                           & (observations["place"] == place)].dropna(subset=["value"])
+        obs = obs.sort_values("year")
+        named = [m for m in (choice.models or ()) if m in STATSMODELS_MODELS]
+        ranked = sorted((r for r in rows if r["indicator_id"] == ind_id
+                         and r["member"] in STATSMODELS_MODELS and r["n_checks"]
+                         and r["fallback"] < 1), key=lambda r: r["mae"])
+        pick = named[0] if named else (ranked[0]["member"] if ranked else None)
+        diag[ind_id] = {"model": None, "reason": f"the history has {len(obs)} observations"}
+        if pick is not None and len(obs):
+            ind = catalog.indicators[ind_id]
+            _, _, values, domain, iv = model_input(obs["year"].to_numpy(dtype=int),
+                                                   obs["value"].to_numpy(dtype=float),
+                                                   str(ind.domain), choice)
+            z = fit_scale(values, domain).forward(values)
+            try:
+                diag[ind_id] = {**diagnostics(MODELS[pick].fit(z, iv)),
+                                "chosen_by": "models.yaml" if named else "least back-test error",
+                                "scale": domain}
+            except ModelFitError as exc:
+                diag[ind_id] = {"model": None, "reason": str(exc)}
+        if choice.pulse or choice.step is not None:
+            plain = choices.with_indicator(ind_id, pulse=(), step=None)
+            paths = Forecaster(sims=params.sims, seed=params.seed, choices=plain).fit(
+                observations[observations["indicator_id"] == ind_id], catalog, place=place
+            ).simulate(2030)
+            frame = paths.to_frame()
+            without.append(frame[frame["place"] == place].assign(scenario="without_interventions"))
+            series = paths.get(ind_id)
+            if series is not None and series.forecastable:
+                p_without = {}
+                for year, target in catalog.indicators[ind_id].targets.items():
+                    if not target.is_quantitative:
+                        continue
+                    try:
+                        p_without[str(year)] = float(target.prob_met(series.paths, series.years))
+                    except ValueError:  # the target needs years the series lacks
+                        continue
+                diag[ind_id]["p_meet_without"] = p_without
+    comparison = pd.DataFrame(rows, columns=["indicator_id", "member", "n_checks", "mae",
+                                             "coverage80", "coverage95", "fallback", "models"])
+    return comparison, diag, (pd.concat(without, ignore_index=True) if without else
+                              pd.DataFrame(columns=list(FORECAST_COLUMNS)))
 
 
 def _calibration_table() -> pd.DataFrame | None:

@@ -22,6 +22,12 @@ from khforecast.batch.manifest import write_manifest
 from khforecast.batch.params import load_params, scenarios_file
 from khforecast.engine.calibration.runtime import load_calibration
 from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import (
+    check_choices,
+    default_models_path,
+    load_model_choices,
+    series_summary,
+)
 from khforecast.engine.scenarios import load_scenarios
 from khforecast.errors import ParamsError
 from khforecast.observations.read import bundled_observations_path, read_observations
@@ -88,10 +94,13 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         raise ParamsError(f"{scen_path or 'scenarios'}: scenario {unknown[0]!r} is not defined; "
                           f"expected one of {', '.join(sorted(defs))}")
 
+    choices = load_model_choices(default_models_path(params))
+    check_choices(choices, catalog, obs, place=place)
+
     t1 = time.perf_counter()
-    results = Forecaster(sims=sims, seed=seed, jobs=jobs, executor=executor).fit(obs, catalog,
-                                                                              place=place)
-    _, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
+    results = Forecaster(sims=sims, seed=seed, jobs=jobs, executor=executor,
+                         choices=choices).fit(obs, catalog, place=place)
+    paths, fc_frame, as_frame = assess_scenarios(results, names, catalog, thresholds=batch.thresholds,
                                              until=until, definitions=defs)
     timings["forecast_and_assess"] = time.perf_counter() - t1
 
@@ -113,6 +122,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         "inputs": {str(f): sha256_file(f) for f in files},
         "config_files": {str(f): sha256_file(f) for f in (
             Path(batch.source) if batch.source else None, scen_path,
+            Path(choices.source) if choices.source else None,
             Path(str(resources.files("khforecast") / "data" / "calibration.json")))
             if f is not None and Path(f).is_file()},
         "params": {
@@ -122,7 +132,9 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
             "scenario_definitions": {n: _jsonable(dataclasses.asdict(defs[n])) for n in dict.fromkeys(names)},
             "calibration": {k: cal.meta.get(k) for k in ("seed", "n_backtests", "out_of_sample",
                                                           "oos_coverage80", "oos_coverage95")},
+            "model_choices": choices.to_dict(),
         },
+        "series": series_summary(paths[next(iter(paths))], choices),
         "versions": {"khforecast": __version__,
                      **{p: version(p) for p in ("numpy", "pandas", "scipy", "statsmodels")}},
         "seed": seed,

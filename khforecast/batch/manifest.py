@@ -37,7 +37,7 @@ def _new_run_id() -> str:
 
 
 def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJob],
-            scenarios: Path | None) -> list[dict[str, str]]:
+            scenarios: Path | None, models: str = "") -> list[dict[str, str]]:
     files = [("data", p) for p in data]
     if params.source:
         src = Path(params.source)
@@ -45,6 +45,8 @@ def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJo
         files += [("params", p) for p in sorted((src.parent / "sectors").glob("*.yaml"))]
     if scenarios is not None:
         files.append(("scenarios", scenarios))
+    if models:
+        files.append(("models", Path(models)))
     files += [("notebook", j.template) for j in {j.template: j for j in jobs}.values()]
     return [{"kind": kind, "path": str(p.resolve()), "sha256": sha256_file(p)} for kind, p in files]
 

@@ -41,6 +41,7 @@ from khforecast.batch.params import BatchParams, load_params, scenarios_file
 from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.engine.executor import open_executor
+from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
 from khforecast.engine.scenarios import load_scenarios
 from khforecast.errors import KhforecastError
 from khforecast.observations.panel_mappings import panel_observations
@@ -161,6 +162,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     # Every path is made absolute once, here: nothing below depends on the working folder.
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
+    choices = load_model_choices(default_models_path(bp.source or None))
+    check_choices(choices, catalog, observations, place=place)
     out_dir = Path(out).resolve()
     scenarios_path = scenarios_file(bp)
     run_dir = (out_dir / _new_run_id()).resolve()
@@ -180,7 +183,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list, scenarios_path), "status": "computing", "notebooks": [],
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source),
+        "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
     if multi is not None:
@@ -192,7 +196,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     try:
         with stack:
             manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                                  scenarios=scenarios_path, executor=executor)
+                                                  scenarios=scenarios_path, executor=executor,
+                                                  choices=choices)
             if multi is not None:
                 manifest["compute"]["places"] = _compute_places(
                     multi, run_dir, observations, bp, scenarios_path, chunk_size)

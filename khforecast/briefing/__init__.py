@@ -35,6 +35,14 @@ from khforecast.briefing.explorer import (
 from khforecast.briefing.kit import (
     Snippet,
 )
+from khforecast.briefing.model_choice import (
+    indicator_diagnostics,
+    indicator_interventions,
+    indicator_model_comparison,
+    model_switch_note,
+    model_widgets,
+    refit_indicator,
+)
 from khforecast.briefing.overview import (
     biggest_risks,
     data_coverage,
@@ -81,7 +89,10 @@ __all__ = [
     "headline",
     "headline_counts",
     "indicator_data",
+    "indicator_diagnostics",
     "indicator_distribution",
+    "indicator_interventions",
+    "indicator_model_comparison",
     "indicator_models",
     "indicator_scenarios",
     "indicator_title",
@@ -89,8 +100,11 @@ __all__ = [
     "load_run",
     "look_back_2025",
     "method_note",
+    "model_switch_note",
+    "model_widgets",
     "outlook_2030",
     "overview_title",
+    "refit_indicator",
     "required_change",
     "scenario_comparison",
     "scenario_widgets",

@@ -55,6 +55,60 @@ PROBABILITY_SCALE: tuple[tuple[float, str, str], ...] = (
 #: key -> (Vietnamese, English). Keys are grouped by prefix: ``status.``, ``escap.``, ``h.``
 #: (headings), ``col.`` (table columns), ``fig.`` (chart labels), ``msg.`` (sentences).
 STRINGS: dict[str, tuple[str, str]] = {
+    # model choices (models.yaml), the deep dive's model sections and the explorer's switch
+    "h.model_choices": ("Lựa chọn mô hình (models.yaml)", "Model choices (models.yaml)"),
+    "col.interventions": ("Can thiệp", "Interventions"),
+    "h.model_comparison": ("So sánh mô hình (kiểm định ngược)", "Model comparison (back-tests)"),
+    "h.diagnostics": ("Chẩn đoán mô hình statsmodels", "statsmodels model diagnostics"),
+    "h.interventions": ("Tác động của các can thiệp đã khai báo", "Effect of the declared interventions"),
+    "col.member": ("Mô hình thành phần", "Member"),
+    "col.coverage95": ("Độ phủ khoảng 95 %", "95% interval coverage"),
+    "col.fallback": ("Tỷ lệ dùng mô hình thay thế", "Fallback share"),
+    "col.test": ("Kiểm định", "Test"),
+    "col.statistic": ("Thống kê", "Statistic"),
+    "col.p_value": ("Giá trị p", "p-value"),
+    "col.reads": ("Đọc là", "Reads"),
+    "col.variant": ("Phương án", "Variant"),
+    "col.q10": ("Phân vị 10 %", "10% quantile"),
+    "col.q90": ("Phân vị 90 %", "90% quantile"),
+    "label.run_choice": ("Lựa chọn của lần chạy", "The run's choice"),
+    "label.with_interventions": ("Có can thiệp", "With interventions"),
+    "label.without_interventions": ("Không can thiệp", "Without interventions"),
+    "label.pulse_years": ("Năm cú sốc", "Pulse years"),
+    "msg.models_note": ("Ghi chú của thống kê viên (models.yaml): {note}",
+                        "Statistician's note (models.yaml): {note}"),
+    "msg.models_used": ("Mô hình dùng cho chỉ tiêu này: {models}.",
+                        "Members used for this indicator: {models}."),
+    "msg.comparison_how": (
+        "Mỗi mô hình được kiểm định ngược riêng, qua toàn bộ quy trình (kể cả hiệu chỉnh), từ mỗi "
+        "năm gốc có ít nhất 3 quan sát; tỷ lệ thay thế là phần các lần mô hình không chạy được "
+        "(chuỗi quá ngắn, không hội tụ) và mô hình thay thế đã chạy.",
+        "Each member is back-tested alone through the full engine (calibration included) from "
+        "every origin with at least 3 observations; the fallback share is the part of the checks "
+        "where the member could not run (too short, no convergence) and its fallback ran."),
+    "msg.no_statsmodels": ("Không mô hình statsmodels nào chạy được trên chuỗi này: {reason}.",
+                           "No statsmodels member could run on this series: {reason}."),
+    "msg.diagnostics_of": ("Mô hình {model} ({why}), {n} phần dư một bước đã chuẩn hóa.",
+                           "Model {model} ({why}), {n} standardised one-step residuals."),
+    "msg.chosen_file": ("do models.yaml chỉ định", "named in models.yaml"),
+    "msg.chosen_best": ("sai số kiểm định ngược nhỏ nhất trong các mô hình statsmodels",
+                        "the least back-test error among the statsmodels members"),
+    "msg.lb_ok": ("không thấy tự tương quan còn lại", "no autocorrelation left"),
+    "msg.lb_bad": ("còn tự tương quan (p < 0,05)", "autocorrelation left (p < 0.05)"),
+    "msg.normal_ok": ("không bác bỏ phân phối chuẩn", "normality not rejected"),
+    "msg.normal_bad": ("bác bỏ phân phối chuẩn (p < 0,05)", "normality rejected (p < 0.05)"),
+    "msg.no_interventions": ("Chỉ tiêu này không khai báo can thiệp nào trong models.yaml.",
+                             "No intervention is declared for this indicator in models.yaml."),
+    "msg.interventions_declared": ("Can thiệp đã khai báo: {what}. Bên dưới: dự báo của lần chạy và "
+                                   "cùng mô hình ước lượng lại khi không khai báo.",
+                                   "Declared interventions: {what}. Below: the run's forecast and the "
+                                   "same models refitted without them."),
+    "msg.model_switch_static": (
+        "Trong JupyterLab (interactive = True) có thể đổi mô hình hoặc thêm năm cú sốc cho một chỉ "
+        "tiêu: chỉ chuỗi đó được ước lượng lại, xác suất và biểu đồ cập nhật sau vài giây.",
+        "In JupyterLab (interactive = True) you can switch the members or add a pulse year for one "
+        "indicator: that series alone is refitted, and the probability and the fan chart update "
+        "in seconds."),
     # status words (assessment.csv `status`)
     "status.met": ("Đã đạt", "Met"),
     "status.missed": ("Không đạt", "Missed"),

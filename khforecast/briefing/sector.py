@@ -260,7 +260,23 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
     text = t("msg.method", lang, sims=params.get("sims", "?"), scenario=run.scenario,
              seed=params.get("seed", "?"), hi=format_number(hi, lang, 2),
              lo=format_number(lo, lang, 2))
-    parts = [f"<p>{_e(text)}</p>", _h(3, "calibration", t("h.calibration", lang))]
+    parts = [f"<p>{_e(text)}</p>"]
+    # what a statistician declared in models.yaml for this sector's indicators, and why
+    mc = run.manifest.get("model_choices") or {}
+    ids = {i.id for i in run.catalog.in_sector(sector)} if sector is not None else None
+    declared = [(iid, ", ".join(c.get("models") or ["combination"]),
+                 "; ".join(filter(None, [
+                     ("pulse " + ", ".join(map(str, c["pulse"]))) if c.get("pulse") else "",
+                     f"step {c['step']}" if c.get("step") is not None else "",
+                     ("exclude " + ", ".join(map(str, c["exclude_years"])))
+                     if c.get("exclude_years") else ""])), c.get("note") or "")
+                for iid, c in sorted((mc.get("indicators") or {}).items())
+                if ids is None or iid in ids]
+    if declared:
+        parts += [_h(3, "model-choices", t("h.model_choices", lang)),
+                  _table([t(k, lang) for k in ("col.id", "col.model", "col.interventions",
+                                               "col.note")], declared)]
+    parts.append(_h(3, "calibration", t("h.calibration", lang)))
     if run.calibration is not None and not run.calibration.empty:
         cal = run.calibration
         heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
 from khforecast.engine.scales import Domain, Scale, fit_scale
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.statespace import STATSMODELS_MODELS
 from khforecast.errors import ModelFitError
 
 __all__ = [
@@ -87,12 +89,32 @@ class Model(Protocol):
     name: str
     min_obs: int
 
-    def fit(self, y: np.ndarray) -> FittedModel:
-        """Fit to ``y`` (1-d, finite, on the modelling scale)."""
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> FittedModel:
+        """Fit to ``y`` (1-d, finite, on the modelling scale), honouring declared interventions."""
 
 
 def _steps(h: int) -> np.ndarray:
     return np.arange(1, h + 1, dtype=float)
+
+
+_NORMAL, _PULSE, _STEP = 0, 1, 2
+
+
+def _kinds(n: int, iv: Interventions | None) -> np.ndarray | None:
+    """Per year: 0 an ordinary year, 1 a pulse (its residual left out), 2 the step year
+    (the level jumps to it, its residual left out); ``None`` when nothing is declared."""
+    if not iv:
+        return None
+    kind = np.zeros(n, dtype=int)
+    kind[list(iv.pulse)] = _PULSE
+    if iv.step is not None:
+        kind[iv.step] = _STEP
+    return kind
+
+
+def _n_fit(n: int, kind: np.ndarray | None) -> int:
+    """Residuals a fit counts: every year but the pulse and step years."""
+    return n if kind is None else int(np.sum(kind == _NORMAL))
 
 
 def _ima_paths(point: np.ndarray, sigma: float, alpha: float, n: int,
@@ -115,16 +137,18 @@ class _FittedDrift:
     n_obs: int
     mse: float
     name: str = "drift"
+    span: int = 0  # years the drift is estimated over (0: n_obs - 1)
+    lead: int = 0  # trailing pulse years: the paths start from the last ordinary year
 
     def forecast(self, h: int) -> np.ndarray:
-        return self.last + self.drift * _steps(h)
+        return self.last + self.drift * _steps(h + self.lead)[self.lead:]
 
     def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
         # the drift is drawn once per path (its standard error sigma / sqrt(T-1)), then
         # yearly shocks accumulate: Var(y_{T+h}) = sigma^2 h (1 + h / (T - 1)).
-        drift = self.drift + self.sigma / np.sqrt(self.n_obs - 1) * rng.standard_normal((n, 1))
-        shocks = rng.standard_normal((n, h)) * self.sigma
-        return self.last + np.cumsum(drift + shocks, axis=1)
+        drift = self.drift + self.sigma / np.sqrt(self.span or self.n_obs - 1) * rng.standard_normal((n, 1))
+        shocks = rng.standard_normal((n, h + self.lead)) * self.sigma
+        return (self.last + np.cumsum(drift + shocks, axis=1))[:, self.lead:]
 
 
 @dataclass(frozen=True)
@@ -139,37 +163,65 @@ class Drift:
     """
 
     name: str = "drift"
+    estimates: ClassVar[str] = "drift c, noise sigma (closed form)"
     min_obs: int = 3
 
-    def fit(self, y: np.ndarray) -> _FittedDrift:
-        """Fit by the closed form."""
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedDrift:
+        """Fit by the closed form; interventions: the changes they touch are left out.
+
+        With pulse years the drift and noise come from the changes between ordinary years (a
+        change over g years counts g years of drift and g years of noise); the change into a
+        step year is left out; the paths start from the last ordinary year.
+        """
         y = np.asarray(y, dtype=float)
         t = y.shape[0]
+        if interventions:
+            return self._fit_around(y, interventions)
         d = np.diff(y)
         drift = (y[-1] - y[0]) / (t - 1)
         sse = float(np.sum((d - drift) ** 2))
         sigma = np.sqrt(sse / max(t - 2, 1))
         return _FittedDrift(float(y[-1]), float(drift), float(sigma), t, sse / (t - 1))
 
+    def _fit_around(self, y: np.ndarray, iv: Interventions) -> _FittedDrift:
+        t = y.shape[0]
+        pos = np.flatnonzero(iv.keep(t))
+        gaps = np.diff(pos).astype(float)
+        d = np.diff(y[pos])
+        ok = np.ones(d.shape[0], dtype=bool)
+        if iv.step is not None:
+            ok &= ~((pos[:-1] < iv.step) & (pos[1:] >= iv.step))
+        if not ok.any():
+            raise ModelFitError("drift: no year-on-year change is left besides the interventions")
+        drift = float(d[ok].sum() / gaps[ok].sum())
+        resid = (d[ok] - drift * gaps[ok]) / np.sqrt(gaps[ok])
+        sse = float(resid @ resid)
+        sigma = np.sqrt(sse / max(int(ok.sum()) - 1, 1))
+        return _FittedDrift(float(y[pos[-1]]), drift, float(sigma), t, sse / int(ok.sum()),
+                            span=int(gaps[ok].sum()), lead=int(t - 1 - pos[-1]))
+
 
 # -- linear trend ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _FittedLinear:
-    coef: np.ndarray  # (2,) intercept, slope on t = 0..T-1
-    cov: np.ndarray  # (2, 2) sigma^2 (X'X)^-1
+    coef: np.ndarray  # (k,) intercept, slope on t = 0..T-1[, the step's shift]
+    cov: np.ndarray  # (k, k) sigma^2 (X'X)^-1
     sigma: float
     n_obs: int
     mse: float
     name: str = "linear_trend"
 
     def forecast(self, h: int) -> np.ndarray:
-        return self.coef[0] + self.coef[1] * (self.n_obs - 1 + _steps(h))
+        tt = self.n_obs - 1 + _steps(h)
+        return self.coef[0] + self.coef[1] * tt + (self.coef[2] if self.coef.shape[0] > 2 else 0.0)
 
     def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        chol = np.linalg.cholesky(self.cov + 1e-300 * np.eye(2)) if self.sigma > 0 else np.zeros((2, 2))
-        beta = self.coef[None, :] + rng.standard_normal((n, 2)) @ chol.T
+        k = self.coef.shape[0]
+        chol = np.linalg.cholesky(self.cov + 1e-300 * np.eye(k)) if self.sigma > 0 else np.zeros((k, k))
+        beta = self.coef[None, :] + rng.standard_normal((n, k)) @ chol.T
         tt = self.n_obs - 1 + _steps(h)
-        return beta[:, :1] + beta[:, 1:] * tt[None, :] + rng.standard_normal((n, h)) * self.sigma
+        shift = beta[:, 2:].sum(axis=1, keepdims=True)  # the step's shift lasts (none: 0)
+        return beta[:, :1] + beta[:, 1:2] * tt[None, :] + shift + rng.standard_normal((n, h)) * self.sigma
 
 
 @dataclass(frozen=True)
@@ -177,60 +229,99 @@ class LinearTrend:
     """OLS line on time with parameter uncertainty: paths draw (intercept, slope) then noise."""
 
     name: str = "linear_trend"
+    estimates: ClassVar[str] = "intercept, slope[, step shift], sigma (OLS)"
     min_obs: int = 3
 
-    def fit(self, y: np.ndarray) -> _FittedLinear:
-        """Fit by ordinary least squares."""
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedLinear:
+        """Fit by ordinary least squares; pulse years left out, a step as a shift regressor."""
         y = np.asarray(y, dtype=float)
         t = y.shape[0]
-        x = np.column_stack([np.ones(t), np.arange(t, dtype=float)])
-        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-        resid = y - x @ coef
+        x, rows = _trend_design(t, interventions)
+        coef, *_ = np.linalg.lstsq(x[rows], y[rows], rcond=None)
+        resid = y[rows] - x[rows] @ coef
         sse = float(resid @ resid)
-        s2 = sse / max(t - 2, 1)
-        cov = s2 * np.linalg.inv(x.T @ x)
-        return _FittedLinear(coef, cov, float(np.sqrt(s2)), t, sse / t)
+        m = int(rows.sum())
+        s2 = sse / max(m - x.shape[1], 1)
+        cov = s2 * np.linalg.inv(x[rows].T @ x[rows])
+        return _FittedLinear(coef, cov, float(np.sqrt(s2)), t, sse / m)
+
+
+def _trend_design(t: int, iv: Interventions | None) -> tuple[np.ndarray, np.ndarray]:
+    """Columns (1, time[, step shift]) and the rows a trend regression uses (no pulse year)."""
+    cols = [np.ones(t), np.arange(t, dtype=float)]
+    if iv and iv.step is not None:
+        cols.append((np.arange(t) >= iv.step).astype(float))
+    rows = iv.keep(t) if iv else np.ones(t, dtype=bool)
+    return np.column_stack(cols), rows
 
 
 # -- simple exponential smoothing machinery ---------------------------------------------------
 _ALPHA_GRID = np.linspace(0.0001, 0.9999, 41)
 
 
-def _ses_errors_grid(y: np.ndarray, alphas: np.ndarray, l0: float | None) -> np.ndarray:
+def _ses_errors_grid(y: np.ndarray, alphas: np.ndarray, l0: float | None,
+                     kind: np.ndarray | None = None) -> np.ndarray:
     """One-step SES errors for each alpha, shape ``(T, G)``.
 
     With ``l0=None`` the initial level is concentrated out by least squares (the errors are
     affine in it); otherwise it is fixed (statsmodels' ``initialization_method="known"``).
+    With ``kind`` (:func:`_kinds`) a pulse year does not update the level (a missing year)
+    and the step year sets it to the year's value; neither counts in the least squares.
     """
     t = y.shape[0]
     g = alphas.shape[0]
     e0 = np.empty((t, g))
     lev = np.zeros(g) if l0 is None else np.full(g, float(l0))
+    if kind is None:
+        for i in range(t):
+            e0[i] = y[i] - lev
+            lev = lev + alphas * e0[i]
+        if l0 is not None:
+            return e0
+        # d e_t / d l0 = -(1 - alpha)^t
+        grad = -((1.0 - alphas)[None, :] ** np.arange(t)[:, None])
+        best = -np.sum(e0 * grad, axis=0) / np.sum(grad * grad, axis=0)
+        return e0 + grad * best[None, :]
+    grad = np.empty((t, g))
+    dl = np.ones(g)  # d level / d l0
     for i in range(t):
         e0[i] = y[i] - lev
-        lev = lev + alphas * e0[i]
+        grad[i] = -dl
+        if kind[i] == _NORMAL:
+            lev = lev + alphas * e0[i]
+            dl = dl * (1.0 - alphas)
+        elif kind[i] == _STEP:
+            lev = np.full(g, y[i])
+            dl = np.zeros(g)
     if l0 is not None:
         return e0
-    # d e_t / d l0 = -(1 - alpha)^t
-    grad = -((1.0 - alphas)[None, :] ** np.arange(t)[:, None])
-    best = -np.sum(e0 * grad, axis=0) / np.sum(grad * grad, axis=0)
+    w = (kind == _NORMAL)[:, None]
+    best = -np.sum(w * e0 * grad, axis=0) / np.maximum(np.sum(w * grad * grad, axis=0), 1e-300)
     return e0 + grad * best[None, :]
 
 
-def _fit_ses(y: np.ndarray, l0: float | None) -> tuple[float, float, np.ndarray]:
-    """Least-squares SES: (alpha, final level, one-step errors), alpha refined on a local grid."""
+def _fit_ses(y: np.ndarray, l0: float | None, kind: np.ndarray | None = None
+             ) -> tuple[float, float, np.ndarray]:
+    """Least-squares SES: (alpha, final level, one-step errors), alpha refined on a local grid.
+
+    The errors of pulse and step years (``kind``) are returned as 0: they count in no sum.
+    """
+    w = None if kind is None else (kind == _NORMAL).astype(float)
     alphas = _ALPHA_GRID
     for _ in range(3):
-        e = _ses_errors_grid(y, alphas, l0)
+        e = _ses_errors_grid(y, alphas, l0, kind)
+        if w is not None:
+            e = e * w[:, None]
         sse = np.sum(e * e, axis=0)
         k = int(np.argmin(sse))
         step = alphas[1] - alphas[0]
         alphas = np.clip(np.linspace(alphas[k] - step, alphas[k] + step, 11), 0.0001, 0.9999)
-    e = _ses_errors_grid(y, np.array([alphas[5]]), l0)
+    e = _ses_errors_grid(y, np.array([alphas[5]]), l0, kind)
     alpha = float(alphas[5])
     errs = e[:, 0]
-    level = float(y[-1] - errs[-1] + alpha * errs[-1])  # l_T = yhat_T + alpha e_T
-    return alpha, level, errs
+    gain = alpha if kind is None or kind[-1] == _NORMAL else float(kind[-1] == _STEP)
+    level = float(y[-1] - errs[-1] + gain * errs[-1])  # l_T = yhat_T + alpha e_T
+    return alpha, level, errs if w is None else errs * w
 
 
 @dataclass(frozen=True)
@@ -260,16 +351,18 @@ class Level:
     """Simple exponential smoothing (ETS(A,N,N)): a flat forecast for series without a trend."""
 
     name: str = "level"
+    estimates: ClassVar[str] = "alpha, initial level, sigma (least squares)"
     min_obs: int = 3
 
-    def fit(self, y: np.ndarray) -> _FittedSES:
-        """Fit alpha and the initial level by least squares."""
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedSES:
+        """Fit alpha and the initial level by least squares (interventions as in the SES part)."""
         y = np.asarray(y, dtype=float)
-        alpha, level, errs = _fit_ses(y, None)
+        kind = _kinds(y.shape[0], interventions)
+        alpha, level, errs = _fit_ses(y, None, kind)
         sse = float(errs @ errs)
-        sigma = np.sqrt(sse / max(y.shape[0] - 2, 1))
-        return _FittedSES(level, alpha, 0.0, 0.0, float(sigma), 0.0, y.shape[0],
-                          sse / y.shape[0], self.name)
+        m = _n_fit(y.shape[0], kind)
+        sigma = np.sqrt(sse / max(m - 2, 1))
+        return _FittedSES(level, alpha, 0.0, 0.0, float(sigma), 0.0, y.shape[0], sse / m, self.name)
 
 
 @dataclass(frozen=True)
@@ -285,24 +378,31 @@ class Theta:
     """
 
     name: str = "theta"
+    estimates: ClassVar[str] = "alpha, OLS slope b0 (half of it is the drift), sigma"
     min_obs: int = 3
 
-    def fit(self, y: np.ndarray) -> _FittedSES:
-        """Fit the OLS slope and the SES part."""
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedSES:
+        """Fit the OLS slope and the SES part; pulse and step years as in both parts."""
         y = np.asarray(y, dtype=float)
         t = y.shape[0]
-        tt = np.arange(t, dtype=float)
-        tc = tt - tt.mean()
-        b0 = float(tc @ (y - y.mean()) / (tc @ tc))
-        resid = y - y.mean() - b0 * tc
-        slope_se = np.sqrt(float(resid @ resid) / max(t - 2, 1) / float(tc @ tc))
-        alpha, level, errs = _fit_ses(y, float(y[0]))
+        kind = _kinds(t, interventions)
+        if kind is None:
+            tt = np.arange(t, dtype=float)
+            tc = tt - tt.mean()
+            b0 = float(tc @ (y - y.mean()) / (tc @ tc))
+            resid = y - y.mean() - b0 * tc
+            slope_se = np.sqrt(float(resid @ resid) / max(t - 2, 1) / float(tc @ tc))
+        else:
+            fitted = LinearTrend().fit(y, interventions)
+            b0, slope_se = float(fitted.coef[1]), float(np.sqrt(fitted.cov[1, 1]))
+        l0 = float(y[0] if kind is None else y[np.flatnonzero(kind != _PULSE)[0]])
+        alpha, level, errs = _fit_ses(y, l0, kind)
         sse = float(errs @ errs)
-        sigma = np.sqrt(sse / max(t - 2, 1))
+        sigma = np.sqrt(sse / max(_n_fit(t, kind) - 2, 1))
         half = b0 / 2.0
         offset = half * (1.0 / alpha - (1.0 - alpha) ** t / alpha)
         return _FittedSES(level, alpha, half, offset, float(sigma), float(slope_se) / 2.0, t,
-                          sse / t, self.name)
+                          sse / _n_fit(t, kind), self.name)
 
 
 # -- damped trend ----------------------------------------------------------------------------
@@ -312,13 +412,15 @@ _DAMP_PHI = np.linspace(0.80, 0.98, 7)
 _PHI_BOUNDS = (0.80, 0.98)
 
 
-def _damped_sse_grid(y: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _damped_sse_grid(y: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray,
+                     kind: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """SSE and least-squares initial states (l0, b0) for each parameter triple, vectorised.
 
     The one-step errors of Holt's damped method are affine in (l0, b0), so the initial states
     are concentrated out: run the recursion on y with zero states and on zero data with unit
-    states, then solve the 2x2 normal equations per triple.
+    states, then solve the 2x2 normal equations per triple. With ``kind`` (:func:`_kinds`) a
+    pulse year updates no state and the step year moves the level by its whole error (the
+    trend untouched); neither counts in the sums.
     """
     g = alpha.shape[0]
     lev = np.zeros((3, g))
@@ -327,10 +429,14 @@ def _damped_sse_grid(y: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np
     tr[2] = 1.0
     ab = alpha * beta
     s = np.zeros((6, g))  # sums e0e0, e0eL, e0eB, eLeL, eLeB, eBeB
-    for yt in y:
+    for i, yt in enumerate(y):
         fc = lev + phi * tr
         e = -fc
         e[0] += yt
+        if kind is not None and kind[i] != _NORMAL:
+            lev = fc + e if kind[i] == _STEP else fc
+            tr = phi * tr
+            continue
         s[0] += e[0] * e[0]
         s[1] += e[0] * e[1]
         s[2] += e[0] * e[2]
@@ -377,13 +483,19 @@ class _FittedDamped:
         return out
 
 
-def _holt_states(y: np.ndarray, alpha: float, beta: float, phi: float, l0: float, b0: float
-                 ) -> tuple[float, float, np.ndarray]:
+def _holt_states(y: np.ndarray, alpha: float, beta: float, phi: float, l0: float, b0: float,
+                 kind: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
+    """Final (level, trend) and one-step errors (0 for pulse and step years, see the grid)."""
     lev, tr = l0, b0
     errs = np.empty(y.shape[0])
     for i, yt in enumerate(y):
         fc = lev + phi * tr
         errs[i] = yt - fc
+        if kind is not None and kind[i] != _NORMAL:
+            lev = yt if kind[i] == _STEP else fc
+            tr = phi * tr
+            errs[i] = 0.0
+            continue
         lev = fc + alpha * errs[i]
         tr = phi * tr + alpha * beta * errs[i]
     return lev, tr, errs
@@ -402,11 +514,13 @@ class DampedTrend:
     """
 
     name: str = "damped_trend"
+    estimates: ClassVar[str] = "alpha, beta*, phi in [0.80, 0.98], initial level and trend, sigma"
     min_obs: int = 7
 
-    def fit(self, y: np.ndarray) -> _FittedDamped:
-        """Fit by concentrated least squares on a refined grid."""
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedDamped:
+        """Fit by concentrated least squares on a refined grid (interventions as in the grid)."""
         y = np.asarray(y, dtype=float)
+        kind = _kinds(y.shape[0], interventions)
         a, b, p = (g.ravel() for g in np.meshgrid(_DAMP_ALPHA, _DAMP_BETA, _DAMP_PHI, indexing="ij"))
         steps = np.array([_DAMP_ALPHA[1] - _DAMP_ALPHA[0], _DAMP_BETA[1] - _DAMP_BETA[0],
                           _DAMP_PHI[1] - _DAMP_PHI[0]])
@@ -414,7 +528,7 @@ class DampedTrend:
         hi = np.array([0.9999, 0.9999, _PHI_BOUNDS[1]])
         best = None
         for _ in range(3):
-            sse, init = _damped_sse_grid(y, a, b, p)
+            sse, init = _damped_sse_grid(y, a, b, p, kind)
             sse = np.where(np.isfinite(sse), sse, np.inf)
             k = int(np.argmin(sse))
             best = (a[k], b[k], p[k], init[0, k], init[1, k])
@@ -424,11 +538,12 @@ class DampedTrend:
             a, b, p = (g.ravel() for g in np.meshgrid(*grids, indexing="ij"))
             steps = steps / 2.0
         alpha, beta, phi, l0, b0 = (float(v) for v in best)
-        lev, tr, errs = _holt_states(y, alpha, beta, phi, l0, b0)
+        lev, tr, errs = _holt_states(y, alpha, beta, phi, l0, b0, kind)
         t = y.shape[0]
+        m = _n_fit(t, kind)
         sse = float(errs @ errs)
-        sigma = np.sqrt(sse / max(t - 5, 1))
-        return _FittedDamped(lev, tr, alpha, beta, phi, float(sigma), t, sse / t, (l0, b0))
+        sigma = np.sqrt(sse / max(m - 5, 1))
+        return _FittedDamped(lev, tr, alpha, beta, phi, float(sigma), t, sse / m, (l0, b0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,6 +554,11 @@ TRIM_STEP = 6
 """Steps ahead at which a trimmed combination ranks its members (fixed, so the members kept do
 not depend on the horizon asked for)."""
 _FIT_ERRORS = (FloatingPointError, np.linalg.LinAlgError, ValueError, ZeroDivisionError)
+
+
+def _n_effective(n: int, iv: Interventions | None) -> int:
+    """Points that inform a fit: a pulse year's value is set aside (compared with ``min_obs``)."""
+    return n - (len(iv.pulse) if iv else 0)
 
 
 @dataclass(frozen=True)
@@ -501,9 +621,11 @@ class Combination:
     rule : ``"inverse_mse"`` (weights proportional to 1 / in-sample MSE within each scale, each
         scale half), ``"mean"`` (equal weights) or ``"median"`` (median of the members' point
         forecasts, equal path shares)
-    original_scale : for a ``positive`` series, also fit every member on the original scale
-        (a hedge against the log transform's exponential extrapolation); its points and
-        paths are floored into the domain and mapped to the log scale before combining.
+    original_scale : for a ``positive`` series, also fit every numpy member on the original
+        scale (a hedge against the log transform's exponential extrapolation); its points and
+        paths are floored into the domain and mapped to the log scale before combining. The
+        statsmodels members (:mod:`khforecast.engine.statespace`) are fitted on the modelling scale
+        only.
     trim : leave this many members at each end out of the path mixture, ranked by their point
         forecast ``TRIM_STEP`` steps ahead, so that one member's runaway trend cannot blow up
         the intervals (the point forecast keeps every member); applied when at least
@@ -530,15 +652,19 @@ class Combination:
     original_scale: bool = True
     trim: int = 1
     name: str = "combination"
+    source: ClassVar[str] = "khforecast (a recentred mixture of the members' paths)"
+    estimates: ClassVar[str] = "the members' weights (inverse in-sample MSE within each scale)"
 
     @property
     def min_obs(self) -> int:
         """The fewest points any member needs (members that cannot run are left out)."""
         return min(MODELS[m].min_obs for m in self.members)
 
-    def fit(self, y: np.ndarray, scale: Scale | None = None) -> _FittedCombination:
+    def fit(self, y: np.ndarray, scale: Scale | None = None,
+            interventions: Interventions | None = None) -> _FittedCombination:
         """Fit every member that has enough data (``y`` on the modelling scale of ``scale``)."""
         y = np.asarray(y, dtype=float)
+        n_eff = _n_effective(y.shape[0], interventions)
         inputs: list[tuple[np.ndarray, Scale | None]] = [(y, None)]
         if self.original_scale and scale is not None and scale.domain == "positive":
             inputs.append((scale.backward(y), scale))
@@ -546,19 +672,20 @@ class Combination:
         groups: list[int] = []
         for gi, (data, sc) in enumerate(inputs):
             for m in self.members:
-                if data.shape[0] < MODELS[m].min_obs:
-                    continue
+                if n_eff < MODELS[m].min_obs or (sc is not None and m in STATSMODELS_MODELS):
+                    continue  # statsmodels members are fitted on the modelling scale only
                 try:
-                    parts.append(_Member(MODELS[m].fit(data), sc))
+                    parts.append(_Member(MODELS[m].fit(data, interventions), sc))
                     groups.append(gi)
-                except _FIT_ERRORS:
+                except (*_FIT_ERRORS, ModelFitError):
                     continue
         if not parts:
             if y.shape[0] < self.min_obs:
                 raise InsufficientDataError(y.shape[0], self.min_obs)
             raise ModelFitError(f"no member of the combination could be fitted to the series "
                                 f"({y.shape[0]} points)")
-        full = len(parts) == len(self.members) * len(inputs)
+        on_original = [m for m in self.members if m not in STATSMODELS_MODELS]
+        full = len(parts) == len(self.members) + len(on_original) * (len(inputs) - 1)
         keep = np.ones(len(parts), dtype=bool)
         if self.trim and len(parts) >= 2 * self.trim + 2:
             # the paths leave out the members with the most extreme forecast TRIM_STEP ahead
@@ -592,6 +719,7 @@ MODELS: Mapping[str, Model] = {
     "linear_trend": LinearTrend(),
     "theta": Theta(),
     "level": Level(),
+    **STATSMODELS_MODELS,
     "combination": Combination(),
 }
 """The registry of stable model names (they become the ``model`` column)."""
@@ -603,6 +731,10 @@ MIN_OBS_BY_MODEL: Mapping[str, int] = {name: m.min_obs for name, m in MODELS.ite
 """Fewest finite points each model needs; below 3 no model runs (:class:`InsufficientDataError`)."""
 
 FALLBACK: Mapping[str, str] = {
+    "ets_damped": "damped_trend",
+    "uc_trend": "damped_trend",
+    "arima011_drift": "drift",
+    "arima110_drift": "drift",
     "damped_trend": "theta",
     "theta": "drift",
     "linear_trend": "drift",
@@ -634,20 +766,24 @@ class SimResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _fit_with_fallback(spec: Model, z: np.ndarray, scale: Scale
+def _fit_with_fallback(spec: Model, z: np.ndarray, scale: Scale,
+                       interventions: Interventions | None = None
                        ) -> tuple[FittedModel, str, list[str]]:
     """Fit ``spec``, walking :data:`FALLBACK` when the series is too short or the fit fails."""
     notes: list[str] = []
     fell_back = False
+    n_eff = _n_effective(z.shape[0], interventions)
     while True:
-        if z.shape[0] >= spec.min_obs:
+        if n_eff >= spec.min_obs:
             try:
-                fitted = spec.fit(z, scale) if isinstance(spec, Combination) else spec.fit(z)
+                fitted = (spec.fit(z, scale, interventions) if isinstance(spec, Combination)
+                          else spec.fit(z, interventions))
                 return fitted, fitted.name + ("(fallback)" if fell_back else ""), notes
             except (*_FIT_ERRORS, ModelFitError) as exc:
                 notes.append(f"{spec.name}: fit failed ({exc})")
         else:
-            notes.append(f"{spec.name}: needs {spec.min_obs} points, has {z.shape[0]}")
+            notes.append(f"{spec.name}: needs {spec.min_obs} points, has {n_eff}"
+                         + (" besides the pulse years" if n_eff < z.shape[0] else ""))
         if spec.name not in FALLBACK:
             raise ModelFitError("no model could be fitted: " + "; ".join(notes))
         spec = MODELS[FALLBACK[spec.name]]
@@ -656,7 +792,8 @@ def _fit_with_fallback(spec: Model, z: np.ndarray, scale: Scale
 
 def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
                    domain: Domain = "real", spread: np.ndarray | None = None,
-                   models: Sequence[str] | None = None) -> SimResult:
+                   models: Sequence[str] | None = None,
+                   interventions: Interventions | None = None) -> SimResult:
     """Fit, simulate ``n_sims`` connected paths ``h`` steps ahead, and return them in the domain.
 
     Parameters
@@ -670,6 +807,8 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
         scale (from calibration); ``None`` leaves the paths as the models made them
     models : model names; one name runs that model (with its fallback chain), several are
         combined by :class:`Combination`'s default rule; default: ``("combination",)``
+    interventions : pulse and step positions within ``y``
+        (:class:`~khforecast.interventions.Interventions`), given to every member
 
     Returns
     -------
@@ -700,7 +839,7 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
                             "or list the members")
     spec = MODELS[names[0]] if len(names) == 1 else Combination(members=names)
     z = scale.forward(y)
-    fitted, label, notes = _fit_with_fallback(spec, z, scale)
+    fitted, label, notes = _fit_with_fallback(spec, z, scale, interventions)
     paths = fitted.simulate(h, n_sims, rng)
     point = fitted.forecast(h)
     if spread is not None:

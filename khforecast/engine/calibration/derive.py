@@ -16,7 +16,7 @@ import pandas as pd
 
 from khforecast import __version__
 from khforecast._io import atomic_write_text
-from khforecast.engine import models, scales
+from khforecast.engine import interventions, models, scales, statespace
 from khforecast.engine.calibration.backtest import backtest
 from khforecast.engine.calibration.fit import (
     _params_per_row,
@@ -81,7 +81,8 @@ def derive_calibration(*, seed: int = DEFAULT_SEED, n_sims: int = 1000, max_case
 
 
 def models_fingerprint() -> str:
-    """sha256 of the code of the models and scales modules (see :func:`code_fingerprint`).
+    """sha256 of the code of the models, scales, statespace and interventions modules (see
+    :func:`code_fingerprint`): every registry member and what it is given.
 
     The multipliers are only valid for the models that made the back-tests: a change to the
     code of :mod:`~khforecast.engine.models` or :mod:`~khforecast.engine.scales` makes the
@@ -89,7 +90,7 @@ def models_fingerprint() -> str:
     import lines or a move of their files does not (the modules are found by import, not by
     path).
     """
-    return code_fingerprint(inspect.getsource(m) for m in (models, scales))
+    return code_fingerprint(inspect.getsource(m) for m in (models, scales, statespace, interventions))
 
 
 def code_fingerprint(sources: Iterable[str]) -> str:

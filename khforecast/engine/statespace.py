@@ -1,0 +1,307 @@
+"""statsmodels members of the model registry: ETS, a local linear trend, ARIMA with drift.
+
+Each spec here has the interface of :mod:`khforecast.models` (``name``, ``min_obs``,
+``fit(y, interventions) -> fitted`` with ``forecast(h)`` and ``simulate(h, n, rng)``), works on
+the modelling (logit/log) scale like every member, and is fitted by maximum likelihood with
+statsmodels:
+
+``ets_damped``
+    ``ETSModel(error="add", trend="add", damped_trend=True)``; paths from its own
+    ``ETSResults.simulate`` (given the series' generator). It takes no regressors: pulse years
+    are bridged by linear interpolation before the fit and their residuals are left out of the
+    in-sample error; a declared step makes it decline (the registry falls back).
+``uc_trend``
+    ``UnobservedComponents(level="local linear trend")`` with the interventions as exogenous
+    dummies (:class:`~khforecast.interventions.Interventions`).
+``arima011_drift``, ``arima110_drift``
+    ``SARIMAX(order=(0,1,1) or (1,1,0), trend="c")``: SARIMAX adds its trend to the
+    differenced series, so with d = 1 the constant is the drift (``trend="t"`` would make the
+    yearly change itself grow); interventions as exogenous dummies; the variance is
+    concentrated out of the likelihood (one parameter fewer to search: half the fitting time).
+
+State-space paths are drawn in one vectorised pass from the fitted model's matrices: the
+projected mean is statsmodels' own ``forecast`` and each path adds ``Z x_k + e_k`` with
+``x_{T+1} ~ N(0, P_{T+1})`` (the filtered state's uncertainty) and ``x_{k+1} = T x_k + R u_k``,
+which is exactly what ``MLEResults.simulate(anchor="end")`` draws (``tests/test_statespace.py``
+feeds both the same shocks), a thousand times faster for 4,000 paths.
+
+A fit that raises, warns of non-convergence or returns non-finite values raises
+:class:`~khforecast.errors.ModelFitError`, so the registry's fallback chain takes over and the
+``model`` column says so. BLAS runs single-threaded inside the fits: on a busy machine
+OpenBLAS threads made each tiny Kalman filter step 25 times slower.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from khforecast.errors import ModelFitError
+from khforecast.engine.interventions import Interventions
+
+__all__ = ["ARIMADrift", "ETSDamped", "LocalLinearTrend", "STATSMODELS_MODELS", "diagnostics", "preload"]
+
+
+@lru_cache(maxsize=1)
+def _threads() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def preload() -> None:
+    """Import the statsmodels modules the members use (about 1 CPU-second), e.g. once in a
+    parent process before it forks workers, instead of once in every worker."""
+    import statsmodels.tools.sm_exceptions  # noqa: F401
+    import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+    import statsmodels.tsa.statespace.structural  # noqa: F401
+
+    _threads()
+
+
+def _fit_quietly(fit: Callable[[], Any], name: str) -> Any:
+    """Run a statsmodels fit with one BLAS thread; non-convergence and failures -> ModelFitError."""
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught, _threads().limit(limits=1, user_api="blas"):
+        warnings.simplefilter("always")
+        try:
+            res = fit()
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError,
+                IndexError) as exc:
+            raise ModelFitError(f"{name}: statsmodels fit failed ({type(exc).__name__}: {exc})") from exc
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        raise ModelFitError(f"{name}: maximum likelihood did not converge")
+    retvals = getattr(res, "mle_retvals", None) or {}
+    if retvals.get("converged") is False:
+        raise ModelFitError(f"{name}: maximum likelihood did not converge")
+    if not np.all(np.isfinite(np.asarray(res.params, dtype=float))):
+        raise ModelFitError(f"{name}: non-finite parameters")
+    return res
+
+
+def _interventions(iv: Interventions | None) -> Interventions:
+    return iv if iv is not None else Interventions()
+
+
+def _enough(name: str, min_obs: int, n: int, iv: Interventions) -> None:
+    """Each dummy takes one point's information: ``n - dummies`` must reach ``min_obs``."""
+    if n - iv.n_regressors < min_obs:
+        raise ModelFitError(f"{name}: needs {min_obs} points besides its {iv.n_regressors} "
+                            f"intervention dummies, has {n}")
+
+
+def _psd_sqrt(m: np.ndarray) -> np.ndarray:
+    """A matrix ``L`` with ``L @ L.T == m`` for a symmetric positive semi-definite ``m``."""
+    m = 0.5 * (m + m.T)
+    vals, vecs = np.linalg.eigh(m)
+    return vecs * np.sqrt(np.clip(vals, 0.0, None))[None, :]
+
+
+# -- ETS ------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _FittedETS:
+    result: Any  # statsmodels ETSResults
+    n_obs: int
+    mse: float
+    name: str = "ets_damped"
+    interventions: Interventions = Interventions()
+    estimates: ClassVar[str] = "alpha, beta, phi, initial level and trend, sigma2 (maximum likelihood)"
+
+    def forecast(self, h: int) -> np.ndarray:
+        return np.asarray(self.result.forecast(h), dtype=float)
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        sims = self.result.simulate(h, anchor="end", repetitions=n, rng=rng)
+        return np.asarray(sims, dtype=float).reshape(h, n).T
+
+
+@dataclass(frozen=True)
+class ETSDamped:
+    """Additive damped trend ETS(A,Ad,N) by maximum likelihood, paths from its own simulate."""
+
+    name: str = "ets_damped"
+    min_obs: int = 8
+    source: str = "statsmodels ETSModel(error='add', trend='add', damped_trend=True)"
+    takes: tuple[str, ...] = ("pulse",)
+
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedETS:
+        """Fit by maximum likelihood; pulse years bridged by interpolation (no regressors)."""
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        iv = _interventions(interventions)
+        if iv.step is not None:
+            raise ModelFitError(f"{self.name}: takes no step intervention (no regressors)")
+        y = np.asarray(y, dtype=float)
+        _enough(self.name, self.min_obs, len(y), iv)
+        keep = iv.keep(len(y))
+        z = iv.bridge(y)
+        res = _fit_quietly(lambda: ETSModel(z, error="add", trend="add", damped_trend=True)
+                           .fit(disp=False), self.name)
+        resid = np.asarray(res.resid, dtype=float)[keep]
+        fitted = _FittedETS(res, len(y), float(np.mean(resid ** 2)), self.name, iv)
+        if not np.all(np.isfinite(fitted.forecast(1))):
+            raise ModelFitError(f"{self.name}: non-finite forecast")
+        return fitted
+
+
+# -- linear Gaussian state-space models (UC, SARIMAX) --------------------------------------
+@dataclass(frozen=True, eq=False)
+class _FittedStateSpace:
+    result: Any  # statsmodels MLEResults
+    interventions: Interventions
+    n_obs: int
+    mse: float
+    name: str
+
+    def _exog(self, h: int) -> np.ndarray | None:
+        return self.interventions.future(h) if self.interventions.n_regressors else None
+
+    def forecast(self, h: int) -> np.ndarray:
+        with _threads().limit(limits=1, user_api="blas"):
+            return np.asarray(self.result.forecast(h, exog=self._exog(h)), dtype=float)
+
+    def _matrices(self) -> tuple[np.ndarray, ...]:
+        fr = self.result.filter_results  # its matrices carry a concentrated-out variance
+        return (fr.design[:, :, -1], fr.transition[:, :, -1], fr.selection[:, :, -1],
+                fr.state_cov[:, :, -1], fr.obs_cov[:, :, -1], fr.predicted_state_cov[:, :, -1])
+
+    def shocks(self, h: int, n: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Standard-normal-built draws (x_{T+1} deviation (n, k), e (n, h), u (n, h, r))."""
+        _, _, _, q, obs, p = self._matrices()
+        x1 = rng.standard_normal((n, p.shape[0])) @ _psd_sqrt(p).T
+        e = rng.standard_normal((n, h)) * np.sqrt(max(float(obs[0, 0]), 0.0))
+        u = rng.standard_normal((n, h, q.shape[0])) @ _psd_sqrt(q).T
+        return x1, e, u
+
+    def paths_from(self, mean: np.ndarray, x1: np.ndarray, e: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Paths ``mean_k + Z x_k + e_k``, ``x_{k+1} = T x_k + R u_k`` (shapes as :meth:`shocks`)."""
+        z, tr, r, *_ = self._matrices()
+        h = mean.shape[0]
+        out = np.empty((x1.shape[0], h))
+        x = x1
+        for k in range(h):
+            out[:, k] = mean[k] + x @ z[0] + e[:, k]
+            x = x @ tr.T + u[:, k, :] @ r.T
+        return out
+
+    def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.paths_from(self.forecast(h), *self.shocks(h, n, rng))
+
+
+def _state_space_fit(name: str, make: Callable[[np.ndarray | None], Any], y: np.ndarray,
+                     iv: Interventions) -> _FittedStateSpace:
+    y = np.asarray(y, dtype=float)
+    exog = iv.regressors(len(y)) if iv.n_regressors else None
+    res = _fit_quietly(lambda: make(exog).fit(disp=False, cov_type="none"), name)
+    burn = int(getattr(res, "loglikelihood_burn", 0))
+    keep = iv.keep(len(y))
+    keep[:burn] = False
+    resid = np.asarray(res.resid, dtype=float)[keep]
+    if resid.size == 0 or not np.all(np.isfinite(resid)):
+        raise ModelFitError(f"{name}: no finite one-step residuals to score the fit")
+    fitted = _FittedStateSpace(res, iv, len(y), float(np.mean(resid ** 2)), name)
+    if not np.all(np.isfinite(fitted.forecast(1))):
+        raise ModelFitError(f"{name}: non-finite forecast")
+    return fitted
+
+
+@dataclass(frozen=True)
+class LocalLinearTrend:
+    """Local linear trend unobserved-components model, interventions as exogenous dummies."""
+
+    name: str = "uc_trend"
+    estimates: ClassVar[str] = "variances of the irregular, level and slope; dummies' effects (maximum likelihood)"
+    min_obs: int = 6
+    source: str = "statsmodels UnobservedComponents(level='local linear trend', exog=dummies)"
+    takes: tuple[str, ...] = ("pulse", "step")
+
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedStateSpace:
+        """Fit the three variances (and the dummies' effects) by maximum likelihood."""
+        from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+        iv = _interventions(interventions)
+        _enough(self.name, self.min_obs, len(y), iv)
+        return _state_space_fit(self.name, lambda x: UnobservedComponents(
+            y, level="local linear trend", exog=x), y, iv)
+
+
+@dataclass(frozen=True)
+class ARIMADrift:
+    """ARIMA(p,1,q) with drift (SARIMAX, ``trend="c"``), interventions as exogenous dummies."""
+
+    order: tuple[int, int, int] = (0, 1, 1)
+    name: str = "arima011_drift"
+    estimates: ClassVar[str] = "MA or AR coefficient, drift, dummies' effects, sigma2 (maximum likelihood)"
+    min_obs: int = 6
+    source: str = "statsmodels SARIMAX(order, trend='c', exog=dummies, concentrate_scale=True)"
+    takes: tuple[str, ...] = ("pulse", "step")
+
+    def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedStateSpace:
+        """Fit the ARMA coefficient, the drift and the variance by maximum likelihood."""
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+        iv = _interventions(interventions)
+        _enough(self.name, self.min_obs, len(y), iv)
+        return _state_space_fit(self.name, lambda x: SARIMAX(
+            y, order=self.order, trend="c", exog=x, concentrate_scale=True), y, iv)
+
+
+STATSMODELS_MODELS = {
+    "ets_damped": ETSDamped(),
+    "uc_trend": LocalLinearTrend(),
+    "arima011_drift": ARIMADrift((0, 1, 1), "arima011_drift"),
+    "arima110_drift": ARIMADrift((1, 1, 0), "arima110_drift"),
+}
+"""The statsmodels members, by registry name (merged into :data:`khforecast.models.MODELS`)."""
+
+
+# -- diagnostics (the deep dive) ------------------------------------------------------------
+_DATE = re.compile(r"(Date:\s+)\w{3}, \d{2} \w{3} \d{4}")
+_TIME = re.compile(r"(Time:\s+)\d{2}:\d{2}:\d{2}")
+
+
+def diagnostics(fitted: _FittedETS | _FittedStateSpace) -> dict[str, Any]:
+    """statsmodels' summary of a fitted member and tests of its one-step residuals.
+
+    Returns ``summary`` (the text of ``results.summary()``, the date and time of the fit blanked
+    so that a run's files stay byte-identical), ``n_resid``, ``ljung_box`` (statistic, p-value
+    and lag of ``acorr_ljungbox``: no autocorrelation left), ``jarque_bera`` (statistic,
+    p-value, skew, kurtosis) and ``anderson_darling`` (statistic, p-value of ``normal_ad``):
+    normality. Residuals are standardised one-step errors, diffuse start and pulse years left
+    out. Standard errors in the summary come from ``cov_type="approx"`` at the fitted values.
+    """
+    from statsmodels.stats.diagnostic import acorr_ljungbox, normal_ad
+    from statsmodels.stats.stattools import jarque_bera
+
+    keep = fitted.interventions.keep(fitted.n_obs)
+    with warnings.catch_warnings(), _threads().limit(limits=1, user_api="blas"):
+        warnings.simplefilter("ignore")
+        if isinstance(fitted, _FittedStateSpace):
+            res = fitted.result.model.smooth(fitted.result.params, cov_type="approx")
+            burn = int(res.loglikelihood_burn)
+            keep[:burn] = False
+            e = np.asarray(res.standardized_forecasts_error[0], dtype=float)[keep]
+        else:
+            res = fitted.result
+            raw = np.asarray(res.resid, dtype=float)[keep]
+            e = raw / np.sqrt(np.mean(raw ** 2))
+        lag = max(1, min(3, e.size // 2 - 1))
+        lb = acorr_ljungbox(e, lags=[lag])
+        jb = jarque_bera(e)
+        ad = normal_ad(e) if e.size >= 4 else (np.nan, np.nan)
+        text = res.summary().as_text()
+    text = _TIME.sub(lambda m: m.group(1) + "--:--:--", _DATE.sub(
+        lambda m: m.group(1) + "-" * 16, text))
+    return {"model": fitted.name, "summary": text, "n_resid": int(e.size),
+            "ljung_box": {"lag": lag, "statistic": float(lb["lb_stat"].iloc[0]),
+                          "p_value": float(lb["lb_pvalue"].iloc[0])},
+            "jarque_bera": {"statistic": float(jb[0]), "p_value": float(jb[1]),
+                            "skew": float(jb[2]), "kurtosis": float(jb[3])},
+            "anderson_darling": {"statistic": float(ad[0]), "p_value": float(ad[1])}}

@@ -1,0 +1,134 @@
+"""The statsmodels members draw what statsmodels itself draws, for the same fitted parameters."""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from khforecast.engine.calibration.panels import load_panel_series
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.statespace import STATSMODELS_MODELS, _fit_quietly
+from khforecast.errors import ModelFitError
+
+
+@pytest.fixture(scope="module")
+def labour_force() -> np.ndarray:
+    """Khánh Hòa's labour force 2007-2021 (GSO), on the log scale: a real panel series."""
+    s = [x for x in load_panel_series(["gso:labour_force"]) if x.series_id == "khanh_hoa"][0]
+    assert len(s.values) >= 12
+    return np.log(s.values)
+
+
+def test_ets_paths_are_statsmodels_own_simulate(labour_force):
+    fitted = STATSMODELS_MODELS["ets_damped"].fit(labour_force)
+    res = fitted.result
+    assert res.model.damped_trend and res.model.trend == "add"
+    np.testing.assert_allclose(fitted.forecast(6), res.forecast(6))
+    ours = fitted.simulate(6, 500, np.random.default_rng(3))
+    theirs = res.simulate(6, anchor="end", repetitions=500, rng=np.random.default_rng(3))
+    np.testing.assert_allclose(ours, np.asarray(theirs).T)
+
+
+@pytest.mark.parametrize("name", ["uc_trend", "arima011_drift", "arima110_drift"])
+@pytest.mark.parametrize("iv", [Interventions(), Interventions(pulse=(9, 10), step=5)])
+def test_state_space_paths_match_statsmodels_simulate(labour_force, name, iv):
+    fitted = STATSMODELS_MODELS[name].fit(labour_force, iv)
+    res = fitted.result
+    h = 6
+    mean = fitted.forecast(h)
+    exog = iv.future(h) if iv else None
+    np.testing.assert_allclose(mean, res.forecast(h, exog=exog))
+    rng = np.random.default_rng(11)
+    x1, e, u = fitted.shocks(h, 4, rng)
+    ours = fitted.paths_from(mean, x1, e, u)
+    a_next = res.filter_results.predicted_state[:, -1]
+    for i in range(4):
+        theirs = res.simulate(h, anchor="end", initial_state=a_next + x1[i],
+                              measurement_shocks=e[i][:, None], state_shocks=u[i], exog=exog)
+        np.testing.assert_allclose(ours[i], np.asarray(theirs).ravel(), rtol=1e-9, atol=1e-9)
+    # and the draws have statsmodels' analytic predictive distribution
+    paths = fitted.simulate(h, 20000, np.random.default_rng(5))
+    ci = np.asarray(res.get_forecast(h, exog=exog).conf_int(alpha=0.2))
+    sd = (ci[:, 1] - ci[:, 0]) / (2 * stats.norm.ppf(0.9))
+    np.testing.assert_allclose(np.quantile(paths, [0.1, 0.9], axis=0).T, ci, atol=0.03 * sd.max() + 1e-6)
+
+
+def test_arima_with_drift_projects_a_constant_yearly_change(labour_force):
+    fitted = STATSMODELS_MODELS["arima011_drift"].fit(labour_force)
+    steps = np.diff(fitted.forecast(12))  # an MA(1) forgets its last shock after one year
+    np.testing.assert_allclose(steps, fitted.result.params[0], rtol=1e-6)
+
+
+def test_pulse_dummies_take_the_pulse_out_of_the_projection(labour_force):
+    shocked = labour_force.copy()
+    shocked[[-3, -2]] -= 0.3  # two bad years, then back on the old path
+    iv = Interventions(pulse=(len(shocked) - 3, len(shocked) - 2))
+    for name in ("uc_trend", "arima011_drift"):
+        clean = STATSMODELS_MODELS[name].fit(labour_force).forecast(5)
+        naive = STATSMODELS_MODELS[name].fit(shocked).forecast(5)
+        told = STATSMODELS_MODELS[name].fit(shocked, iv).forecast(5)
+        assert np.abs(told - clean).max() < np.abs(naive - clean).max(), name
+
+
+def test_ets_bridges_pulses_and_declines_a_step(labour_force):
+    shocked = labour_force.copy()
+    shocked[-3] += 0.5
+    iv = Interventions(pulse=(len(shocked) - 3,))
+    told = STATSMODELS_MODELS["ets_damped"].fit(shocked, iv)
+    naive = STATSMODELS_MODELS["ets_damped"].fit(shocked)
+    assert told.mse < naive.mse
+    with pytest.raises(ModelFitError, match="no step"):
+        STATSMODELS_MODELS["ets_damped"].fit(labour_force, Interventions(step=4))
+
+
+def test_too_few_points_for_the_dummies_is_a_fit_error(labour_force):
+    with pytest.raises(ModelFitError, match="besides its 2 intervention dummies"):
+        STATSMODELS_MODELS["uc_trend"].fit(labour_force[:7], Interventions(pulse=(3, 4)))
+
+
+def test_non_convergence_is_a_fit_error():
+    def fit():
+        warnings.warn("did not converge", ConvergenceWarning)
+        return None
+
+    with pytest.raises(ModelFitError, match="did not converge"):
+        _fit_quietly(fit, "uc_trend")
+
+
+def test_diagnostics_are_statsmodels_tests_and_reproducible(labour_force):
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
+    from khforecast.engine.statespace import diagnostics
+
+    fitted = STATSMODELS_MODELS["uc_trend"].fit(labour_force, Interventions(pulse=(13,)))
+    d = diagnostics(fitted)
+    assert d["n_resid"] == len(labour_force) - 2 - 1  # diffuse start and the pulse left out
+    e = fitted.result.standardized_forecasts_error[0][2:]
+    e = np.delete(e, 11)
+    lb = acorr_ljungbox(e, lags=[d["ljung_box"]["lag"]])
+    assert d["ljung_box"]["p_value"] == pytest.approx(float(lb["lb_pvalue"].iloc[0]))
+    assert 0 <= d["jarque_bera"]["p_value"] <= 1
+    assert "Unobserved Components Results" in d["summary"]
+    # the fit's date and time are blanked, so the run's files stay byte-identical
+    assert re.search(r"Date: +-{16}", d["summary"]) and re.search(r"Time: +--:--:--", d["summary"])
+
+
+def test_statsmodels_members_same_seed_same_bytes_any_jobs():
+    from khforecast.engine.forecaster import Forecaster
+    from khforecast.engine.model_choices import ModelChoices, SeriesChoice
+    from khforecast.observations.read import bundled_observations_path, read_observations
+    from khforecast.plan.catalog import load_catalog
+
+    catalog = load_catalog()
+    obs = read_observations(bundled_observations_path(), catalog=catalog)
+    obs = obs[obs["indicator_id"] == "09"]  # 17 years here and for Viet Nam: two series
+    members = ("drift", "theta", *STATSMODELS_MODELS)
+    choices = ModelChoices(default=SeriesChoice(models=members, pulse=(2020, 2021)))
+    frames = [Forecaster(sims=200, seed=5, jobs=jobs, choices=choices).fit(obs, catalog)
+              .simulate(2030).to_frame() for jobs in (1, 2)]
+    assert frames[0].to_csv().encode() == frames[1].to_csv().encode()
+    assert frames[0]["place"].nunique() == 2
