@@ -103,6 +103,8 @@ def _cmd_template(args: argparse.Namespace) -> int:
     # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.records import YEAR_MAX, YEAR_MIN
     from khforecast.observations.template import write_template
+    from khforecast.plan.catalog import load_catalog
+    from khforecast.plan.departments import resolve_department
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
@@ -112,27 +114,49 @@ def _cmd_template(args: argparse.Namespace) -> int:
                           f"{YEAR_MAX}, got {args.start_year}..{args.end_year}")
     if out.exists() and not args.force:
         raise _UsageError(f"{args.out} exists; use --force to overwrite it")
-    write_template(out, start_year=args.start_year, end_year=args.end_year, force=args.force)
-    print(f"wrote {args.out} (years {args.start_year}-{args.end_year}); fill it in, then run "
-          f"`khforecast validate {args.out}`")
+    department = None
+    if args.department is not None:
+        try:
+            department = resolve_department(load_catalog(), args.department)
+        except CatalogError as exc:
+            raise _UsageError(f"--department: {exc}") from None
+    write_template(out, start_year=args.start_year, end_year=args.end_year, force=args.force,
+                   department=department)
+    only = f", only {department}'s indicators and tasks" if department else ""
+    print(f"wrote {args.out} (years {args.start_year}-{args.end_year}{only}); fill it in, then "
+          f"run `khforecast validate {args.out}`")
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.observations.read import check_observations
+    from khforecast.observations.tasks import check_task_reports, is_task_report_file
+    from khforecast.plan.catalog import load_catalog
 
-    frame, problems = check_observations(*args.data, decimal=args.decimal)
+    task_files = [f for f in args.data if is_task_report_file(f)]
+    obs_files = [f for f in args.data if f not in task_files]
+    books = [f for f in obs_files if Path(f).suffix.lower() in (".xlsx", ".xlsm")]
+    frame, problems = check_observations(*obs_files, decimal=args.decimal) if obs_files else (
+        None, [])
+    # task CSVs, and the sheet "Nhiệm vụ" of each workbook when it is there
+    tasks, task_problems = check_task_reports(*task_files, *books, catalog=load_catalog(),
+                                              workbook_sheet_required=False)
+    problems = problems + task_problems
     if any(p.severity == "error" for p in problems):
         raise ObservationError(problems)
     for problem in problems:
         print(str(problem), file=sys.stderr)
-    years = (f"years {frame['year'].min()}-{frame['year'].max()}" if len(frame)
-             else "no years")
+    parts = [f"{len(args.data)} file(s)"]
+    if frame is not None:
+        years = (f"years {frame['year'].min()}-{frame['year'].max()}" if len(frame)
+                 else "no years")
+        parts.append(f"{len(frame)} row(s), {frame['indicator_id'].nunique()} indicator(s), "
+                     f"{frame['place'].nunique()} place(s), {years}")
+    if task_files or len(tasks):
+        parts.append(f"{len(tasks)} task report(s) on {tasks['task_id'].nunique()} task(s)")
     n_warn = len(problems)
-    print(f"valid: {len(args.data)} file(s), {len(frame)} row(s), "
-          f"{frame['indicator_id'].nunique()} indicator(s), {frame['place'].nunique()} "
-          f"place(s), {years}" + (f"; {n_warn} warning(s) on stderr" if n_warn else ""))
+    print("valid: " + ", ".join(parts) + (f"; {n_warn} warning(s) on stderr" if n_warn else ""))
     return 0
 
 
@@ -252,7 +276,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
-                       sims=args.sims, pdf=args.pdf, places=args.places,
+                       sims=args.sims, pdf=args.pdf, tasks=args.tasks or (), places=args.places,
                        executor_kind=args.executor, scheduler=args.scheduler,
                        chunk_size=args.chunk_size)
     if result.failed:
@@ -294,9 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--start-year", type=int, default=2015)
     t.add_argument("--end-year", type=int, default=2030)
     t.add_argument("--force", action="store_true", help="overwrite OUT.xlsx if it exists")
+    t.add_argument("--department", default=None, metavar="NAME",
+                   help="only the indicators and tasks of this current lead department")
     t.set_defaults(func=_cmd_template)
 
-    v = sub.add_parser("validate", help="check observation files (CSV or the Excel template)")
+    v = sub.add_parser("validate", help="check observation or task report files (CSV or the "
+                                        "Excel template)")
     v.add_argument("data", nargs="+", metavar="DATA")
     v.add_argument("--decimal", choices=[".", ","], default=None,
                    help="decimal mark of the numbers (default: '.'; ',' for Vietnamese format)")
@@ -343,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="the batch: forecasts, then every briefing rendered to HTML")
     r.add_argument("--data", nargs="*", default=None, help="observation files (default: bundled)")
+    r.add_argument("--tasks", nargs="*", default=None, metavar="FILE",
+                   help="task progress reports (CSV, or a workbook's sheet 'Nhiệm vụ')")
     r.add_argument("--place", default="khanh_hoa")
     r.add_argument("--out", default="outputs", metavar="DIR", help="parent folder of run folders")
     r.add_argument("--sectors", nargs="*", default=None, help="sectors I..X (default: all)")

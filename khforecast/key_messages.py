@@ -30,6 +30,7 @@ from khforecast.briefing.i18n import (
     format_percent,
     probability_words,
 )
+from khforecast.briefing.kit import _lead
 from khforecast.target_scale import (
     format_value,
     merged_place,
@@ -85,7 +86,6 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "pace.plain": ("Cần {verb} {rate}/năm", "It needs {verb} of {rate} a year"),
     "lead": ("; chủ trì: {lead}.", "; lead: {lead}."),
     "lead.only": ("Chủ trì: {lead}.", "Lead: {lead}."),
-    "successor": ("{lead}, nay là {now}", "{lead}, now {now}"),
     "verb.rise": ("tăng", "a rise"),
     "verb.fall": ("giảm", "a fall"),
     "y2025": ("Mục tiêu năm 2025 ({n} chỉ tiêu): {parts}.",
@@ -161,11 +161,9 @@ def indicator_name(catalog: Any, ind: Any, lang: str) -> str:
 
 
 def lead_label(ind: Any, lang: str) -> str:
-    """The plan's lead agency, with its successor after the 2025 reorganisation when known."""
-    now = getattr(ind, "lead_current", "") or ""
-    if now and now != ind.lead:
-        return _t("successor", lang, lead=ind.lead, now=now)
-    return str(ind.lead)
+    """The lead agency by the one name rule of every page (:func:`khforecast.briefing.kit._lead`:
+    the plan's name, and each lead's own successor only where the body changed in 2025)."""
+    return _lead(ind, lang)
 
 
 def _rate(x: float, ind: Any, lang: str) -> str:

@@ -1,7 +1,8 @@
 """Shared pytest fixtures and the two real batch runs the notebook, briefing and browser tests use.
 
 ``bundled`` runs the CLI on the bundled observations (sector II, the overview, a deep dive and the
-explorer, two scenarios, a sector note holding ``<script>``); ``illustrative`` runs it on the
+explorer, two scenarios, a sector note holding ``<script>``, the task tracker with a task file of
+mixed statuses and the scorecard of Sở Nội vụ); ``illustrative`` runs it on the
 illustrative observations in English with a deliberately broken notebook added, over an
 ``outputs/latest`` that points at an earlier run. Each is built once per pytest session, also
 under xdist (one worker builds, the others wait and reuse it).
@@ -34,6 +35,8 @@ from khforecast.plan.catalog import load_catalog  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 NOTE = '<script>alert("x")</script> & ghi chú'
+#: the task progress file of the bundled run: every status once or more (issue 11)
+TASK_REPORTS = TESTS / "data" / "task_reports_mixed.csv"
 
 
 def shared_run(tmp_path_factory: pytest.TempPathFactory, key: str,
@@ -74,17 +77,17 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 def _build_bundled(folder: Path) -> dict[str, Any]:
     params = write_params(folder, {
         "seed": 7, "sims": 200, "scenarios": ["bau", "accelerate"], "deep_dives": ["02"],
-        "run_date": "2026-06-30", "jobs": 2},
+        "run_date": "2026-06-30", "jobs": 2, "scorecards": ["Sở Nội vụ"]},
         {"II": {"sector": "II", "note": NOTE, "highlight": ["04"]}})
     rc, out, err = run_cli(["run", "--out", str(folder / "outputs"), "--params", str(params),
-                         "--sectors", "II"])
+                         "--sectors", "II", "--tasks", str(TASK_REPORTS)])
     return {"rc": rc, "stdout": out, "stderr": err, "out": str(folder / "outputs"),
             "params": str(params), "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
 
 
 def _build_illustrative(folder: Path) -> dict[str, Any]:
     params = write_params(folder, {
-        "seed": 11, "sims": 200, "scenario_explorer": False,
+        "seed": 11, "sims": 200, "scenario_explorer": False, "scorecards": [],
         "extra_notebooks": [str(TESTS / "notebooks" / "broken.ipynb")]}, {})
     outputs = folder / "outputs"
     (outputs / "earlier-run").mkdir(parents=True)

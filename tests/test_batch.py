@@ -45,7 +45,8 @@ def test_successful_run_exits_0_and_moves_latest(bundled):
     manifest = _manifest(bundled)
     assert manifest["status"] == "ok"
     assert [n["name"] for n in manifest["notebooks"]] == [
-        "overview", "sector_II", "deep_dive_02", "scenario_explorer"]
+        "overview", "sector_II", "deep_dive_02", "scenario_explorer", "task_tracker",
+        "scorecard_so_noi_vu"]
     assert all(n["status"] == "ok" and n["error"] is None for n in manifest["notebooks"])
 
 
@@ -118,7 +119,7 @@ def test_a_failing_notebook_leaves_the_others_done_and_latest_untouched(illustra
     assert by_name["broken"]["status"] == "error"
     assert "fails on purpose" in by_name["broken"]["error"]
     assert {k: v["status"] for k, v in by_name.items() if k != "broken"} == {
-        "overview": "ok", "sector_V": "ok"}
+        "overview": "ok", "sector_V": "ok", "task_tracker": "ok"}
     run = Path(illustrative["run_dir"])
     # the failed notebook is saved with its error, and listed on the index page
     saved = json.loads((run / "notebooks" / "broken.ipynb").read_text(encoding="utf-8"))
@@ -157,10 +158,16 @@ def test_cli_usage_errors_exit_2(tmp_path):
 
 def test_plan_jobs_names_every_notebook_and_rejects_unknown_ids(tmp_path):
     catalog = load_catalog()
-    jobs = plan_jobs(BatchParams(deep_dives=("33",)), catalog, tmp_path, lang="en",
-                     sectors=["I", "X"])
+    jobs = plan_jobs(BatchParams(deep_dives=("33",), scorecards=("so_y_te", "Sở Nội vụ")),
+                     catalog, tmp_path, lang="en", sectors=["I", "X"])
     assert [j.name for j in jobs] == ["overview", "sector_I", "sector_X", "deep_dive_33",
-                                      "scenario_explorer"]
+                                      "scenario_explorer", "task_tracker", "scorecard_so_y_te",
+                                      "scorecard_so_noi_vu"]
+    assert jobs[-1].parameters["department"] == "Sở Nội vụ"
+    every = plan_jobs(BatchParams(), catalog, tmp_path, sectors=["I"])
+    assert sum(j.name.startswith("scorecard_") for j in every) == 14  # scorecards: all
+    with pytest.raises(ParamsError, match="'scorecards': expected current lead departments"):
+        plan_jobs(BatchParams(scorecards=("Sở Ma",)), catalog, tmp_path)
     assert all(j.parameters["lang"] == "en" and j.parameters["run_dir"] == str(tmp_path)
                for j in jobs)
     assert all(j.template.is_file() for j in jobs)
@@ -197,7 +204,7 @@ def test_repository_params_equal_the_builtin_defaults():
     defaults = BatchParams()
     for name in ("seed", "sims", "thresholds", "scenarios", "jobs", "kernel_start_timeout",
                  "cell_timeout", "run_date", "deep_dives", "scenario_explorer",
-                 "extra_notebooks"):
+                 "extra_notebooks", "task_tracker", "scorecards"):
         assert getattr(repo, name) == getattr(defaults, name), name
     assert sorted(repo.sectors) == sorted(["I", "II", "III", "IV", "V", "VI", "VII", "VIII",
                                            "IX", "X"])

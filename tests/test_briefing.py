@@ -68,10 +68,8 @@ def test_outlook_lists_every_indicator_of_the_sector_with_its_lead(run):
     ids = re.findall(r"<tr><td>([\d.a-z_]+)</td>", page)
     assert ids == [i.id for i in run.catalog.in_sector("II")
                    if i.id in set(_rows(run)["indicator_id"])]
-    lead = run.catalog.get("02")
-    assert html.escape(lead.lead) in page
-    if lead.lead_current and lead.lead_current != lead.lead:
-        assert html.escape(f"now {lead.lead_current}") in page
+    assert html.escape("Sở LĐTB&XH (now Sở Nội vụ)") in page  # changed in 2025
+    assert "now Cục Thống kê" not in page and "(now Thống kê tỉnh Khánh Hòa)" in page
 
 
 def test_look_back_gives_a_nowcast_where_2025_is_not_published(run):
@@ -81,30 +79,38 @@ def test_look_back_gives_a_nowcast_where_2025_is_not_published(run):
     assert "not yet published; probability it was met" in page
 
 
-def test_agencies_at_risk_flag_past_due_tasks_as_of_the_run_date(run):
+def test_agencies_at_risk_show_reported_task_status_never_a_guessed_past_due(run):
     page = briefing.agencies_at_risk(run, "II", "en")
     risky = _rows(run)
     risky = risky[risky["status"].isin(("at_risk", "off_track"))
                   & risky["indicator_id"].isin({i.id for i in run.catalog.in_sector("II")})]
     assert len(risky), "sector II has indicators at risk in the bundled data"
-    leads = {lead for i in risky["indicator_id"] for lead in run.catalog.get(i).leads}
-    tasks = []
-    for lead in leads:
-        try:
-            tasks += run.catalog.tasks_for(agency=lead)
-        except KhforecastError:
-            continue
-    assert page.count('class="kh-past-due"') == sum(t.is_past_due(run.as_of) for t in tasks)
-    assert "as of 2026-06-30" in page
+    assert "Sở Nội vụ" in page  # the department that leads 02 now
+    # each task shows what its report said (the run's task file), overdue only where the
+    # status table says so: never "past due" from the year alone
+    status = pd.read_csv(run.path / "task_status.csv", dtype=str, keep_default_na=False)
+    own = status[status["lead_current"] == "Sở Nội vụ"].set_index("task_id")
+    shown = re.findall(r'<tr><td>([IVX]+\.\d+)</td>(.*?)</tr>', page)
+    assert {tid for tid, _ in shown} == set(own.index)
+    for tid, cells in shown:
+        assert ("kh-task-overdue" in cells) == (own.at[tid, "state"] == "overdue"), tid
+    assert sum("kh-task-overdue" in c for _, c in shown) == 1  # V.13 only
+    assert "Implementation period in the plan: 2025" in page
 
 
-def test_data_gaps_are_counted_honestly(run):
+def test_nothing_assessable_is_said_so(run):
+    page = briefing.agencies_at_risk(run, "V", "vi")
+    assert "Chưa đánh giá được" in page and "Không có chỉ tiêu nào có nguy cơ" not in page
+
+
+def test_data_gaps_are_the_data_request_list(run):
     ids = {i.id for i in run.catalog.in_sector("IV")}
     rows = _rows(run)[lambda d: d["indicator_id"].isin(ids)]
-    gaps = rows["status"].isin(("no_data", "insufficient_data")).sum()
+    gaps = rows[rows["status"].isin(("no_data", "insufficient_data"))]
     page = briefing.data_gaps(run, "IV", "en")
-    assert (f"{gaps} of the sector's {len(rows)} indicators have no public provincial data"
-            in html.unescape(page))
+    assert f"{len(gaps)} indicator(s) lack the data to be assessed" in html.unescape(page)
+    assert page.count("<tr><td>") == len(gaps)
+    assert "Provincial Social Security" in page and "monthly" in page
 
 
 def test_user_supplied_text_is_escaped(bundled, tmp_path):

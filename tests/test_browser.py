@@ -118,15 +118,17 @@ def chromium(tmp_path_factory: pytest.TempPathFactory):
     browser.close()
 
 
-def _open(browser: _Chromium, page: Path, shot: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Load ``page``; return its console/log errors and its images; save a screenshot."""
+def _open(browser: _Chromium, page: Path, shot: Path, probe: str = _IMAGES_JS
+          ) -> tuple[list[str], Any]:
+    """Load ``page``; return its console/log errors and what ``probe`` (JS giving JSON) finds,
+    by default its images; save a screenshot."""
     target = browser.send("Target.createTarget", url="about:blank")["targetId"]
     session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
     for domain in ("Page", "Runtime", "Log"):
         browser.send(f"{domain}.enable", session)
     browser.send("Page.navigate", session, url=page.as_uri())
     browser.wait_for("Page.loadEventFired", session)
-    images = json.loads(browser.send("Runtime.evaluate", session, expression=_IMAGES_JS,
+    images = json.loads(browser.send("Runtime.evaluate", session, expression=probe,
                                      returnByValue=True)["result"]["value"])
     data = browser.send("Page.captureScreenshot", session, format="png")["data"]
     shot.write_bytes(base64.b64decode(data))
@@ -162,6 +164,46 @@ def test_pages_load_without_errors_and_every_image_decodes(chromium, request, tm
     if name in ("sector_II", "overview", "national_overview"):
         assert images, "the briefing shows charts"
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+_TASKS_JS = """JSON.stringify({
+  rows: document.querySelectorAll("table.kh-tasks tbody tr").length,
+  states: Array.from(document.querySelectorAll("span.kh-task")).map(
+    s => s.className.replace("kh-task kh-task-", "")),
+  colours: Object.fromEntries(Array.from(document.querySelectorAll("span.kh-task")).map(
+    s => [s.className.replace("kh-task kh-task-", ""), getComputedStyle(s).backgroundColor]))})"""
+
+
+def test_task_tracker_shows_exactly_the_reported_statuses(chromium, bundled, tmp_path):
+    """The tracker of a run with a mixed task file, in a real browser: every task once, the
+    reported statuses exactly, overdue (red) only where a late report says not completed."""
+    page = Path(bundled["run_dir"]) / "html" / "task_tracker.html"
+    shot = tmp_path / "task_tracker.png"
+    errors, found = _open(chromium, page, shot, _TASKS_JS)
+    print(f"screenshot: {shot}")
+    assert errors == [], errors
+    assert found["rows"] == 69
+    counts = {s: found["states"].count(s) for s in set(found["states"])}
+    assert counts == {"no_report": 63, "completed": 1, "in_progress": 2, "not_started": 1,
+                      "completed_late": 1, "suspended": 1, "overdue": 3}
+    assert found["colours"]["no_report"] == "rgb(238, 238, 238)"  # neutral grey
+    assert found["colours"]["overdue"] == "rgb(178, 24, 43)"  # red, for overdue only
+
+
+def test_tracker_without_reports_has_no_red_and_a_scorecard_loads(chromium, bundled,
+                                                                  illustrative, tmp_path):
+    page = Path(illustrative["run_dir"]) / "html" / "task_tracker.html"
+    errors, found = _open(chromium, page, tmp_path / "tracker-no-reports.png", _TASKS_JS)
+    assert errors == [] and found["rows"] == 69
+    assert set(found["states"]) == {"no_report"}
+    card = Path(bundled["run_dir"]) / "html" / "scorecard_so_noi_vu.html"
+    shot = tmp_path / "scorecard.png"
+    errors, found = _open(chromium, card, shot, _TASKS_JS)
+    print(f"screenshot: {shot}")
+    assert errors == [], errors
+    assert found["rows"] == 12  # the tasks Sở Nội vụ leads now
+    assert "overdue" in found["states"] and "completed" in found["states"]
+    assert shot.stat().st_size > 10_000
 
 
 def test_print_pdf_writes_a_pdf_beside_the_page(bundled, tmp_path):

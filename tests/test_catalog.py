@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 from importlib import resources
 
 import pytest
@@ -284,14 +283,6 @@ def test_tasks_are_transcribed_from_the_plan(cat, plan_lines):
 def test_task_due(cat, tid, due_year, due_text):
     t = next(t for t in cat.tasks if t.id == tid)
     assert (t.due_year, t.due_text) == (due_year, due_text)
-
-
-def test_is_past_due(cat):
-    t25 = next(t for t in cat.tasks if t.id == "I.1")
-    assert not t25.is_past_due(date(2025, 12, 31))
-    assert t25.is_past_due(date(2026, 1, 1))
-    cond = next(t for t in cat.tasks if t.id == "V.5")
-    assert not cond.is_past_due(date(2099, 1, 1))
 
 
 def test_tasks_for_agency_and_sector(cat):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from khforecast.data_requests import data_requests
-from khforecast.data_sources import source_of
-from khforecast.departments import (
+from khforecast.assess.data_requests import data_requests
+from khforecast.plan.data_sources import source_of
+from khforecast.plan.departments import (
     current_departments,
     department_items,
     department_slug,
@@ -19,8 +19,8 @@ from khforecast.departments import (
 )
 from khforecast.errors import CatalogError
 from khforecast.plan.catalog import load_catalog
-from khforecast.task_reports import read_task_reports
-from khforecast.task_status import TASK_STATES, state_counts, task_status_frame
+from khforecast.observations.tasks import read_task_reports
+from khforecast.assess.tasks import TASK_STATES, state_counts, task_status_frame
 
 DATA = Path(__file__).parent / "data"
 

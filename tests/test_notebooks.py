@@ -23,7 +23,8 @@ from khforecast.briefing.render import network_references
 from khforecast.plan.catalog import load_catalog
 
 REPO = TESTS.parent
-TEMPLATES = ("sector_briefing", "overview", "indicator_deep_dive", "scenario_explorer")
+TEMPLATES = ("sector_briefing", "overview", "indicator_deep_dive", "scenario_explorer",
+             "task_tracker", "department_scorecard")
 
 
 def _manifest(run: dict[str, Any]) -> dict[str, Any]:

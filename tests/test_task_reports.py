@@ -9,7 +9,7 @@ import pytest
 
 from khforecast.errors import ObservationError, TaskReportError
 from khforecast.plan.catalog import load_catalog
-from khforecast.task_reports import (
+from khforecast.observations.tasks import (
     TASK_REPORT_COLUMNS,
     TASK_STATUS_LABELS,
     TASK_STATUSES,
@@ -124,3 +124,54 @@ def test_bundled_example_is_labelled_illustrative(cat) -> None:
     frame = read_task_reports(example_task_reports_path(), catalog=cat)
     assert set(frame["reported_by"]) == {"illustrative"}
     assert frame["evidence"].str.startswith("ILLUSTRATIVE").all()
+
+
+# --------------------------------------------------------------------------------------------
+# the commands: validate, template --department
+# --------------------------------------------------------------------------------------------
+def test_validate_accepts_task_files_and_locates_each_problem(capsys) -> None:
+    from khforecast.cli import main
+
+    assert main(["validate", str(DATA / "task_reports_mixed.csv")]) == 0
+    assert "6 task report(s) on 6 task(s)" in capsys.readouterr().out
+    assert main(["validate", str(DATA / "bad_task_reports.csv"),
+                 str(DATA / "good_observations.csv")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len([e for e in err if "bad_task_reports.csv row" in e]) == 6
+    assert err[-1] == "khforecast: 6 problem(s) found; nothing was written"
+
+
+def test_template_for_one_department_holds_only_its_rows_and_tasks(tmp_path: Path, cat) -> None:
+    from khforecast.cli import main
+    from khforecast.plan.departments import department_items
+
+    out = tmp_path / "noi_vu.xlsx"
+    assert main(["template", str(out), "--department", "so_noi_vu"]) == 0
+    wb = openpyxl.load_workbook(out, read_only=True)
+    ids = [r[0] for r in wb["Dữ liệu"].iter_rows(min_row=2, values_only=True) if r[0]]
+    tasks = [r[0] for r in wb[TASKS_SHEET].iter_rows(min_row=2, values_only=True) if r[0]]
+    inds, own = department_items(cat, "Sở Nội vụ")
+    assert ids == [i.id for i in inds] and tasks == [t.id for t in own]
+    assert "36" in ids and "V.13" in tasks and "57" not in ids
+    header = next(wb[TASKS_SHEET].iter_rows(max_row=1, values_only=True))
+    assert header[:2] == ("task_id", "Nhiệm vụ / Task")
+    wb.close()
+    # the empty template validates (rows with only a task id are "no report")
+    assert main(["validate", str(out)]) == 0
+    assert main(["template", str(tmp_path / "x.xlsx"), "--department", "Sở Ma"]) == 2
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_full_template_has_every_task(tmp_path: Path, cat) -> None:
+    from khforecast.observations.template import write_template
+
+    out = write_template(tmp_path / "all.xlsx", cat)
+    wb = openpyxl.load_workbook(out, read_only=True)
+    rows = list(wb[TASKS_SHEET].iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in rows if r[0]] == [t.id for t in cat.tasks]
+    period = {r[0]: r[3] for r in rows if r[0]}
+    assert period["I.1"] == "2025"
+    lead = {r[0]: r[2] for r in rows if r[0]}
+    assert lead["V.13"] == "Sở Lao động - Thương binh và Xã hội (nay là Sở Nội vụ)"
+    assert lead["I.2"] == "Sở Tư pháp"
+    wb.close()

@@ -36,7 +36,7 @@ def _row_of(ws, indicator_id: str) -> int:
 
 def test_layout_one_row_per_indicator(template: Path) -> None:
     wb = openpyxl.load_workbook(template)
-    assert wb.sheetnames == [DATA_SHEET, SOURCES_SHEET, INSTRUCTIONS_SHEET]
+    assert wb.sheetnames == [DATA_SHEET, SOURCES_SHEET, "Nhiệm vụ", INSTRUCTIONS_SHEET]
     ws = wb[DATA_SHEET]
     header = [c.value for c in ws[1]]
     assert tuple(header[:N_REF]) == REFERENCE_HEADERS

@@ -37,8 +37,9 @@ def _new_run_id() -> str:
 
 
 def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJob],
-            scenarios: Path | None, models: str = "") -> list[dict[str, str]]:
-    files = [("data", p) for p in data]
+            scenarios: Path | None, models: str = "", tasks: Sequence[Path] = ()
+            ) -> list[dict[str, str]]:
+    files = [("data", p) for p in data] + [("tasks", p) for p in tasks]
     if params.source:
         src = Path(params.source)
         files.append(("params", src))

@@ -16,8 +16,9 @@ from typing import Any
 from khforecast.batch.params import BatchParams
 from khforecast.briefing.i18n import t
 from khforecast.briefing.render import render_html
-from khforecast.errors import ParamsError
+from khforecast.errors import CatalogError, ParamsError
 from khforecast.plan.catalog import SECTORS, Catalog
+from khforecast.plan.departments import current_departments, department_slug, resolve_department
 
 __all__ = [
     "KERNEL_ARGS",
@@ -58,7 +59,8 @@ def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str
               sectors: Sequence[str] | None = None,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
               national: bool = False) -> list[NotebookJob]:
-    """The notebooks of a run: each sector's briefing, the overview, deep dives, the explorer.
+    """The notebooks of a run: each sector's briefing, the overview, deep dives, the explorer,
+    the task tracker and one scorecard per current lead department (``scorecards``).
 
     ``extra_notebooks`` are run too, given ``run_dir`` and ``lang`` as parameters. ``national``
     (a multi-place run) adds the national overview of every place.
@@ -66,7 +68,8 @@ def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str
     Raises
     ------
     ParamsError
-        When a sector is not one of I..X or a deep-dive id is not in the catalog.
+        When a sector is not one of I..X, a deep-dive id is not in the catalog or a scorecard
+        names no current lead department.
     """
     src = notebooks_dir()
     common = {"lang": lang, "run_dir": str(run_dir)}
@@ -96,6 +99,13 @@ def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str
     if params.scenario_explorer:
         jobs.append(NotebookJob("scenario_explorer", src / "scenario_explorer.ipynb",
                                 {"interactive": False, **common}, t("h.scenario_explorer", lang)))
+    if params.task_tracker:
+        jobs.append(NotebookJob("task_tracker", src / "task_tracker.ipynb", dict(common),
+                                t("h.task_tracker", lang)))
+    for dept in _scorecard_departments(params, catalog):
+        jobs.append(NotebookJob(f"scorecard_{department_slug(dept)}",
+                                src / "department_scorecard.ipynb",
+                                {"department": dept, **common}, t("h.scorecard", lang, name=dept)))
     for extra in extra_notebooks:
         path = Path(extra)
         jobs.append(NotebookJob(path.stem, path, dict(common), path.stem))
@@ -104,6 +114,21 @@ def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str
     if dup:
         raise ParamsError(f"two notebooks of the run would be named {min(dup)!r}")
     return jobs
+
+
+def _scorecard_departments(params: BatchParams, catalog: Catalog) -> list[str]:
+    """The current lead departments that get a scorecard (``scorecards: all``: every one)."""
+    if params.scorecards == ("all",):
+        return current_departments(catalog)
+    out = []
+    for name in params.scorecards:
+        try:
+            out.append(resolve_department(catalog, name))
+        except CatalogError:
+            raise ParamsError(f"{params.source or 'params'}, key 'scorecards': expected current "
+                              f"lead departments ({'; '.join(current_departments(catalog))}) or "
+                              f"all, found {name!r}") from None
+    return list(dict.fromkeys(out))
 
 
 def _is_dead_kernel(exc: BaseException) -> bool:

@@ -57,10 +57,12 @@ class BatchParams:
     jobs: int | None = None  # parallel notebooks; None = number of cores
     kernel_start_timeout: int = 120  # seconds; papermill's default is 60
     cell_timeout: int = 600  # seconds per cell
-    run_date: _dt.date | None = None  # "as of" date for past-due tasks; None = today (UTC)
+    run_date: _dt.date | None = None  # the run's "as of" date (task reports after it unused)
     deep_dives: tuple[str, ...] = ()  # indicator ids that get a deep-dive notebook
     scenario_explorer: bool = True  # also render the scenario comparison notebook
     extra_notebooks: tuple[str, ...] = ()  # your own notebooks, run with run_dir and lang
+    task_tracker: bool = True  # render the tracker of the Appendix II tasks
+    scorecards: tuple[str, ...] = ("all",)  # current lead departments with a scorecard; all
     sectors: Mapping[str, SectorParams] = field(default_factory=dict)
     source: str = ""  # the batch.yaml read, or "" for the defaults
 
@@ -141,7 +143,9 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
                                "file)", name)
                 found.append(str(nb.resolve()))
             out[key] = tuple(found)
-        elif key == "scenario_explorer":
+        elif key == "scorecards":
+            out[key] = ("all",) if v == "all" else _str_list(path, key, v)
+        elif key in ("scenario_explorer", "task_tracker"):
             if not isinstance(v, bool):
                 raise _bad(path, key, "true or false", v)
             out[key] = v

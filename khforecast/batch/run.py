@@ -38,6 +38,7 @@ from khforecast.batch.multiplace import RunSpec, add_places_to_run, merge_source
 from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import BatchParams, load_params, scenarios_file
+from khforecast.batch.tasks import read_run_task_reports, write_task_files
 from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.engine.executor import open_executor
@@ -98,6 +99,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
               params: str | os.PathLike[str] | BatchParams | None = None,
               seed: int | None = None, sims: int | None = None, pdf: bool = False,
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
+              tasks: Sequence[str | os.PathLike[str]] = (),
               progress: bool = True, log: Callable[[str], None] | None = None,
               executor: Executor | None = None, places: str | Sequence[str] | None = None,
               executor_kind: str = "processes", scheduler: str | None = None,
@@ -126,6 +128,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Also print every page to PDF with headless Chromium (a message if it is missing).
     extra_notebooks
         More notebooks to run in the batch (given ``run_dir`` and ``lang``).
+    tasks
+        Task progress report files (CSV, or workbooks with the sheet "Nhiệm vụ"); workbooks
+        among ``data`` are read for that sheet too (:mod:`khforecast.batch.tasks`).
     progress
         Show a tqdm progress bar on stderr.
     log
@@ -148,9 +153,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
 
     Raises
     ------
-    ObservationError, ParamsError, PlacesError, ExecutorError
-        Before anything is written, when the data, params or places have problems or the
-        dask scheduler cannot be reached.
+    ObservationError, TaskReportError, ParamsError, PlacesError, ExecutorError
+        Before anything is written, when the data, task reports, params or places have
+        problems or the dask scheduler cannot be reached.
     """
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
@@ -164,6 +169,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     observations = read_observations(*data_paths, catalog=catalog)
     choices = load_model_choices(default_models_path(bp.source or None))
     check_choices(choices, catalog, observations, place=place)
+    reports, task_paths = read_run_task_reports(catalog, tasks, data_paths if data else ())
     out_dir = Path(out).resolve()
     scenarios_path = scenarios_file(bp)
     run_dir = (out_dir / _new_run_id()).resolve()
@@ -183,7 +189,8 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "as_of": bp.as_of().isoformat(), "place": place, "lang": lang,
         "sectors": list(sectors) if sectors else list(SECTORS), "seed": bp.seed,
         "params": bp.to_dict(), "jobs": n_jobs, "versions": _versions(),
-        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source),
+        "inputs": _inputs(data_paths, bp, job_list, scenarios_path, choices.source,
+                          task_paths),
         "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
@@ -201,6 +208,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
             if multi is not None:
                 manifest["compute"]["places"] = _compute_places(
                     multi, run_dir, observations, bp, scenarios_path, chunk_size)
+        manifest["tasks"] = write_task_files(run_dir, catalog, reports, bp.as_of())
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
         manifest["error"] = f"forecasting failed: {type(exc).__name__}: {exc}"

@@ -8,7 +8,8 @@ Nothing here fits a model: every number comes from the run's ``assessment.csv``,
 
 The notebooks use this package's names (``from khforecast import briefing``); each lives in one module:
 :mod:`.rundir` (the run folder), :mod:`.kit` (the HTML kit), :mod:`.sector`, :mod:`.overview`,
-:mod:`.deep_dive`, :mod:`.explorer` (one per notebook).
+:mod:`.deep_dive`, :mod:`.explorer`, :mod:`.tasks` (the task tracker, scorecards, agencies at risk
+and data requests), one per notebook.
 """
 from __future__ import annotations
 
@@ -57,8 +58,6 @@ from khforecast.briefing.rundir import (
     load_run,
 )
 from khforecast.briefing.sector import (
-    agencies_at_risk,
-    data_gaps,
     fan_charts,
     headline,
     headline_counts,
@@ -68,6 +67,7 @@ from khforecast.briefing.sector import (
     required_change,
     sector_title,
 )
+from khforecast.briefing.tasks import agencies_at_risk, data_gaps
 
 __all__ = [
     "compared_places",

@@ -207,7 +207,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.agency": ("Cơ quan", "Agency"),
     "col.indicators_at_risk": ("Chỉ tiêu có nguy cơ", "Indicators at risk"),
     "col.task": ("Nhiệm vụ (Phụ lục II)", "Task (Appendix II)"),
-    "col.due": ("Thời hạn", "Due"),
     "col.model": ("Mô hình", "Model"),
     "col.scenario": ("Kịch bản", "Scenario"),
     "col.median": ("Trung vị", "Median"),
@@ -263,15 +262,85 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "No quantitative indicator of this sector has data to chart."),
     "msg.no_risk": ("Không có chỉ tiêu nào có nguy cơ hoặc chệch hướng.",
                     "No indicator is at risk or off track."),
-    "msg.gaps": (("{n} trên {total} chỉ tiêu của lĩnh vực chưa có số liệu công khai cấp tỉnh. "
-                 "Khả năng đạt mục tiêu của các chỉ tiêu này chưa thể đánh giá."),
-                 ("{n} of the sector's {total} indicators have no public provincial data. "
-                 "Whether they will meet their targets cannot be assessed.")),
     "msg.gaps_overview": ("{n} trên {total} chỉ tiêu chưa có số liệu công khai cấp tỉnh.",
                           "{n} of {total} indicators have no public provincial data."),
-    "msg.past_due": ("quá hạn", "past due"),
-    "msg.as_of": ("tính đến ngày {date}", "as of {date}"),
+    "msg.past_due": ("quá hạn", "overdue"),
     "msg.successor": ("nay là {name}", "now {name}"),
+    # ---- tasks, departments and data requests (issue 11) ----
+    "task.no_report": ("chưa có báo cáo", "no report yet"),
+    "task.period": ("Thời gian thực hiện theo KH: {period}", "Implementation period in the plan: {period}"),
+    "task.reported": ("báo cáo ngày {date}", "reported {date}"),
+    "task.stale": ("báo cáo lập trước khi hết thời gian thực hiện",
+                   "reported before the period ended"),
+    "h.task_tracker": ("Theo dõi thực hiện nhiệm vụ (Phụ lục II)", "Task tracker (Appendix II)"),
+    "h.task_counts": ("Tình trạng các nhiệm vụ", "Where the tasks stand"),
+    "h.task_by_department": ("Theo cơ quan chủ trì hiện nay", "By current lead department"),
+    "h.task_list": ("Danh sách nhiệm vụ", "Every task"),
+    "h.scorecard": ("Bảng theo dõi: {name}", "Scorecard: {name}"),
+    "h.scorecard_indicators": ("Các chỉ tiêu do cơ quan chủ trì", "The indicators it leads"),
+    "h.scorecard_tasks": ("Các nhiệm vụ do cơ quan chủ trì", "The tasks it leads"),
+    "h.data_requests": ("Số liệu cần cung cấp", "Data to send"),
+    "col.period": ("Thời gian thực hiện theo KH", "Implementation period (plan)"),
+    "col.reported_status": ("Tình trạng theo báo cáo", "Reported status"),
+    "col.report": ("Báo cáo", "Report"),
+    "col.department": ("Cơ quan chủ trì hiện nay", "Current lead department"),
+    "col.n_tasks": ("Số nhiệm vụ", "Tasks"),
+    "col.change_needed": ("Thay đổi cần mỗi năm (đã đạt mỗi năm)",
+                          "Change needed per year (historical)"),
+    "col.source_expected": ("Nguồn thường công bố", "Usual source"),
+    "col.publisher": ("Cơ quan công bố", "Published by"),
+    "col.frequency": ("Tần suất", "Frequency"),
+    "col.responsible": ("Cơ quan chịu trách nhiệm", "Responsible department"),
+    "col.what_to_send": ("Cần gửi", "What to send"),
+    "freq.monthly": ("hằng tháng", "monthly"),
+    "freq.quarterly": ("hằng quý", "quarterly"),
+    "freq.yearly": ("hằng năm", "yearly"),
+    "freq.biennial": ("2 năm một lần", "every two years"),
+    "freq.irregular": ("không định kỳ", "irregular"),
+    "freq.none": ("chưa có", "none"),
+    "kind.survey": ("điều tra, khảo sát", "survey"),
+    "kind.administrative": ("báo cáo hành chính", "administrative report"),
+    "kind.estimate": ("ước tính", "estimate"),
+    "kind.none": ("chưa có nguồn", "no source yet"),
+    "msg.send_level": ("Giá trị từng năm {years} ({unit}), kèm nguồn và tình trạng số liệu",
+                       "The value of each year {years} ({unit}), with its source and status"),
+    "msg.send_flow": ("Số phát sinh trong từng năm {years} ({unit}), kèm nguồn và tình trạng số liệu",
+                      "The yearly flow of each year {years} ({unit}), with its source and status"),
+    "msg.send_more": ("; cần thêm ít nhất {n} năm để dự báo", "; at least {n} more year(s) are needed for a forecast"),
+    "msg.requests": (("{n} chỉ tiêu chưa đủ số liệu để đánh giá. Với mỗi chỉ tiêu: nguồn thường "
+                      "công bố, cơ quan chịu trách nhiệm và số liệu cần gửi."),
+                     ("{n} indicator(s) lack the data to be assessed. For each: the source that "
+                      "usually publishes it, the department responsible and what to send.")),
+    "msg.no_requests": ("Mọi chỉ tiêu đều đủ số liệu để đánh giá.",
+                        "Every indicator has the data to be assessed."),
+    "msg.sources_reading": (("Nguồn và tần suất là nhận định của nhóm (data_sources.yaml), cần "
+                             "xác nhận với cơ quan công bố."),
+                            ("Sources and frequencies are the team's reading (data_sources.yaml): "
+                             "confirm them with the publisher.")),
+    "msg.not_assessable": ("Chưa đánh giá được: không chỉ tiêu nào có đủ số liệu để đánh giá.",
+                           "Cannot be assessed yet: no indicator has the data to be assessed."),
+    "msg.tasks_reports": ("{n} báo cáo tiến độ ({files}), tính đến ngày {date}.",
+                          "{n} progress report(s) ({files}), as of {date}."),
+    "msg.tasks_no_reports": (("Lần chạy này không có tệp báo cáo tiến độ nhiệm vụ (khforecast run "
+                              "--tasks TỆP): mọi nhiệm vụ hiện “chưa có báo cáo”. Thời gian thực "
+                              "hiện là thời gian theo Kế hoạch, không phải kết quả thực hiện."),
+                             ("This run has no task progress file (khforecast run --tasks FILE): "
+                              "every task shows “no report yet”. The implementation period is "
+                              "the plan's, not a result.")),
+    "msg.tasks_rule": (("“Quá hạn” chỉ được ghi khi một báo cáo lập sau khi hết thời gian thực "
+                        "hiện cho biết nhiệm vụ chưa hoàn thành."),
+                       ("“Overdue” is shown only when a report made after the period ended says "
+                        "the task is not completed.")),
+    "msg.tasks_illustrative": (("MINH HỌA: các báo cáo tiến độ nhiệm vụ của lần chạy này là dữ "
+                                "liệu minh họa, không phải báo cáo thật."),
+                               ("ILLUSTRATIVE: this run's task progress reports are made up, not "
+                                "real reports.")),
+    "msg.no_dept_indicators": ("Cơ quan không chủ trì chỉ tiêu nào của Phụ lục I.",
+                               "The department leads no indicator of Appendix I."),
+    "msg.no_dept_tasks": ("Cơ quan không chủ trì nhiệm vụ nào của Phụ lục II.",
+                          "The department leads no task of Appendix II."),
+    "msg.dept_leads": ("Chủ trì {n_ind} chỉ tiêu và {n_tasks} nhiệm vụ của Kế hoạch.",
+                       "Leads {n_ind} indicator(s) and {n_tasks} task(s) of the plan."),
     "msg.method": (
         ("Mỗi chỉ tiêu được dự báo bằng {sims} đường mô phỏng từ các mô hình chuỗi thời gian "
         "(kịch bản {scenario}, hạt giống ngẫu nhiên {seed}). Khả năng đạt là tỷ lệ các đường "

@@ -21,8 +21,8 @@ from khforecast.briefing.i18n import (
     t,
 )
 from khforecast.briefing.rundir import Run
-from khforecast.errors import KhforecastError
-from khforecast.plan.catalog import Indicator
+from khforecast.plan.catalog import Indicator, Task, load_catalog
+from khforecast.plan.departments import lead_text, leads_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
@@ -83,30 +83,11 @@ def _sector_name(run: Run, sector: str, lang: str) -> str:
     return s.name_vi if lang == "vi" else (s.name_en or s.name_vi)
 
 
-def _lead(ind: Indicator, lang: str) -> str:
-    """The plan's lead agency, plus its successor after the 2025 mergers when the catalog has one."""
-    successor = getattr(ind, "lead_current", "") or ""
-    if successor and successor != ind.lead:
-        return f"{ind.lead} ({t('msg.successor', lang, name=successor)})"
-    return ind.lead
-
-
-def _agency_label(run: Run, name: str, lang: str) -> str:
-    """An agency as the plan names it, plus its current successor(s) when known."""
-    try:
-        agency = run.catalog.agency(name)
-    except KhforecastError:
-        return name
-    now = "; ".join(dict.fromkeys(v for v in agency.successors.values() if v and v != name))
-    return f"{name} ({t('msg.successor', lang, name=now)})" if now else name
-
-
-def _tasks_of(run: Run, agency: str) -> list[Any]:
-    """Appendix II tasks led by ``agency`` (any of its spellings); none if it is unknown."""
-    try:
-        return run.catalog.tasks_for(agency=agency)
-    except KhforecastError:
-        return []
+def _lead(item: Indicator | Task, lang: str) -> str:
+    """The one name rule for a row's or task's lead: the plan's name, and "now X" only for a
+    body that changed in 2025, each lead followed by its own successor."""
+    return lead_text(leads_of(load_catalog(), item),
+                     lambda name: t("msg.successor", lang, name=name))
 
 
 def _rows(run: Run, *, year: int, scenario: str | None = None,

@@ -22,7 +22,6 @@ from khforecast.briefing.i18n import (
 )
 from khforecast.briefing.kit import (
     Snippet,
-    _agency_label,
     _banner,
     _decimals,
     _e,
@@ -37,14 +36,11 @@ from khforecast.briefing.kit import (
     _sector_name,
     _status,
     _table,
-    _tasks_of,
     _value,
 )
 from khforecast.briefing.rundir import Run
 
 __all__ = [
-    "agencies_at_risk",
-    "data_gaps",
     "fan_charts",
     "headline",
     "headline_counts",
@@ -206,51 +202,6 @@ def required_change(run: Run, sector: str, lang: str = "vi", scenario: str | Non
         rows.assign(label=rows["indicator_id"]), lang=lang)
     return _section("required-change", t("h.required_change", lang),
                     _img(chart, t("h.required_change", lang)), _table(headers, table_rows))
-
-
-def agencies_at_risk(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
-    """Lead agencies of the indicators at risk or off track, with their Appendix II tasks.
-
-    Tasks led by the same agency are listed; those past due on the run's date are flagged.
-    """
-    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
-    risky = rows[rows["status"].isin(("at_risk", "off_track"))]
-    if risky.empty:
-        return _section("agencies-at-risk", t("h.agencies_at_risk", lang),
-                        f"<p>{_e(t('msg.no_risk', lang))}</p>")
-    by_agency: dict[str, list[str]] = {}
-    for ind_id in risky["indicator_id"]:
-        for lead in run.catalog.get(ind_id).leads:
-            by_agency.setdefault(lead, []).append(ind_id)
-    parts = []
-    for k, (agency, ids) in enumerate(by_agency.items()):
-        names = ", ".join(f"{i}. {_name(run.catalog.get(i), lang)}" for i in ids)
-        task_rows = []
-        for tk in _tasks_of(run, agency):
-            due = _e(tk.due_text or tk.due_year)
-            if tk.is_past_due(run.as_of):
-                due += f' <span class="kh-past-due">{_e(t("msg.past_due", lang))}</span>'
-            task_rows.append((f"{tk.group}.{tk.number}", tk.title_vi, Snippet(due)))
-        head = _agency_label(run, agency, lang)
-        due_head = f'{t("col.due", lang)} ({t("msg.as_of", lang, date=run.as_of.isoformat())})'
-        parts.append(f'<h3 id="agency-{k}">{_e(head)}</h3>'
-                     f"<p><strong>{_e(t('col.indicators_at_risk', lang))}:</strong> {_e(names)}</p>"
-                     + (_table([t("col.id", lang), t("col.task", lang), due_head], task_rows)
-                        if task_rows else ""))
-    return _section("agencies-at-risk", t("h.agencies_at_risk", lang), *parts)
-
-
-def data_gaps(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
-    """The indicators without data, counted and listed: the gap is shown, not hidden."""
-    rows = _rows(run, year=2030, scenario=scenario, sector=sector)
-    gaps = rows[rows["status"].isin(("no_data", "insufficient_data"))]
-    msg = t("msg.gaps", lang, n=len(gaps), total=len(rows))
-    table = _table([t("col.id", lang), t("col.indicator", lang), t("col.status", lang),
-                    t("col.lead", lang)],
-                   [(r.indicator_id, _name(run.catalog.get(r.indicator_id), lang),
-                     _status(r.status, lang), _lead(run.catalog.get(r.indicator_id), lang))
-                    for r in gaps.itertuples()]) if len(gaps) else ""
-    return _section("data-gaps", t("h.data_gaps", lang), f"<p>{_e(msg)}</p>", table)
 
 
 def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippet:

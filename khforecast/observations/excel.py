@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from khforecast.observations.checks import _id_hint
 from khforecast.observations.csv_reader import _header
@@ -27,17 +28,25 @@ from khforecast.observations.records import (
 )
 
 
-def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
-               ) -> list[_Record]:
-    """Raw records of the Excel template (or a first sheet laid out like the CSV)."""
+def _open_workbook(data: bytes, sink: _Sink) -> Any:
+    """The workbook (read-only, values) in ``data``, or None with a problem when unreadable."""
     from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
 
     try:  # openpyxl raises many kinds of exception on a damaged file: all mean "unreadable"
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
         sink.add(None, "an Excel .xlsx workbook", f"a file that is not one "
                  f"({type(exc).__name__}: {str(exc)[:80]})")
+        return None
+
+
+def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
+               ) -> list[_Record]:
+    """Raw records of the Excel template (or a first sheet laid out like the CSV)."""
+    from openpyxl.utils import get_column_letter
+
+    wb = _open_workbook(data, sink)
+    if wb is None:
         return []
     try:
         def rows(name: str) -> list[tuple[object, ...]]:

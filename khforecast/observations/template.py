@@ -1,9 +1,12 @@
 """Write the Excel template users fill in with observations (``khforecast template``).
 
-The workbook has three sheets: ``Dữ liệu`` (one row per catalog indicator, years as columns,
+The workbook has four sheets: ``Dữ liệu`` (one row per catalog indicator, years as columns,
 the plan's targets beside each row for reference), ``Nguồn`` (the source and status of each
-value, by indicator, place and year or year range) and ``Hướng dẫn`` (instructions in
-Vietnamese and English). :func:`khforecast.observations.read.read_observations` reads it back.
+value, by indicator, place and year or year range), ``Nhiệm vụ`` (one row per Appendix II task
+for its progress report, :mod:`khforecast.observations.task_sheet`) and ``Hướng dẫn``
+(instructions in Vietnamese and English). :func:`khforecast.observations.read.read_observations`
+reads the data back, :func:`khforecast.observations.tasks.read_task_reports` the task reports.
+With ``department`` the workbook holds only that current lead department's indicators and tasks.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from khforecast.observations.records import (
     YEAR_MAX,
     YEAR_MIN,
 )
+from khforecast.observations.task_sheet import TASK_SHEET_GUIDE, add_tasks_sheet
+from khforecast.plan.departments import department_items
 from khforecast.plan.catalog import load_catalog
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,12 +90,14 @@ _INSTRUCTIONS: tuple[str, ...] = (
     "cell).",
     "8. Do not rename the sheets or edit the header row (row 1). You may add year columns on "
     "the right (header = the year, e.g. 2014).",
+    "",
+    *TASK_SHEET_GUIDE,
 )
 
 
 def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None, *,
                    start_year: int = 2015, end_year: int = 2030, place: str = DEFAULT_PLACE,
-                   force: bool = False) -> Path:
+                   force: bool = False, department: str | None = None) -> Path:
     """Write the observations template to ``path`` (an ``.xlsx``), atomically.
 
     Parameters
@@ -105,6 +112,9 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         Place code written in every row's ``place`` cell.
     force : bool
         Overwrite an existing file.
+    department : str, optional
+        A current lead department (name or slug, e.g. ``"Sở Nội vụ"``): only its indicators
+        and tasks are written (:func:`khforecast.plan.departments.department_items`).
 
     Returns
     -------
@@ -117,6 +127,8 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         When ``path`` exists and ``force`` is false.
     ValueError
         When the years are out of order or range, or the name does not end in ``.xlsx``.
+    CatalogError
+        When ``department`` is not a current lead department.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -133,6 +145,8 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         raise FileExistsError(f"{out} exists; use --force to overwrite it")
     if catalog is None:
         catalog = load_catalog()
+    indicators, tasks = (department_items(catalog, department) if department is not None
+                         else (list(catalog.indicators.values()), list(catalog.tasks)))
 
     head_font = Font(bold=True, color="FFFFFF")
     head_fill = PatternFill("solid", fgColor="1F4E78")
@@ -168,7 +182,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         ws.add_data_validation(dv)
 
     current_sector = None
-    for ind in catalog.indicators.values():
+    for ind in indicators:
         if ind.sector != current_sector:
             current_sector = ind.sector
             sec = catalog.sectors.get(ind.sector)
@@ -211,6 +225,7 @@ def write_template(path: str | os.PathLike[str], catalog: Catalog | None = None,
         src.column_dimensions[col].width = w
     src.freeze_panes = "A2"
 
+    add_tasks_sheet(wb, catalog, tasks)
     guide = wb.create_sheet(INSTRUCTIONS_SHEET)
     guide.column_dimensions["A"].width = 120
     for line in _INSTRUCTIONS:

@@ -19,7 +19,6 @@ import functools
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, Literal
@@ -159,14 +158,6 @@ class Task:
     due_year: int | None
     plan_line: int | None = None
     note: str = ""
-
-    def is_past_due(self, as_of: date) -> bool:
-        """True when the due year has ended before ``as_of`` (completion is not recorded).
-
-        A task due "2025" is past due from 1 January 2026; a task due on a condition
-        (``due_year`` None) never is.
-        """
-        return self.due_year is not None and as_of.year > self.due_year
 
 
 class Catalog:

@@ -20,11 +20,17 @@ import datetime as _dt
 
 import pandas as pd
 
-from khforecast.departments import leads_of
+from khforecast.plan.departments import leads_of
 from khforecast.plan.catalog import Catalog
-from khforecast.task_reports import TASK_STATUSES, period_end
+from khforecast.observations.tasks import TASK_STATUSES, period_end
 
-__all__ = ["TASK_STATES", "TASK_STATUS_COLUMNS", "state_counts", "task_status_frame"]
+__all__ = ["TASK_REPORTS_FILE", "TASK_STATES", "TASK_STATUS_COLUMNS", "TASK_STATUS_FILE",
+           "state_counts", "task_status_frame"]
+
+#: a run folder's table of every task's status (:func:`task_status_frame`, written by the batch)
+TASK_STATUS_FILE = "task_status.csv"
+#: a run folder's copy of the validated progress reports (when the run was given any)
+TASK_REPORTS_FILE = "task_reports.csv"
 
 #: what a page shows for a task: no report, a reported status, or overdue
 TASK_STATES: tuple[str, ...] = ("no_report", *TASK_STATUSES, "overdue")
@@ -44,7 +50,7 @@ def task_status_frame(catalog: Catalog, reports: pd.DataFrame | None,
     ----------
     catalog : Catalog
     reports : DataFrame or None
-        Validated reports (:func:`khforecast.task_reports.read_task_reports`); None = none.
+        Validated reports (:func:`khforecast.observations.tasks.read_task_reports`); None = none.
     as_of : date
         The run's date: reports dated later are not used.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
@@ -32,7 +32,7 @@ from khforecast.errors import CatalogError
 from khforecast.plan.catalog import Catalog, Indicator, Task
 
 __all__ = ["Lead", "current_departments", "department_items", "department_slug",
-           "leads_of", "lead_current_mismatches", "load_lead_topics", "resolve_department"]
+           "lead_text", "leads_of", "lead_current_mismatches", "load_lead_topics", "resolve_department"]
 
 _FILE = "lead_topics.yaml"
 
@@ -103,6 +103,20 @@ def leads_of(catalog: Catalog, item: Indicator | Task) -> tuple[Lead, ...]:
         out.append(Lead(plan_name=name, agency_id=agency.id, current=current,
                         changed=current not in agency.names, sourced=agency.sourced))
     return tuple(out)
+
+
+def lead_text(leads: Sequence[Lead], now: Callable[[str], str] = "nay là {}".format) -> str:
+    """The one name rule: each plan name, followed by ``(now(current))`` only where it changed.
+
+    ``now`` words the successor (default Vietnamese ``nay là X``); the briefings pass their
+    language's wording. No parentheses nest: current names hold none (tests check it).
+
+    >>> lead_text([Lead("Sở LĐTB&XH", "ldtbxh", "Sở Nội vụ", True, False),
+    ...            Lead("Sở Y tế", "yt", "Sở Y tế", False, True)])
+    'Sở LĐTB&XH (nay là Sở Nội vụ); Sở Y tế'
+    """
+    return "; ".join(f"{x.plan_name} ({now(x.current)})" if x.changed else x.plan_name
+                     for x in leads)
 
 
 def lead_current_mismatches(catalog: Catalog) -> list[str]:

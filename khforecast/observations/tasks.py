@@ -36,11 +36,13 @@ import pandas as pd
 
 from khforecast.errors import Problem, TaskReportError
 from khforecast.observations.csv_reader import _decode, _load_bytes
+from khforecast.observations.excel import _open_workbook
 from khforecast.observations.records import _Loc, _show, _Sink, _text
 from khforecast.plan.catalog import Catalog, Task
 
 __all__ = [
     "TASKS_SHEET",
+    "TASK_REFERENCE_HEADERS",
     "TASK_REPORT_COLUMNS",
     "TASK_INPUT_COLUMNS",
     "TASK_STATUSES",
@@ -61,6 +63,9 @@ TASK_INPUT_COLUMNS: tuple[str, ...] = ("task_id", "status", "as_of", "evidence",
 #: columns of the frame :func:`check_task_reports` returns
 TASK_REPORT_COLUMNS: tuple[str, ...] = (*TASK_INPUT_COLUMNS, "file", "row")
 _REQUIRED = ("task_id", "status", "as_of")
+#: reference columns of the template's sheet (for the person filling it in; not read)
+TASK_REFERENCE_HEADERS: tuple[str, ...] = (
+    "Nhiệm vụ / Task", "Cơ quan chủ trì / Lead", "Thời gian thực hiện theo KH / Plan period")
 #: the reportable states of a task, in the order pages list them
 TASK_STATUSES: tuple[str, ...] = ("not_started", "in_progress", "completed", "completed_late",
                                   "suspended")
@@ -140,7 +145,7 @@ def _header(names: list[object], locs: list[_Loc], sink: _Sink) -> dict[str, int
     index: dict[str, int] = {}
     for i, (name, loc) in enumerate(zip(names, locs, strict=True)):
         key = _text(name).lower().lstrip("\ufeff")
-        if not key:
+        if not key or _text(name) in TASK_REFERENCE_HEADERS:
             continue
         if key in index:
             sink.add(loc, "each column once", f"a second column '{key}'")
@@ -196,14 +201,10 @@ def _csv_rows(data: bytes, sink: _Sink) -> list[_Row]:
 
 
 def _xlsx_rows(data: bytes, sink: _Sink, *, required: bool) -> list[_Row]:
-    from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
-    try:  # openpyxl raises many kinds of exception on a damaged file: all mean "unreadable"
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001
-        sink.add(None, "an Excel .xlsx workbook", f"a file that is not one "
-                 f"({type(exc).__name__}: {str(exc)[:80]})")
+    wb = _open_workbook(data, sink)
+    if wb is None:
         return []
     try:
         if TASKS_SHEET not in wb.sheetnames:
@@ -265,6 +266,11 @@ def _id_hint(tid: str, ids: list[str]) -> str:
     if near:
         return "did you mean " + " or ".join(near) + "?"
     return f"task ids are <group>.<number>, {ids[0]} to {ids[-1]}; see `khforecast catalog --tasks`"
+
+
+def _unfilled(row: _Row) -> bool:
+    """A template row with its task id only: nothing was reported for the task."""
+    return not any(_text(v) for c, v in row.values.items() if c != "task_id")
 
 
 def _check_row(row: _Row, sink: _Sink, tasks: dict[str, Task], plan_date: _dt.date,
@@ -360,7 +366,7 @@ def check_task_reports(*paths: str | os.PathLike[str], catalog: Catalog,
             rows = _xlsx_rows(data, sink, required=workbook_sheet_required)
         else:
             rows = _csv_rows(data, sink)
-        for row in rows:
+        for row in (r for r in rows if not _unfilled(r)):
             checked = _check_row(row, sink, tasks, plan_date, today)
             if checked is not None:
                 good.append({**checked, "file": f, "row": row.line})

@@ -2,8 +2,8 @@
 
 A briefing's "data gaps" and a department scorecard list, for every indicator whose 2030
 target came out ``no_data`` or ``insufficient_data``, the survey or report that usually
-publishes it (:mod:`khforecast.data_sources`), how often, the department that leads it now
-(:mod:`khforecast.departments`) and the years to send: every year from ``since`` to the last
+publishes it (:mod:`khforecast.plan.data_sources`), how often, the department that leads it now
+(:mod:`khforecast.plan.departments`) and the years to send: every year from ``since`` to the last
 complete year, at least :data:`~khforecast.engine.defaults.MIN_OBS` of them for a forecast.
 
 Examples
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from khforecast.data_sources import source_of
-from khforecast.departments import leads_of
 from khforecast.engine.defaults import MIN_OBS
 from khforecast.plan.catalog import Catalog
+from khforecast.plan.data_sources import source_of
+from khforecast.plan.departments import leads_of
 
 __all__ = ["GAP_STATUSES", "REQUEST_COLUMNS", "data_requests"]
 
