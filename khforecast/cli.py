@@ -182,6 +182,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 def _forecast_places(args: argparse.Namespace) -> int:
     """``forecast --places ...`` / ``--communes N``: many places through one executor."""
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.multirun import run_forecast_places
 
     if args.places and args.communes:

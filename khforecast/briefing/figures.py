@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from khforecast.assess.statuses import STATUS_ORDER
-from khforecast.briefing.i18n import format_number, t
+from khforecast.briefing.i18n import format_number, place_name, t
 from khforecast.plan.catalog import TARGET_YEARS
 from khforecast.plan.kinds import KINDS
 from khforecast.plan.targets import Target
@@ -309,8 +309,6 @@ def plot_province_strips(values: pd.Series, p_meet: pd.Series, *, highlight: Seq
     larger, in the target colour, and labelled with their codes' names by the caller's legend.
     """
     import matplotlib
-
-    from khforecast.briefing.i18n import place_name
 
     with matplotlib.rc_context(_RC):
         fig = _figure(7.0, 2.4)

@@ -4,6 +4,9 @@ Vietnamese is the default language. Every heading, label and status word of a br
 :data:`STRINGS` through :func:`t`, so a briefing never mixes languages. Numbers follow each
 language's convention: ``3,5 %`` and ``48.749`` in Vietnamese, ``3.5%`` and ``48,749`` in English.
 
+Why one module: :data:`STRINGS` is one lookup table of every text in both languages; split
+into several files a missing translation would be harder to see.
+
 Probabilities are put in words on one fixed scale, close to the IPCC's calibrated language
 (Mastrandrea et al. 2010), with wider bands so that every probability gets a word:
 
