@@ -12,19 +12,30 @@ from pathlib import Path
 
 from khforecast import __version__
 from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
-from khforecast.errors import CatalogError, KhforecastError, ObservationError
+from khforecast.errors import CatalogError, KhforecastError, ObservationError, UsageError
 
 __all__ = ["main", "build_parser"]
 
 
-class _UsageError(KhforecastError):
-    """Raised when arguments are individually valid but make no sense together."""
 
 
 # --------------------------------------------------------------------------------------------
 # command handlers: each imports its modules lazily (# lazy: comments) so `khforecast --help`
 # stays fast
 # --------------------------------------------------------------------------------------------
+def _check_counts(args: argparse.Namespace) -> None:
+    """--sims, --jobs and --horizon within their bounds (memory runs out beyond them)."""
+    # lazy: the bounds live beside numpy-loading modules; `khforecast --help` needs none
+    from khforecast.batch.params import JOBS_MAX
+    from khforecast.engine.defaults import HORIZON_MAX, SIMS_MAX
+
+    for option, maximum in (("sims", SIMS_MAX), ("jobs", JOBS_MAX), ("horizon", HORIZON_MAX)):
+        value = getattr(args, option, None)
+        if value is not None and not 1 <= value <= maximum:
+            raise UsageError(f"--{option}: expected a whole number from 1 to at most "
+                             f"{maximum:,}, found {value:,}")
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     import json
 
@@ -108,18 +119,18 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
-        raise _UsageError(f"OUT.xlsx must end in .xlsx, got {args.out!r}")
+        raise UsageError(f"OUT.xlsx must end in .xlsx, got {args.out!r}")
     if not YEAR_MIN <= args.start_year <= args.end_year <= YEAR_MAX:
-        raise _UsageError(f"--start-year/--end-year must satisfy {YEAR_MIN} <= start <= end <= "
+        raise UsageError(f"--start-year/--end-year must satisfy {YEAR_MIN} <= start <= end <= "
                           f"{YEAR_MAX}, got {args.start_year}..{args.end_year}")
     if out.exists() and not args.force:
-        raise _UsageError(f"{args.out} exists; use --force to overwrite it")
+        raise UsageError(f"{args.out} exists; use --force to overwrite it")
     department = None
     if args.department is not None:
         try:
             department = resolve_department(load_catalog(), args.department)
         except CatalogError as exc:
-            raise _UsageError(f"--department: {exc}") from None
+            raise UsageError(f"--department: {exc}") from None
     write_template(out, start_year=args.start_year, end_year=args.end_year, force=args.force,
                    department=department)
     only = f", only {department}'s indicators and tasks" if department else ""
@@ -142,6 +153,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     # task CSVs, and the sheet "Nhiệm vụ" of each workbook when it is there
     tasks, task_problems = check_task_reports(*task_files, *books, catalog=load_catalog(),
                                               workbook_sheet_required=False)
+    reported = set(tasks["file"]) if len(tasks) else set()
+    # a workbook holding task reports and no values is not empty (issue 13's rule is per input)
+    problems = [p for p in problems if not (p.file in reported and p.row is None
+                                            and p.expected.startswith("at least one value"))]
     problems = problems + task_problems
     if any(p.severity == "error" for p in problems):
         raise ObservationError(problems)
@@ -164,12 +179,11 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
     from khforecast.batch.forecast import run_forecast
 
-    if (args.sims is not None and args.sims < 1) or (args.jobs is not None and args.jobs < 1):
-        raise _UsageError(f"--sims and --jobs must be >= 1, got --sims {args.sims} --jobs {args.jobs}")
+    _check_counts(args)
     if args.places or args.communes is not None:
         return _forecast_places(args)
     if args.executor != "processes" or args.scheduler:
-        raise _UsageError("--executor dask and --scheduler need --places or --communes")
+        raise UsageError("--executor dask and --scheduler need --places or --communes")
     manifest = run_forecast(args.out, data=args.data or None, place=args.place,
                             scenarios=args.scenario, params=args.params, seed=args.seed,
                             sims=args.sims, jobs=args.jobs, decimal=args.decimal)
@@ -186,11 +200,11 @@ def _forecast_places(args: argparse.Namespace) -> int:
     from khforecast.batch.multirun import run_forecast_places
 
     if args.places and args.communes:
-        raise _UsageError("give --places or --communes, not both")
+        raise UsageError("give --places or --communes, not both")
     if args.communes is not None and not 1 <= args.communes <= 3321:
-        raise _UsageError(f"--communes: expected 1..3321, got {args.communes}")
+        raise UsageError(f"--communes: expected 1..3321, got {args.communes}")
     if args.chunk_size < 1:
-        raise _UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
+        raise UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
     manifest = run_forecast_places(
         args.out, places=args.places, communes=args.communes, data=args.data or None,
         scenarios=args.scenario, params=args.params, seed=args.seed, sims=args.sims,
@@ -212,12 +226,11 @@ def _cmd_forecast_series(args: argparse.Namespace) -> int:
         write_series_forecasts,
     )
 
-    if args.horizon < 1 or args.sims < 1 or args.jobs < 1:
-        raise _UsageError("--horizon, --sims and --jobs must be >= 1")
+    _check_counts(args)
     try:
         parse_quantiles(args.quantiles)
     except SeriesInputError as exc:
-        raise _UsageError("; ".join(exc.problems)) from None
+        raise UsageError("; ".join(exc.problems)) from None
     frame = read_series(args.input, domain=args.domain)
     out = forecast_series(frame, args.horizon, domain=args.domain, quantiles=args.quantiles,
                           seed=args.seed, sims=args.sims, jobs=args.jobs)
@@ -268,13 +281,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         sectors = [normalize_sector(s) for s in args.sectors] if args.sectors else None
     except CatalogError as exc:
-        raise _UsageError(f"--sectors: {exc}") from None
-    if args.jobs is not None and args.jobs < 1:
-        raise _UsageError(f"--jobs: expected a positive number of notebooks, found {args.jobs}")
+        raise UsageError(f"--sectors: {exc}") from None
+    _check_counts(args)
     if (args.executor != "processes" or args.scheduler) and not args.places:
-        raise _UsageError("--executor dask and --scheduler need --places")
+        raise UsageError("--executor dask and --scheduler need --places")
     if args.chunk_size < 1:
-        raise _UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
+        raise UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
                        sims=args.sims, pdf=args.pdf, tasks=args.tasks or (), places=args.places,
@@ -294,6 +306,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"{result.run_dir}", file=sys.stderr)
     print(Path(args.out) / "latest" / "index.html")
     return 0
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: the file, what went wrong, that nothing was changed."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = (exc.strerror or str(exc)).rstrip(".")
+    return f"{where}{what[:1].lower() + what[1:]}; the previous output, if any, is unchanged"
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,10 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
-        n_err = sum(p.severity == "error" for p in exc.problems)
+        n_err = exc.n_errors
         print(f"khforecast: {n_err} problem(s) found; nothing was written", file=sys.stderr)
         return 1
-    except _UsageError as exc:
+    except UsageError as exc:
         if args.debug:
             raise
         print(f"khforecast: usage error: {exc}", file=sys.stderr)
@@ -427,6 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("khforecast: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system refused (full disk, no permission, a file in the
+        if args.debug:      # way): the user's to fix, and the writers left the old files
+            raise
+        print(f"khforecast: error: {_os_error(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # an internal bug: still one line unless --debug
         if args.debug:
             raise

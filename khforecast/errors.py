@@ -18,6 +18,7 @@ __all__ = [
     "ModelFitError",
     "ParamsError",
     "NotebookRunError",
+    "UsageError",
 ]
 
 
@@ -38,6 +39,7 @@ class Problem:
     severity: Literal["error", "warning"] = "error"
     sheet: str | None = None
     hint: str = ""
+    count: int = 1  # > 1 only for the line that stands for the problems left unlisted
 
     def __str__(self) -> str:
         """One line: where, what was expected, what was found, and the fix."""
@@ -73,12 +75,17 @@ class TargetParseError(KhforecastError, ValueError):
 
 
 class ObservationError(KhforecastError, ValueError):
-    """Raised when observation files hold problems; ``.problems`` lists every one."""
+    """Raised when observation files hold problems; ``.problems`` lists them (the first few
+    hundred per file, then one line counting the rest); ``.n_errors`` counts every error."""
+
+    @property
+    def n_errors(self) -> int:
+        """Errors found, listed or not."""
+        return sum(getattr(p, "count", 1) for p in self.problems if p.severity == "error")
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        errors = [p for p in self.problems if p.severity == "error"]
-        head = f"{len(errors)} problem(s) in the observations"
+        head = f"{self.n_errors} problem(s) in the observations"
         super().__init__(head + ("\n" + "\n".join(str(p) for p in self.problems) if self.problems else ""))
 
 
@@ -102,3 +109,7 @@ class ParamsError(KhforecastError, ValueError):
 
 class NotebookRunError(KhforecastError):
     """Raised when one or more notebooks of a batch failed (each is saved with its error)."""
+
+
+class UsageError(KhforecastError, ValueError):
+    """Raised when arguments are individually valid but make no sense together (exit 2)."""

@@ -5,7 +5,7 @@ fixed Vietnamese and English templates (:data:`TEMPLATES`); no text model, no ra
 same run always gives the same words. For a sector (or the whole province) the messages say:
 
 1. how many of the 2030 targets the data can assess, and their statuses;
-2. for the (at most two) assessable targets least likely to be met: the figure, the target,
+2. for the assessable targets least likely to be met (two, or one when another is on track): the figure, the target,
    the likelihood in words and number, the yearly change needed against the historical pace
    (``cần giảm 5,2 điểm %/năm, gấp 14 lần tốc độ 2018–2024``) and the lead agency;
 3. for the target most likely to be met, the same figure, target and likelihood;
@@ -240,9 +240,9 @@ def _order(run: RunTables) -> dict[str, int]:
 def key_messages(run: RunTables, sector: str | None = None, lang: str = "vi") -> list[KeyMessage]:
     """The key messages of a sector (``None``: the province), in reading order.
 
-    Three to five sentences, each with numbers: the headline, the (at most two) assessable
-    targets least likely to be met, the one most likely to be met, the 2025 line and the
-    coverage line (see the module's docstring).
+    Three to five sentences, each with numbers: the headline, the assessable targets least
+    likely to be met (two, or one when a target is on track), the one most likely to be met,
+    the 2025 line and the coverage line (see the module's docstring).
     """
     check_lang(lang)
     scope = (_t("scope.sector", lang, sector=sector) if sector else _t("scope.province", lang))
@@ -259,10 +259,11 @@ def key_messages(run: RunTables, sector: str | None = None, lang: str = "vi") ->
         out.append(KeyMessage(_t(key, lang, scope=scope, n=len(rows))))
     open_ = judged[judged["status"].isin(_OPEN) & judged["p_meet"].notna()]
     worst = open_[open_["status"] != "on_track"].sort_values(["p_meet", "_o"], kind="stable")
-    for r in worst.head(2).itertuples():
-        out.append(_indicator_sentence(run, r, lang, pace=True))
     best = open_[open_["status"] == "on_track"].sort_values(["p_meet", "_o"],
                                                            ascending=[False, True], kind="stable")
+    # at most five sentences: the second-worst target gives way to the best one
+    for r in worst.head(1 if len(best) else 2).itertuples():
+        out.append(_indicator_sentence(run, r, lang, pace=True))
     if len(best):
         out.append(_indicator_sentence(run, next(best.itertuples()), lang, pace=False))
     out.append(KeyMessage(_y2025(run, sector, lang)))

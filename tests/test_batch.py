@@ -220,7 +220,7 @@ def test_params_overrides_win_and_none_is_ignored(tmp_path):
 @pytest.mark.parametrize(("text", "message"), [
     ("sims: [1\n", r"batch.yaml line 2: expected valid YAML"),
     ("simulations: 10\n", r"batch.yaml, key 'simulations': expected one of"),
-    ("sims: -5\n", r"batch.yaml, key 'sims': expected an integer >= 1, found -5"),
+    ("sims: -5\n", r"batch.yaml, key 'sims': expected an integer from 1 to at most 100000, found -5"),
     ("thresholds: [0.5, 0.8]\n", r"key 'thresholds': expected \[high, low\]"),
     ("run_date: 30/06/2026\n", r"key 'run_date': expected a date YYYY-MM-DD"),
     ("scenarios: []\n", r"key 'scenarios': expected at least one scenario name"),

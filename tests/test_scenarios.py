@@ -33,7 +33,7 @@ def test_shipped_scenarios_load():
 @pytest.mark.parametrize("text, match", [
     ("scenarios:\n  a: [1, 2", r"s\.yaml line \d+: expected valid YAML"),
     ("scenarios:\n  a:\n    kind: faster\n", r"s\.yaml, key 'scenarios\.a\.kind': expected one of bau"),
-    ("scenarios:\n  a:\n    kind: shock\n    size: big\n", r"key 'scenarios\.a\.size': expected a number, found 'big'"),
+    ("scenarios:\n  a:\n    kind: shock\n    size: big\n", r"key 'scenarios\.a\.size': expected a number from -1e\+06 to 1e\+06, found 'big'"),
     ("scenarios:\n  a:\n    kind: shock\n    colour: red\n", r"key 'scenarios\.a\.colour': expected one of .*unknown key"),
     ("scenarios:\n  a:\n    factor: 2\n", r"key 'scenarios\.a\.kind': expected one of .* found nothing"),
     ("other: 1\n", r"key 'scenarios': expected a mapping"),

@@ -156,8 +156,8 @@ def test_template_for_one_department_holds_only_its_rows_and_tasks(tmp_path: Pat
     header = next(wb[TASKS_SHEET].iter_rows(max_row=1, values_only=True))
     assert header[:2] == ("task_id", "Nhiệm vụ / Task")
     wb.close()
-    # the empty template validates (rows with only a task id are "no report")
-    assert main(["validate", str(out)]) == 0
+    # the empty template holds no value and no report: an error, not "valid" (issue 13)
+    assert main(["validate", str(out)]) == 1
     assert main(["template", str(tmp_path / "x.xlsx"), "--department", "Sở Ma"]) == 2
     assert not (tmp_path / "x.xlsx").exists()
 

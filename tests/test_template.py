@@ -79,9 +79,11 @@ def test_value_cells_have_domain_validation(template: Path) -> None:
     assert status.type == "list" and "preliminary" in status.formula1
 
 
-def test_empty_template_reads_as_zero_rows_without_problems(template: Path) -> None:
+def test_empty_template_is_an_error_not_zero_rows(template: Path) -> None:
+    """An untouched template holds no values: that is an error, never "valid" (issue 13)."""
     frame, problems = check_observations(template, require_source=True)
-    assert frame.empty and problems == []
+    assert frame.empty and len(problems) == 1
+    assert problems[0].severity == "error" and "no values" in str(problems[0])
 
 
 def test_filled_template_round_trips(template: Path, tmp_path: Path) -> None:
@@ -198,8 +200,9 @@ def test_template_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["template", str(out), "--force"]) == 0
     assert main(["template", str(tmp_path / "obs.csv")]) == 2
     assert "must end in .xlsx" in capsys.readouterr().err
-    assert main(["validate", str(out)]) == 0
-    assert "valid: 1 file(s), 0 row(s)" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["validate", str(out)]) == 1  # nothing filled in yet
+    assert "no values" in capsys.readouterr().err
 
 
 def test_filled_template_fixture_reads_with_sources() -> None:

@@ -20,7 +20,7 @@ from khforecast._io import atomic_write_csv, sha256_file
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.manifest import write_manifest
 from khforecast.batch.params import load_params, scenarios_file
-from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.predictive import load_pooled_calibration
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.model_choices import (
     check_choices,
@@ -28,9 +28,9 @@ from khforecast.engine.model_choices import (
     load_model_choices,
     series_summary,
 )
-from khforecast.engine.scenarios import load_scenarios
-from khforecast.errors import ParamsError
-from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.engine.scenarios import check_scenario_names, load_scenarios
+from khforecast.observations.read import (bundled_observations_path, read_observations,
+                                          require_place)
 from khforecast.plan.catalog import load_catalog
 
 __all__ = ["run_forecast"]
@@ -84,15 +84,13 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     obs = read_observations(*files, decimal=decimal, catalog=catalog)
     timings["read"] = time.perf_counter() - t0
 
+    require_place(obs, place)
     batch = load_params(params, seed=seed, sims=sims)  # given values win over the file's
     seed, sims = batch.seed, batch.sims
     names = list(scenarios) if scenarios else list(batch.scenarios)
     scen_path = scenarios_file(batch)
     defs = load_scenarios(scen_path)
-    unknown = [n for n in names if n not in defs]
-    if unknown:
-        raise ParamsError(f"{scen_path or 'scenarios'}: scenario {unknown[0]!r} is not defined; "
-                          f"expected one of {', '.join(sorted(defs))}")
+    check_scenario_names(names, defs, scen_path)
 
     choices = load_model_choices(default_models_path(params))
     check_choices(choices, catalog, obs, place=place)
@@ -116,7 +114,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         except md.PackageNotFoundError:
             return ""
 
-    cal = load_calibration()
+    cal = load_pooled_calibration()
     manifest = {
         "command": "forecast",
         "inputs": {str(f): sha256_file(f) for f in files},

@@ -4,7 +4,11 @@ Rendering each.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -23,6 +27,7 @@ from khforecast.plan.departments import current_departments, department_slug, re
 __all__ = [
     "KERNEL_ARGS",
     "KERNEL_NAME",
+    "Kernels",
     "NotebookJob",
     "execute_notebook",
     "execute_notebooks",
@@ -132,10 +137,88 @@ def _scorecard_departments(params: BatchParams, catalog: Catalog) -> list[str]:
 
 
 def _is_dead_kernel(exc: BaseException) -> bool:
-    from nbclient.exceptions import DeadKernelError
+    """A kernel that died or never answered (retried once); not a cell that ran too long."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    if isinstance(exc, CellTimeoutError):
+        return False
     return isinstance(exc, (DeadKernelError, TimeoutError)) or (
         isinstance(exc, RuntimeError) and "Kernel didn't respond" in str(exc))
+
+
+class Kernels:
+    """The kernels a batch started, so that Ctrl-C can end them, and whether it is stopping.
+
+    Each notebook's kernel is started by :func:`_manager_class`'s manager, which registers it
+    here and sends the kernel's own output (ipykernel's log, its tracebacks when a cell is
+    interrupted) to a log file in the run folder instead of the terminal.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._managers: set[Any] = set()
+        self.stopping = threading.Event()
+
+    def add(self, km: Any) -> None:
+        """Record a started kernel (ended at once if the batch is already stopping)."""
+        with self._lock:
+            self._managers.add(km)
+        if self.stopping.is_set():
+            _kill(km)
+
+    def discard(self, km: Any) -> None:
+        """Forget a kernel that has been shut down."""
+        with self._lock:
+            self._managers.discard(km)
+
+    def stop(self) -> None:
+        """Start no more kernels and kill the running ones (their notebooks then fail fast)."""
+        self.stopping.set()
+        with self._lock:
+            managers = list(self._managers)
+        for km in managers:
+            _kill(km)
+
+
+def _kill(km: Any) -> None:
+    """Kill a kernel's process group (the kernel is a session leader: its children too)."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None:
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        process.kill()
+
+
+def _manager_class(kernels: Kernels, log: Any) -> type:
+    """A jupyter kernel manager class that registers its kernel in ``kernels`` and writes the
+    kernel's stdout/stderr to the open file ``log``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class BatchKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # noqa: D102 - see the class above
+            if kernels.stopping.is_set():
+                raise KeyboardInterrupt("the run was interrupted")
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            await super().start_kernel(**kw)
+            kernels.add(self)
+
+        async def shutdown_kernel(self, *a: Any, **kw: Any) -> None:  # noqa: D102
+            try:
+                await super().shutdown_kernel(*a, **kw)
+            finally:
+                kernels.discard(self)
+
+    return BatchKernelManager
+
+
+def _quiet_papermill_log() -> None:
+    """papermill logs each cell timeout as a warning on stderr; the run reports it already."""
+    logger = logging.getLogger("papermill")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def _error_text(exc: BaseException) -> str:
@@ -143,7 +226,8 @@ def _error_text(exc: BaseException) -> str:
 
     if isinstance(exc, PapermillExecutionError):
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-    return f"{type(exc).__name__}: {exc}".strip()
+    first = (str(exc).strip().splitlines() or [""])[0]  # nbclient appends the cell's source
+    return f"{type(exc).__name__}: {first}".strip()
 
 
 def _papermill_without_chdir() -> None:
@@ -164,13 +248,15 @@ def _papermill_without_chdir() -> None:
 
 def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
                      start_timeout: int = 120, cell_timeout: int = 600,
-                     kernel_name: str = KERNEL_NAME) -> dict[str, Any]:
+                     kernel_name: str = KERNEL_NAME, kernels: Kernels | None = None
+                     ) -> dict[str, Any]:
     """Execute one notebook with papermill, then render it; never raises for the notebook's own
     errors, which are returned (and saved in the executed notebook and its HTML).
 
     Returns the notebook's manifest entry: ``name, title, template, parameters, status``
-    (``ok`` or ``error``), ``error``, ``attempts``, ``seconds``, ``render_seconds``,
-    ``notebook`` and ``html`` (paths relative to ``run_dir``).
+    (``ok``, ``error`` or ``interrupted`` when ``kernels`` was stopped), ``error``,
+    ``attempts``, ``seconds``, ``render_seconds``, ``notebook`` and ``html`` (paths relative
+    to ``run_dir``). The kernel's own output goes to ``logs/<name>.kernel.log``.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -183,29 +269,42 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
                              "parameters": job.parameters, "status": "ok", "error": None,
                              "attempts": 0, "notebook": f"notebooks/{job.name}.ipynb",
                              "html": None}
+    kernels = kernels or Kernels()
     t0 = time.perf_counter()
-    for attempt in (1, 2):
-        entry["attempts"] = attempt
-        try:
-            papermill.execute_notebook(str(job.template), str(tmp), parameters=job.parameters,
-                                       kernel_name=kernel_name, start_timeout=start_timeout,
-                                       execution_timeout=cell_timeout, progress_bar=False,
-                                       # the kernel's own folder; never papermill's cwd=,
-                                       # which os.chdir()s this process (issue 7)
-                                       resources={"metadata": {"path": str(run_dir)}},
-                                       language="python",
-                                       extra_arguments=list(KERNEL_ARGS))
-            entry["status"], entry["error"] = "ok", None
-            break
-        except PapermillExecutionError as exc:
-            entry["status"], entry["error"] = "error", _error_text(exc)
-            break
-        except Exception as exc:  # noqa: BLE001 - any failure of one notebook is recorded
-            entry["status"], entry["error"] = "error", _error_text(exc)
-            if not (_is_dead_kernel(exc) and attempt == 1):
+    (run_dir / "logs").mkdir(exist_ok=True)
+    with open(run_dir / "logs" / f"{job.name}.kernel.log", "ab") as log:
+        manager = _manager_class(kernels, log)
+        for attempt in (1, 2):
+            if kernels.stopping.is_set():
+                entry["status"], entry["error"] = "interrupted", "the run was interrupted"
                 break
+            entry["attempts"] = attempt
+            try:
+                papermill.execute_notebook(str(job.template), str(tmp),
+                                           parameters=job.parameters, kernel_name=kernel_name,
+                                           start_timeout=start_timeout,
+                                           execution_timeout=cell_timeout, progress_bar=False,
+                                           # the kernel's own folder; never papermill's cwd=,
+                                           # which os.chdir()s this process (issue 7)
+                                           resources={"metadata": {"path": str(run_dir)}},
+                                           language="python", kernel_manager_class=manager,
+                                           extra_arguments=list(KERNEL_ARGS))
+                entry["status"], entry["error"] = "ok", None
+                break
+            except PapermillExecutionError as exc:
+                entry["status"], entry["error"] = "error", _error_text(exc)
+                break
+            except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - any failure of one
+                entry["status"], entry["error"] = "error", _error_text(exc)  # notebook
+                if not (_is_dead_kernel(exc) and attempt == 1):
+                    break
+        if kernels.stopping.is_set():
+            entry["status"], entry["error"] = "interrupted", "the run was interrupted"
     entry["seconds"] = round(time.perf_counter() - t0, 3)
-    if tmp.is_file():
+    if entry["status"] == "interrupted":
+        tmp.unlink(missing_ok=True)
+        entry["notebook"] = None
+    elif tmp.is_file():
         os.replace(tmp, nb_out)
         t1 = time.perf_counter()
         try:
@@ -223,21 +322,26 @@ def execute_notebook(job: NotebookJob, run_dir: Path, *, lang: str = "vi",
 
 def execute_notebooks(jobs: Sequence[NotebookJob], run_dir: Path, *, n_jobs: int,
                       lang: str = "vi", start_timeout: int = 120, cell_timeout: int = 600,
-                      on_done: Callable[[dict[str, Any]], None] | None = None
+                      on_done: Callable[[dict[str, Any]], None] | None = None,
+                      entries: dict[str, dict[str, Any]] | None = None
                       ) -> dict[str, dict[str, Any]]:
     """Execute ``jobs`` (``n_jobs`` at a time, in threads); their manifest entries by name.
 
     Kernels start in ``run_dir`` without this process changing its working folder (see
     :func:`execute_notebook`). On Ctrl-C (or any error here) the queued notebooks are
-    cancelled before the exception propagates. ``on_done`` is called with each entry as it
-    finishes.
+    cancelled and the running kernels killed before the exception propagates; the entries
+    finished by then are in ``entries`` when one is passed. ``on_done`` is called with each
+    entry as it finishes.
     """
     run_dir = Path(run_dir).resolve()
-    entries: dict[str, dict[str, Any]] = {}
+    _quiet_papermill_log()
+    entries: dict[str, dict[str, Any]] = {} if entries is None else entries
+    kernels = Kernels()
     pool = ThreadPoolExecutor(max_workers=max(1, min(n_jobs, len(jobs) or 1)))
     try:
         futures = [pool.submit(execute_notebook, job, run_dir, lang=lang,
-                               start_timeout=start_timeout, cell_timeout=cell_timeout)
+                               start_timeout=start_timeout, cell_timeout=cell_timeout,
+                               kernels=kernels)
                    for job in jobs]
         for fut in as_completed(futures):
             entry = fut.result()
@@ -245,6 +349,7 @@ def execute_notebooks(jobs: Sequence[NotebookJob], run_dir: Path, *, n_jobs: int
             if on_done is not None:
                 on_done(entry)
     except BaseException:
+        kernels.stop()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from khforecast._io import find_params_file, read_yaml_mapping
-from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS
+from khforecast._io import find_params_file, read_yaml_mapping, shown
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, SIMS_MAX
 from khforecast.engine.scenarios import default_scenarios_path
 from khforecast.errors import ParamsError
-from khforecast.plan.catalog import SECTORS
+from khforecast.plan.catalog import SECTORS, load_catalog
 
 __all__ = ["BatchParams", "SectorParams", "default_params_path", "load_params",
            "scenarios_file"]
 
+#: the most parallel notebooks, the longest timeout (a day) and the longest sector note
+JOBS_MAX, _SECONDS_MAX, NOTE_MAX = 256, 86_400, 10_000
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,12 @@ def default_params_path() -> Path | None:
 
 
 def _bad(path: Path, key: str, expected: str, found: object) -> ParamsError:
-    return ParamsError(f"{path}, key '{key}': expected {expected}, found {found!r}")
+    return ParamsError(f"{path}, key '{key}': expected {expected}, found {shown(found)}")
 
 
-def _int(path: Path, key: str, v: object, *, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise _bad(path, key, f"an integer >= {minimum}", v)
+def _int(path: Path, key: str, v: object, *, minimum: int, maximum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not minimum <= v <= maximum:
+        raise _bad(path, key, f"an integer from {minimum} to at most {maximum}", v)
     return v
 
 
@@ -119,11 +121,13 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, v in data.items():
         if key in ("seed",):
-            out[key] = _int(path, key, v, minimum=0)
-        elif key in ("sims", "kernel_start_timeout", "cell_timeout"):
-            out[key] = _int(path, key, v, minimum=1)
+            out[key] = _int(path, key, v, minimum=0, maximum=2**63 - 1)
+        elif key == "sims":
+            out[key] = _int(path, key, v, minimum=1, maximum=SIMS_MAX)
+        elif key in ("kernel_start_timeout", "cell_timeout"):
+            out[key] = _int(path, key, v, minimum=1, maximum=_SECONDS_MAX)
         elif key == "jobs":
-            out[key] = None if v is None else _int(path, key, v, minimum=1)
+            out[key] = None if v is None else _int(path, key, v, minimum=1, maximum=JOBS_MAX)
         elif key == "thresholds":
             if (not isinstance(v, list) or len(v) != 2
                     or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
@@ -134,6 +138,8 @@ def _batch_fields(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = _str_list(path, key, v)
             if key == "scenarios" and not out[key]:
                 raise _bad(path, key, "at least one scenario name", v)
+            if key == "deep_dives":
+                _known_ids(path, key, out[key])
         elif key == "extra_notebooks":
             found = []
             for name in _str_list(path, key, v):
@@ -169,14 +175,23 @@ def _sector_params(path: Path) -> SectorParams:
     if sector not in SECTORS or sector != path.stem:
         raise _bad(path, "sector", f"the file's own sector {path.stem!r} (one of I..X)", sector)
     note = data.get("note") or ""
-    if not isinstance(note, str):
-        raise _bad(path, "note", "text", note)
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        raise _bad(path, "note", f"text of at most {NOTE_MAX} characters", note)
     compare = data.get("compare_place", "vietnam")
     if not isinstance(compare, str) or not compare:
         raise _bad(path, "compare_place", "a place code", compare)
-    return SectorParams(sector=sector, note=note.strip(),
-                        highlight=_str_list(path, "highlight", data.get("highlight")),
+    highlight = _str_list(path, "highlight", data.get("highlight"))
+    _known_ids(path, "highlight", highlight)
+    return SectorParams(sector=sector, note=note.strip(), highlight=highlight,
                         compare_place=compare)
+
+
+def _known_ids(path: Path, key: str, ids: tuple[str, ...]) -> None:
+    """Refuse an indicator id the catalog does not hold (it would be ignored silently)."""
+    catalog = load_catalog()
+    for iid in ids:
+        if iid not in catalog.indicators:
+            raise _bad(path, key, "indicator ids of the catalog (see `khforecast catalog`)", iid)
 
 
 def load_params(path: str | os.PathLike[str] | None = None, **overrides: Any) -> BatchParams:

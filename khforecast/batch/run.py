@@ -43,11 +43,12 @@ from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.engine.executor import open_executor
 from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
-from khforecast.engine.scenarios import load_scenarios
+from khforecast.engine.scenarios import check_scenario_names, load_scenarios
 from khforecast.errors import KhforecastError
 from khforecast.observations.panel_mappings import panel_observations
 from khforecast.observations.provinces import bundled_places
-from khforecast.observations.read import bundled_observations_path, read_observations
+from khforecast.observations.read import (bundled_observations_path, read_observations,
+                                          require_place)
 from khforecast.plan.catalog import SECTORS, load_catalog
 
 __all__ = [
@@ -157,6 +158,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         Before anything is written, when the data, task reports, params or places have
         problems or the dask scheduler cannot be reached.
     """
+
     say = log or (lambda msg: print(msg, file=sys.stderr))
     check_lang(lang)
     t_start = time.perf_counter()
@@ -167,11 +169,13 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     # Every path is made absolute once, here: nothing below depends on the working folder.
     data_paths = [Path(p).resolve() for p in data] if data else [bundled_observations_path()]
     observations = read_observations(*data_paths, catalog=catalog)
+    require_place(observations, place)
     choices = load_model_choices(default_models_path(bp.source or None))
     check_choices(choices, catalog, observations, place=place)
     reports, task_paths = read_run_task_reports(catalog, tasks, data_paths if data else ())
     out_dir = Path(out).resolve()
     scenarios_path = scenarios_file(bp)
+    check_scenario_names(bp.scenarios, load_scenarios(scenarios_path), scenarios_path)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks],
@@ -231,9 +235,18 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
                 bar.write(f"khforecast run: {entry['name']} failed: {entry['error']}",
                           file=sys.stderr)
 
-        entries = execute_notebooks(job_list, run_dir, n_jobs=n_jobs, lang=lang,
-                                    start_timeout=bp.kernel_start_timeout,
-                                    cell_timeout=bp.cell_timeout, on_done=done)
+        entries: dict[str, dict[str, Any]] = {}
+        try:
+            execute_notebooks(job_list, run_dir, n_jobs=n_jobs, lang=lang,
+                              start_timeout=bp.kernel_start_timeout,
+                              cell_timeout=bp.cell_timeout, on_done=done, entries=entries)
+        except KeyboardInterrupt:  # Ctrl-C: the queue is stopped and the kernels ended
+            manifest["status"] = "interrupted"
+            manifest["error"] = "interrupted (Ctrl-C) while the notebooks ran; latest not moved"
+            manifest["notebooks"] = [entries[j.name] for j in job_list if j.name in entries]
+            manifest["timings"]["total_seconds"] = round(time.perf_counter() - t_start, 3)
+            write_manifest(run_dir, manifest)
+            raise
     manifest["notebooks"] = [entries[j.name] for j in job_list]
     manifest["timings"]["notebooks_seconds"] = round(time.perf_counter() - t_nb, 3)
     failed = [e["name"] for e in manifest["notebooks"] if e["status"] != "ok"]

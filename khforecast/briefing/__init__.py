@@ -21,6 +21,7 @@ from khforecast.briefing.comparison import (
     province_comparison,
 )
 from khforecast.briefing.deep_dive import (
+    indicator_calibration,
     indicator_data,
     indicator_distribution,
     indicator_models,
@@ -88,6 +89,7 @@ __all__ = [
     "find_run_dir",
     "headline",
     "headline_counts",
+    "indicator_calibration",
     "indicator_data",
     "indicator_diagnostics",
     "indicator_distribution",

@@ -360,3 +360,22 @@ def plot_status_bars(counts: pd.DataFrame, *, lang: str = "vi",
         ax.tick_params(axis="y", labelsize=7)
         fig.legend(loc="outside upper center", ncols=4, frameon=False, fontsize=7)
     return fig
+
+
+def plot_pit(densities: Sequence[float], *, lang: str = "vi", title: str = "") -> Figure:
+    """Bar chart of a PIT histogram (density per equal bin; the dashed line at 1 is calibrated)."""
+    import matplotlib
+
+    dens = np.asarray(densities, dtype=float)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 2.6)
+        ax = fig.subplots()
+        ax.bar(np.arange(dens.size) / dens.size, dens, width=1.0 / dens.size, align="edge",
+               color=_BLUE, alpha=0.8)
+        ax.axhline(1.0, color="#333333", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(t("fig.pit", lang))
+        ax.set_ylabel(t("fig.density", lang))
+        if title:
+            ax.set_title(title)
+    return fig

@@ -204,6 +204,17 @@ def required_change(run: Run, sector: str, lang: str = "vi", scenario: str | Non
                     _img(chart, t("h.required_change", lang)), _table(headers, table_rows))
 
 
+def _coverage_words(cal: pd.DataFrame, lang: str) -> str:
+    """The measured coverage of the 50/80/95 % bands in one sentence ('' when not tabulated)."""
+    if not {"interval", "coverage", "n_backtests"} <= set(cal.columns):
+        return ""
+    by = dict(zip(cal["interval"].astype(str), cal["coverage"].astype(float)))
+    if not {"50%", "80%", "95%"} <= set(by):
+        return ""
+    return t("msg.coverage", lang, n=format_number(int(cal["n_backtests"].iloc[0]), lang, 0),
+             **{f"c{k}": format_percent(by[f"{k}%"], lang, 1) for k in (50, 80, 95)})
+
+
 def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippet:
     """How the numbers were made: simulations, thresholds, calibration table, data sources."""
     params = run.manifest.get("params", {})
@@ -230,8 +241,11 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
     parts.append(_h(3, "calibration", t("h.calibration", lang)))
     if run.calibration is not None and not run.calibration.empty:
         cal = run.calibration
+        words = _coverage_words(cal, lang)
+        if words:
+            parts.append(f"<p>{_e(words)}</p>")
         heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]
-        share = {"nominal", "coverage", "coverage80", "coverage95"}
+        share = {"nominal", "coverage", "coverage80", "coverage95", "coverage_panel_out"}
         parts.append(_table(heads, [
             [format_percent(v, lang, 1) if c in share else
              format_number(v, lang, 3) if isinstance(v, float) else v

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from khforecast._io import find_params_file, read_yaml_mapping
+from khforecast._io import shown as _shown
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import Scale, fit_scale
 from khforecast.errors import ParamsError
@@ -44,6 +45,7 @@ __all__ = [
     "Scenario",
     "ScenarioKind",
     "apply_scenario",
+    "check_scenario_names",
     "default_scenarios_path",
     "load_scenarios",
 ]
@@ -86,6 +88,9 @@ _INT = {"start_year", "target_year", "year", "recovery_years"}
 _BOOL = {"relative", "adverse"}
 _STR = {"kind", "description"}
 _KEYS = _NUM | _INT | _BOOL | _STR | {"only", "overrides"}
+#: accepted values: a factor multiplies the trend (0 would stop it, < 0 reverse it); a shock
+#: is at most the level itself (relative) or a value of the plan's magnitudes
+_RANGES = {"factor": (0.01, 100.0), "size": (-1e6, 1e6)}
 
 
 def default_scenarios_path() -> Path | None:
@@ -93,18 +98,27 @@ def default_scenarios_path() -> Path | None:
     return find_params_file("scenarios.yaml")
 
 
+def check_scenario_names(names: Sequence[str], definitions: Mapping[str, Scenario],
+                         path: Path | None) -> None:
+    """Raise ``ParamsError`` naming the file when a scenario name is not defined."""
+    unknown = [n for n in names if n not in definitions]
+    if unknown:
+        raise ParamsError(f"{path or 'scenarios'}: scenario {unknown[0]!r} is not defined; "
+                          f"expected one of {', '.join(sorted(definitions))}")
+
+
 def _ids(path: Path, key: str, v: object) -> tuple[str, ...]:
     if isinstance(v, (str, int)) and not isinstance(v, bool):
         v = [v]
     if not isinstance(v, list) or not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in v):
-        raise ParamsError(f"{path}, key '{key}': expected a list of indicator ids, found {v!r}")
+        raise ParamsError(f"{path}, key '{key}': expected a list of indicator ids, found {_shown(v)}")
     # YAML reads an unquoted 02 as the int 2: indicator ids are two-digit strings
     return tuple(f"{x:02d}" if isinstance(x, int) else str(x) for x in v)
 
 
 def _fields(path: Path, key: str, data: object, *, top: bool) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ParamsError(f"{path}, key '{key}': expected a mapping of settings, found {data!r}")
+        raise ParamsError(f"{path}, key '{key}': expected a mapping of settings, found {_shown(data)}")
     out: dict[str, Any] = {}
     for k, v in data.items():
         where = f"{key}.{k}"
@@ -112,26 +126,29 @@ def _fields(path: Path, key: str, data: object, *, top: bool) -> dict[str, Any]:
             raise ParamsError(f"{path}, key '{where}': expected one of "
                               f"{', '.join(sorted(_KEYS))}, found an unknown key")
         if k in _NUM:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ParamsError(f"{path}, key '{where}': expected a number, found {v!r}")
+            low, high = _RANGES[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+                raise ParamsError(f"{path}, key '{where}': expected a number from {low:g} to "
+                                  f"{high:g}, found {_shown(v)}")
             out[k] = float(v)
         elif k in _INT:
             if v is None and k == "start_year":
                 out[k] = None
                 continue
-            if isinstance(v, bool) or not isinstance(v, int) or (k != "recovery_years" and v < 1900) or v < 0:
+            if (isinstance(v, bool) or not isinstance(v, int)
+                    or not (0 <= v <= 100 if k == "recovery_years" else 1990 <= v <= 2100)):
                 raise ParamsError(f"{path}, key '{where}': expected "
-                                  f"{'a year' if k != 'recovery_years' else 'a whole number of years >= 0'}"
-                                  f", found {v!r}")
+                                  f"{'a year in 1990-2100' if k != 'recovery_years' else 'a whole number of years in 0-100'}"
+                                  f", found {_shown(v)}")
             out[k] = v
         elif k in _BOOL:
             if not isinstance(v, bool):
-                raise ParamsError(f"{path}, key '{where}': expected true or false, found {v!r}")
+                raise ParamsError(f"{path}, key '{where}': expected true or false, found {_shown(v)}")
             out[k] = v
         elif k == "kind":
             if v not in SCENARIO_KINDS:
                 raise ParamsError(f"{path}, key '{where}': expected one of "
-                                  f"{', '.join(SCENARIO_KINDS)}, found {v!r}")
+                                  f"{', '.join(SCENARIO_KINDS)}, found {_shown(v)}")
             out[k] = v
         elif k == "description":
             out[k] = "" if v is None else str(v).strip()
@@ -140,7 +157,7 @@ def _fields(path: Path, key: str, data: object, *, top: bool) -> dict[str, Any]:
         else:  # overrides
             if not isinstance(v, dict):
                 raise ParamsError(f"{path}, key '{where}': expected a mapping of indicator id "
-                                  f"to settings, found {v!r}")
+                                  f"to settings, found {_shown(v)}")
             out[k] = {(f"{i:02d}" if isinstance(i, int) else str(i)):
                       _fields(path, f"{where}.{i}", s, top=False) for i, s in v.items()}
     return out

@@ -7,6 +7,7 @@ depend on the row order of the input or on the number of worker processes.
 """
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -15,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from khforecast._io import atomic_write_text
-from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES
+from khforecast._io import atomic_write_csv
+from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES, VALUE_MAX
 from khforecast.engine.executor import run_map
-from khforecast.engine.models import InsufficientDataError, simulate_paths
+from khforecast.engine.models import InsufficientDataError
 from khforecast.engine.scales import DOMAINS, Domain
+from khforecast.engine.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
 from khforecast.errors import KhforecastError, ModelFitError
 
 __all__ = [
@@ -105,6 +107,12 @@ def validate_series(frame: pd.DataFrame, *, source: str = "input", domain: Domai
     for i in np.flatnonzero(~np.isfinite(v_arr)):
         problems.append(f"{source} row {rows[i]}, column 'value': expected a number, "
                         f"found {_show(frame['value'].iloc[i])}")
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(v_arr) & (np.abs(v_arr) > VALUE_MAX)
+    for i in np.flatnonzero(huge):
+        problems.append(f"{source} row {rows[i]}, column 'value': expected a number of "
+                        f"magnitude at most {VALUE_MAX:g}, found {v_arr[i]:g}, too large to "
+                        "forecast (rescale the series, e.g. to millions)")
     if domain not in DOMAINS:
         problems.append(f"domain: expected one of {', '.join(DOMAINS)}, found {domain!r}")
     else:
@@ -137,27 +145,42 @@ def validate_series(frame: pd.DataFrame, *, source: str = "input", domain: Domai
 
 
 def read_series(path: str | os.PathLike[str], *, domain: Domain = "real") -> pd.DataFrame:
-    """Read and validate a ``series_id, t, value`` CSV (UTF-8, a BOM tolerated); never writes it."""
+    """Read and validate a ``series_id, t, value`` CSV (UTF-8, a BOM tolerated); never writes it.
+
+    Raises ``SeriesInputError`` naming the file (and the line, for bytes that are not UTF-8)
+    when it cannot be read."""
     p = Path(path)
     try:
-        frame = pd.read_csv(p, dtype={"series_id": "string"}, encoding="utf-8-sig",
-                            keep_default_na=False, na_values=[""])
+        data = p.read_bytes()
     except FileNotFoundError:
         raise SeriesInputError([f"{p}: file not found"]) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeriesInputError([(f"{p}: expected a UTF-8 CSV with a header row, could not read "
-                                f"it ({exc})")]) from None
+    except IsADirectoryError:
+        raise SeriesInputError([f"{p}: expected a CSV file, found a directory"]) from None
+    except OSError as exc:
+        raise SeriesInputError([f"{p}: cannot read it ({exc.strerror or exc})"]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SeriesInputError([f"{p} line {line}: expected UTF-8 text, found the byte "
+                                f"0x{data[exc.start]:02x} (save the file as UTF-8)"]) from None
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype={"series_id": "string"},
+                            keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SeriesInputError([(f"{p}: expected a CSV with a header row, could not read "
+                                f"it ({str(exc).strip()})")]) from None
     return validate_series(frame, source=p.name, domain=domain)
 
 
 def _forecast_chunk(task: tuple) -> list[tuple]:
     """Worker: forecast a chunk of series; a pure function of its arguments."""
-    units, h, sims, domain, spread, levels = task
+    units, h, sims, domain, calibration, levels = task
     out = []
     for sid, y, seed in units:
         rng = np.random.default_rng(seed)
         try:
-            res = simulate_paths(y, h, sims, rng, domain=domain, spread=spread)
+            res = predictive_paths(y, h, sims, rng, domain=domain, calibration=calibration)
         except InsufficientDataError:
             out.append((sid, None, None, "insufficient_data"))
             continue
@@ -171,7 +194,8 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
                     quantiles: Sequence[float | str] = QUANTILES, seed: int | None = DEFAULT_SEED,
-                    sims: int = DEFAULT_SIMS, jobs: int = 1, spread: np.ndarray | None = None,
+                    sims: int = DEFAULT_SIMS, jobs: int = 1,
+                    calibration: PooledCalibration | None = None,
                     executor: Executor | None = None) -> pd.DataFrame:
     """Forecast every series of a long ``series_id, t, value`` table ``horizon`` steps ahead.
 
@@ -185,7 +209,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     sims : sample paths per series
     jobs : worker processes (the result is identical for any value)
     executor : any ``concurrent.futures.Executor`` to run on instead (overrides ``jobs``)
-    spread : (horizon,) calibration multipliers passed to :func:`simulate_paths`
+    calibration : the pooled calibration (``None``: the shipped one); the paths come from
+        :func:`khforecast.engine.predictive.predictive_paths`, the engine ``khforecast forecast`` uses
 
     Returns
     -------
@@ -217,7 +242,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     ids = sorted(groups)
     seeds = np.random.SeedSequence(seed).spawn(len(ids))
     units = [(sid, groups[sid]["value"].to_numpy(dtype=float), ss) for sid, ss in zip(ids, seeds)]
-    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, spread, levels)
+    cal = calibration if calibration is not None else load_pooled_calibration()
+    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, cal, levels)
               for i in range(0, len(units), _CHUNK)]
     results = [r for part in run_map(_forecast_chunk, chunks, executor=executor, jobs=jobs)
                for r in part]
@@ -241,5 +267,6 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
 
 
 def write_series_forecasts(out: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Write the forecast table as CSV atomically (temporary file, then rename)."""
-    atomic_write_text(path, out.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    """Write the forecast table as CSV atomically (temporary file, then rename); series ids a
+    spreadsheet would run as formulas are neutralised (:func:`khforecast._io.spreadsheet_safe`)."""
+    atomic_write_csv(path, out)

@@ -5,8 +5,12 @@ Ids, places, years, values, duplicates and cross-file conflicts.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
 
 from khforecast.observations.records import (
     _PLACE_RE,
@@ -30,6 +34,9 @@ from khforecast.plan.kinds import KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog
+
+#: a good row: indicator_id, place, year, value, source, status, note, file, where its value is
+Row = tuple[str, str, int, float, str, str, str, str, _Loc]
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,9 +66,10 @@ def _id_hint(iid: str, ids: list[str]) -> str:
             "`khforecast catalog`")
 
 
-def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: str,
-                   require_source: bool) -> list[dict[str, object]]:
-    """Validate raw records; return the good rows as dicts."""
+def _check_records(records: Iterable[_Record], sink: _Sink, cat: Catalog, decimal: str,
+                   require_source: bool) -> Iterator[Row]:
+    """Validate raw records as they come; yield each good row as a compact :data:`Row` (its
+    repeated texts interned, so 2 million rows keep one copy of each id, place and source)."""
     ids = list(cat.indicators)
     id_set = set(ids)
     children: dict[str, list[str]] = {}
@@ -70,7 +78,7 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
             children.setdefault(ind.parent, []).append(ind.id)
     headings = {pid: kids for pid, kids in children.items()
                 if not any(t.is_quantitative for t in cat.get(pid).targets.values())}
-    good: list[dict[str, object]] = []
+    intern = sys.intern
     for rec in records:
         ok = True
         raw = rec["indicator_id"]
@@ -136,10 +144,8 @@ def _check_records(records: list[_Record], sink: _Sink, cat: Catalog, decimal: s
                 ok = False
         note = _text(rec["note"].value) if "note" in rec else ""
         if ok:
-            good.append({"indicator_id": iid, "place": place, "year": year, "value": value,
-                         "source": source, "status": status, "note": note,
-                         "_loc": vraw.loc})
-    return good
+            yield (intern(iid), intern(place), year, value, intern(source), intern(status),
+                   note, sink.file, vraw.loc)
 
 
 def _level_targets_exceed_one(ind: object) -> bool:
@@ -151,36 +157,57 @@ def _level_targets_exceed_one(ind: object) -> bool:
     return False
 
 
-def _cross_checks(rows: list[dict[str, object]], sinks: Mapping[str, _Sink],
-                  cat: Catalog) -> list[dict[str, object]]:
-    """Duplicates (pointing at both rows) and percent series given as 0-1 fractions."""
-    first: dict[tuple[object, object, object], tuple[str, _Loc]] = {}
-    kept: list[dict[str, object]] = []
-    for row in rows:
-        key = (row["indicator_id"], row["place"], row["year"])
-        loc: _Loc = row["_loc"]  # type: ignore[assignment]
-        if key in first:
-            f0, l0 = first[key]
-            sinks[row["file"]].add(  # type: ignore[index]
+class Columns:
+    """The good rows of every file, column by column (a 2-million-row file costs a few pointers
+    per row); a CSV row's location is kept as its line number, an Excel row's as its cell."""
+
+    def __init__(self) -> None:
+        self.cols: list[list[object]] = [[] for _ in range(8)]
+        self.locs: list[int | _Loc] = []
+        self._years: dict[int, int] = {}
+
+    def add(self, row: Row) -> None:
+        """Append one good row."""
+        for col, v in zip(self.cols, row[:8]):
+            col.append(v)
+        self.cols[2][-1] = self._years.setdefault(row[2], row[2])  # one int per year
+        loc = row[8]
+        self.locs.append(loc.row if loc.cell is None and loc.column == "value" else loc)
+
+    def loc(self, i: int) -> _Loc:
+        """Where row ``i``'s value was read."""
+        loc = self.locs[i]
+        return _Loc(loc, "value") if isinstance(loc, int) else loc
+
+
+def _cross_checks(rows: Columns, sinks: Mapping[str, _Sink], cat: Catalog,
+                  frame: pd.DataFrame) -> pd.DataFrame:
+    """Duplicates (pointing at both rows) and percent series given as 0-1 fractions; returns
+    ``frame`` (the rows in reading order) without the second and later duplicates."""
+    keys = ["indicator_id", "place", "year"]
+    dup = frame.duplicated(keys, keep="first").to_numpy()
+    if dup.any():
+        involved = frame[frame.duplicated(keys, keep=False)]
+        first = involved.index.to_series().groupby(
+            [involved[k] for k in keys], sort=False).transform("first")
+        for i in np.flatnonzero(dup):
+            j = int(first[i])
+            loc = rows.loc(i)
+            iid, place, year = (frame.iat[i, frame.columns.get_loc(k)] for k in keys)
+            sinks[frame.iat[i, 7]].add(
                 _Loc(loc.row, "indicator_id, place, year", loc.cell, loc.sheet),
                 "one value per indicator, place and year",
-                f"a second value for {key[0]} at {key[1]} in {key[2]}; the first is at "
-                f"{_where(l0, f0)}")
-            continue
-        first[key] = (row["file"], loc)  # type: ignore[assignment]
-        kept.append(row)
-    series: dict[tuple[object, object], list[dict[str, object]]] = {}
-    for row in kept:
-        series.setdefault((row["indicator_id"], row["place"]), []).append(row)
-    for (iid, place), items in series.items():
+                f"a second value for {iid} at {place} in {year}; the first is at "
+                f"{_where(rows.loc(j), frame.iat[j, 7])}")
+    kept = frame[~dup]
+    groups = kept.reset_index().groupby(["indicator_id", "place"], sort=False)
+    summary = groups.agg(top=("value", "max"), at=("index", "first"))
+    for (iid, place), top, at in zip(summary.index, summary["top"], summary["at"]):
         ind = cat.get(iid)
-        values = [float(r["value"]) for r in items]  # type: ignore[arg-type]
-        if (ind.domain == "percent" and max(values) <= 1.0 and max(values) > 0
-                and _level_targets_exceed_one(ind)):
-            r0 = items[0]
-            sinks[r0["file"]].add(  # type: ignore[index]
-                r0["_loc"], "a percent written as 0-100",  # type: ignore[arg-type]
-                f"every value of {iid} at {place} <= 1 (e.g. {values[0]!r}) while its target "
-                "is above 1", severity="warning",
+        if ind.domain == "percent" and 0 < top <= 1.0 and _level_targets_exceed_one(ind):
+            sinks[frame.iat[at, 7]].add(
+                rows.loc(int(at)), "a percent written as 0-100",
+                f"every value of {iid} at {place} <= 1 (e.g. {float(frame.iat[at, 3])!r}) "
+                "while its target is above 1", severity="warning",
                 hint="multiply by 100 if these are fractions")
     return kept

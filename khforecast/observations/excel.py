@@ -5,6 +5,8 @@ With the sources sheet attached to each row.
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ from khforecast.observations.records import (
     SOURCES_COLUMNS,
     SOURCES_SHEET,
     _Bad,
+    _Formula,
     _indicator_id,
     _Loc,
     _Raw,
@@ -28,12 +31,23 @@ from khforecast.observations.records import (
 )
 
 
-def _open_workbook(data: bytes, sink: _Sink) -> Any:
-    """The workbook (read-only, values) in ``data``, or None with a problem when unreadable."""
+#: the most cells walked in one sheet (the template of 104 indicators x 46 years is 6,000):
+#: a sheet declaring more is refused rather than read for minutes
+CELLS_MAX = 5_000_000
+_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)"')
+
+
+class _TooLarge(Exception):
+    """Internal: a sheet walks more than :data:`CELLS_MAX` cells."""
+
+
+def _open_workbook(data: bytes, sink: _Sink, *, data_only: bool = True) -> Any:
+    """The workbook (read-only; cached values, or formulas when not ``data_only``) in ``data``,
+    or None with a problem when unreadable."""
     from openpyxl import load_workbook
 
     try:  # openpyxl raises many kinds of exception on a damaged file: all mean "unreadable"
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     except Exception as exc:  # noqa: BLE001
         sink.add(None, "an Excel .xlsx workbook", f"a file that is not one "
                  f"({type(exc).__name__}: {str(exc)[:80]})")
@@ -42,15 +56,40 @@ def _open_workbook(data: bytes, sink: _Sink) -> Any:
 
 def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
                ) -> list[_Record]:
-    """Raw records of the Excel template (or a first sheet laid out like the CSV)."""
+    """Raw records of the Excel template (or a first sheet laid out like the CSV).
+
+    Read-only and streaming: the sheet's declared size is ignored (one stray cell at XFD1048576
+    does not make millions of rows) and at most :data:`CELLS_MAX` cells are walked. A formula
+    saved without its computed value becomes a :class:`_Formula` (refused where it is read);
+    merged cells are errors naming the range (only their first cell holds the value).
+    """
     from openpyxl.utils import get_column_letter
 
     wb = _open_workbook(data, sink)
     if wb is None:
         return []
+    formulas = _open_workbook(data, sink, data_only=False)
+    if formulas is None:  # pragma: no cover - the same bytes just opened
+        wb.close()
+        return []
     try:
         def rows(name: str) -> list[tuple[object, ...]]:
-            return [tuple(r) for r in wb[name].iter_rows(values_only=True)]
+            values, texts = wb[name], formulas[name]
+            values.reset_dimensions()
+            texts.reset_dimensions()
+            out, walked = [], 0
+            for r, (row, frow) in enumerate(zip(values.iter_rows(values_only=True),
+                                                texts.iter_rows(values_only=True)), start=1):
+                walked += len(row)
+                if walked > CELLS_MAX:
+                    raise _TooLarge(f"row {r}")
+                if any(v is None and isinstance(f, str) and f.startswith("=")
+                       for v, f in zip(row, frow)):
+                    row = tuple(_Formula(f) if v is None and isinstance(f, str)
+                                and f.startswith("=") else v for v, f in zip(row, frow))
+                out.append(tuple(row))
+            _merged(data, values, sink, name)
+            return out
 
         def loc(sheet: str, r: int, c: int, column: str | None) -> _Loc:
             return _Loc(r, column, f"{get_column_letter(c + 1)}{r}", sheet)
@@ -65,14 +104,38 @@ def _read_xlsx(data: bytes, sink: _Sink, require_source: bool, ids: list[str]
                 sink.add(None, "a workbook with a sheet", "no sheets")
                 return []
             return _long_sheet_records(names[0], rows(names[0]), loc, sink, require_source)
+        except _TooLarge as exc:
+            sink.add(None, f"sheets of at most {CELLS_MAX:,} cells",
+                     f"more than that by {exc} (cells far to the right or below the data?)",
+                     hint="delete the rows and columns after your data, save, and try again")
+            return []
         except Exception as exc:  # noqa: BLE001  (openpyxl failing lazily on cell data)
             sink.add(None, "an Excel .xlsx workbook whose sheets can be read",
                      f"an unreadable sheet ({type(exc).__name__}: {str(exc)[:80]})")
             return []
     finally:
         wb.close()
+        formulas.close()
 
 
+def _merged(data: bytes, ws: object, sink: _Sink, sheet: str) -> None:
+    """Report each merged range of a sheet (read-only sheets do not parse them: the sheet's
+    XML is scanned for ``mergeCell`` elements, a megabyte at a time)."""
+    path = getattr(ws, "_worksheet_path", None)
+    if path is None:  # pragma: no cover - openpyxl always sets it for read-only sheets
+        return
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as fh:
+        tail = b""
+        while chunk := fh.read(1 << 20):
+            buf = tail + chunk
+            for m in _MERGE_RE.finditer(buf):
+                ref = m.group(1).decode("ascii")
+                first = ref.split(":")[0]
+                sink.add(_Loc(int(re.sub(r"[A-Z]+", "", first)), None, ref, sheet),
+                         "one value in each cell (no merged cells)",
+                         f"the merged cells {ref}: only {first} holds a value, the others "
+                         "read as empty", hint="unmerge them and type each year's value")
+            tail = buf[-200:]
 def _long_sheet_records(sheet: str, rows: list[tuple[object, ...]], loc, sink: _Sink,
                         require_source: bool) -> list[_Record]:
     """A sheet laid out like the long CSV: header row, one observation per row."""

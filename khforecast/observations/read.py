@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from khforecast.errors import ObservationError, Problem
-from khforecast.observations.checks import _catalog, _check_records, _cross_checks
+from khforecast.errors import ObservationError, Problem, UsageError
+from khforecast.observations.checks import Columns, _catalog, _check_records, _cross_checks
 from khforecast.observations.csv_reader import _load_bytes, _read_csv
 from khforecast.observations.excel import _read_xlsx
 from khforecast.observations.records import (
     OBSERVATION_COLUMNS,
-    SOURCES_SHEET,
     _Record,
     _Sink,
 )
@@ -33,6 +33,7 @@ __all__ = [
     "read_observations",
     "bundled_observations_path",
     "illustrative_observations_path",
+    "require_place",
 ]
 
 
@@ -74,34 +75,57 @@ def check_observations(*paths: str | os.PathLike[str], decimal: str | None = Non
     cat = _catalog(catalog)
     files = [os.fspath(p) for p in paths]
     sinks = {f: _Sink(f) for f in files}
-    rows: list[dict[str, object]] = []
+    rows = Columns()
+    ids = list(cat.indicators)
     for f in dict.fromkeys(files):
         sink = sinks[f]
         data = _load_bytes(Path(f), sink)
         if data is None:
             continue
-        records = _records(Path(f), data, sink, require_source, list(cat.indicators))
+        records = _counted(_records(Path(f), data, sink, require_source, ids))
+        del data  # the reader keeps what it needs (a CSV's text) only while it reads
         for row in _check_records(records, sink, cat, decimal, require_source):
-            row["file"] = f
-            rows.append(row)
-    kept = _cross_checks(rows, sinks, cat)
-    frame = pd.DataFrame([{k: r[k] for k in OBSERVATION_COLUMNS} for r in kept],
-                         columns=list(OBSERVATION_COLUMNS))
-    frame = frame.astype({"year": "int64", "value": "float64"})
-    for col in ("indicator_id", "place", "source", "status", "note", "file"):
-        frame[col] = frame[col].astype("str")
+            rows.add(row)
+        if records.n == 0 and not sink.has_errors:
+            sink.add(None, "at least one value (a data row, or a filled year cell of the "
+                     "template)", "no values (only a header, or a template not filled in)",
+                     hint="an input with no values would assess nothing")
+    frame = pd.DataFrame({name: pd.Series(col, dtype=dtype) for name, col, dtype in zip(
+        OBSERVATION_COLUMNS, rows.cols,
+        ("str", "str", "int64", "float64", "str", "str", "str", "str"), strict=True)})
+    rows.cols = []  # the frame holds the values now
+    frame = _cross_checks(rows, sinks, cat, frame)
     frame = frame.sort_values(["indicator_id", "place", "year"], kind="stable")
-    problems = [p for f in dict.fromkeys(files)
-                for p in sorted(sinks[f].items,
-                                  key=lambda p: (p.sheet == SOURCES_SHEET, p.row or 0))]
+    problems = [p for f in dict.fromkeys(files) for p in sinks[f].problems()]
     return frame.reset_index(drop=True), problems
 
 
+class _counted:
+    """An iterator that counts what it yields (``.n``)."""
+
+    def __init__(self, items: Iterable[_Record]):
+        self._it, self.n = iter(items), 0
+
+    def __iter__(self) -> _counted:
+        return self
+
+    def __next__(self) -> _Record:
+        item = next(self._it)
+        self.n += 1
+        return item
+
+
 def _records(path: Path, data: bytes, sink: _Sink, require_source: bool, ids: list[str]
-             ) -> list[_Record]:
+             ) -> Iterable[_Record]:
     """Dispatch on content (not only the name): CSV text, xlsx, or one clear problem."""
     suffix = path.suffix.lower()
     is_zip = data.startswith(b"PK\x03\x04")
+    if data.startswith(b"\xd0\xcf\x11\xe0") and "EncryptedPackage".encode("utf-16-le") in data:
+        sink.add(None, "a workbook that opens without a password",
+                 "a password-protected (encrypted) workbook",
+                 hint="open it in Excel, remove the password (File > Info > Protect Workbook "
+                      "> Encrypt with Password: clear it) and save it again")
+        return []
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         sink.add(None, "a CSV file or an .xlsx workbook", "an old Excel 97-2003 (.xls) workbook",
                  hint="save it from Excel as .xlsx or as 'CSV UTF-8'")
@@ -146,6 +170,16 @@ def read_observations(*paths: str | os.PathLike[str], decimal: str | None = None
     for p in problems:
         warnings.warn(str(p), UserWarning, stacklevel=2)
     return frame
+
+
+def require_place(observations: pd.DataFrame, place: str) -> None:
+    """Raise ``UsageError`` when the observations hold no value for ``place`` (a typo in
+    ``--place`` would otherwise assess nothing and say nothing)."""
+    places = sorted(set(observations["place"].astype(str)))
+    if place not in places:
+        raise UsageError(f"--place {place!r}: expected a place the observations hold ("
+                         + (", ".join(places[:10]) + (", ..." if len(places) > 10 else "")
+                            if places else "they hold none") + ")")
 
 
 def _data_path(name: str) -> Path:

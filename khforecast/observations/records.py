@@ -83,7 +83,7 @@ class _Loc:
     sheet: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Raw:
     """A raw value (text from a CSV, any cell value from Excel) and its location."""
 
@@ -94,6 +94,15 @@ class _Raw:
 _Record = dict[str, _Raw]
 
 
+class _Formula(str):
+    """An Excel cell holding a formula saved without its computed value (the text is the
+    formula); every reader of a value refuses it, naming the cell."""
+
+
+_FORMULA_HINT = ("the workbook was saved without the formula's result (by a program other "
+                 "than Excel?): open it in Excel and save it again, or type the value")
+
+
 class _Bad(Exception):
     """Internal: a value could not be read; carries what was expected and the fix."""
 
@@ -102,26 +111,58 @@ class _Bad(Exception):
         self.expected, self.hint = expected, hint
 
 
+#: problems listed per file; the rest are counted (a file of 2 million bad rows would
+#: otherwise print 2 million lines)
+PROBLEMS_MAX = 200
+
+
 class _Sink:
-    """Collects problems for one file, dropping exact repeats."""
+    """Collects problems for one file, dropping exact repeats; lists the first
+    :data:`PROBLEMS_MAX` and counts the rest (:meth:`problems` adds a line saying so)."""
 
     def __init__(self, file: str):
         self.file = file
         self.items: list[Problem] = []
         self._seen: set[Problem] = set()
+        self.more = {"error": 0, "warning": 0}
 
     def add(self, loc: _Loc | None, expected: str, found: str, *,
             severity: Literal["error", "warning"] = "error", hint: str = "") -> None:
         loc = loc or _Loc(None, None)
         p = Problem(self.file, loc.row, loc.column, loc.cell, expected, found, severity,
                     loc.sheet, hint)
-        if p not in self._seen:
-            self._seen.add(p)
-            self.items.append(p)
+        if p in self._seen:
+            return
+        if len(self.items) >= PROBLEMS_MAX:
+            self.more[severity] += 1
+            return
+        self._seen.add(p)
+        self.items.append(p)
+
+    @property
+    def has_errors(self) -> bool:
+        """True when any error (listed or not) was found."""
+        return self.more["error"] > 0 or any(p.severity == "error" for p in self.items)
+
+    def problems(self) -> list[Problem]:
+        """The listed problems, sorted (sources sheet last, then by row), then the count of
+        the unlisted ones as one more problem."""
+        out = sorted(self.items, key=lambda p: (p.sheet == SOURCES_SHEET, p.row or 0))
+        n = self.more["error"] + self.more["warning"]
+        if n:
+            kind = "error" if self.more["error"] else "warning"
+            out.append(Problem(self.file, None, None, None,
+                               f"at most {PROBLEMS_MAX} problems listed per file",
+                               f"{n:,} more not listed ({self.more['error']:,} error(s), "
+                               f"{self.more['warning']:,} warning(s)); fix the ones above and "
+                               "validate again", kind, count=self.more["error"]))
+        return out
 
 
 def _show(raw: object) -> str:
     """How a found value is quoted in a message."""
+    if isinstance(raw, _Formula):
+        return f"the formula {str(raw)[:57]!r} with no computed value"
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return "an empty cell"
     if isinstance(raw, bool):
@@ -164,6 +205,8 @@ def parse_number(text: str, decimal: str = ".") -> float:
 
 def _number(raw: object, decimal: str) -> float:
     """Parse a cell value to a finite float or raise :class:`_Bad`."""
+    if isinstance(raw, _Formula):
+        raise _Bad("a value computed by the spreadsheet", _FORMULA_HINT)
     if isinstance(raw, bool):
         raise _Bad("a number")
     if isinstance(raw, (_dt.datetime, _dt.date, _dt.time)):
@@ -217,6 +260,8 @@ def _number_text(s: str, decimal: str) -> float:
 
 def _year(raw: object) -> int:
     """Parse a year cell (whole number) or raise :class:`_Bad`; the range is checked later."""
+    if isinstance(raw, _Formula):
+        raise _Bad("a year computed by the spreadsheet", _FORMULA_HINT)
     if isinstance(raw, bool) or isinstance(raw, (_dt.datetime, _dt.date, _dt.time)):
         raise _Bad("a year as a whole number, e.g. 2023")
     if isinstance(raw, int):
