@@ -148,6 +148,16 @@ def test_explorer_at_factor_1_reproduces_the_run_and_acceleration_helps(run):
     assert faster >= p >= shocked  # 09 (trained labour, higher is better) rises with the trend
 
 
+def test_an_adverse_shock_hurts_whichever_way_is_good(run):
+    for ind_id in ("04", "09"):  # informal work: lower is better; trained labour: higher
+        _, p = briefing.explore_scenario(run, ind_id)
+        _, worse = briefing.explore_scenario(run, ind_id, shock=-0.2, start_year=2026)
+        _, better = briefing.explore_scenario(run, ind_id, shock=0.2, start_year=2026)
+        assert worse <= p <= better, ind_id
+    assert set(briefing.explorable_ids(run)) <= set(
+        _rows(run).loc[lambda d: d["p_meet"].notna(), "indicator_id"])
+
+
 def test_scenario_widgets_update_the_probability(run):
     box = briefing.scenario_widgets(run, "en", indicator_id="09")
     pick, factor, _shock, _start, label, image = box.children

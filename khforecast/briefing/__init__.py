@@ -29,6 +29,7 @@ from khforecast.briefing.deep_dive import (
     indicator_title,
 )
 from khforecast.briefing.explorer import (
+    explorable_ids,
     explore_scenario,
     explorer_note,
     scenario_comparison,
@@ -50,7 +51,7 @@ from khforecast.briefing.overview import (
     data_coverage,
     largest_accelerations,
     overview_title,
-    status_heatmap,
+    status_by_sector,
 )
 from khforecast.briefing.rundir import (
     RUN_FILES,
@@ -59,9 +60,11 @@ from khforecast.briefing.rundir import (
     load_run,
 )
 from khforecast.briefing.sector import (
+    annex,
     fan_charts,
     headline,
     headline_counts,
+    key_messages_section,
     look_back_2025,
     method_note,
     outlook_2030,
@@ -80,9 +83,11 @@ __all__ = [
     "Run",
     "Snippet",
     "agencies_at_risk",
+    "annex",
     "biggest_risks",
     "data_coverage",
     "data_gaps",
+    "explorable_ids",
     "explore_scenario",
     "explorer_note",
     "fan_charts",
@@ -90,6 +95,7 @@ __all__ = [
     "headline",
     "headline_counts",
     "indicator_calibration",
+    "key_messages_section",
     "indicator_data",
     "indicator_diagnostics",
     "indicator_distribution",
@@ -111,5 +117,5 @@ __all__ = [
     "scenario_comparison",
     "scenario_widgets",
     "sector_title",
-    "status_heatmap",
+    "status_by_sector",
 ]

@@ -133,6 +133,6 @@ def national_table(run: Run, lang: str = "vi", scenario: str | None = None) -> S
 def national_status_chart(run: Run, lang: str = "vi", scenario: str | None = None) -> Snippet:
     """A map-free chart: one bar per place, its 2030 targets split by status."""
     counts = _status_counts(run, scenario or run.scenario).drop(columns="mean_p")
-    fig = figures.plot_status_bars(counts, lang=lang,
-                                   labels={p: place_name(p, lang) for p in counts.index})
+    fig = figures.plot_place_status_bars(counts, lang=lang,
+                                         labels={p: place_name(p, lang) for p in counts.index})
     return _section("national-chart", t("h.national_chart", lang), _img(fig, t("h.national_chart", lang)))

@@ -25,6 +25,7 @@ from khforecast.briefing.kit import (
     _table,
     _value,
 )
+from khforecast.briefing.target_scale import Footnotes, shown_cells, unit_label
 from khforecast.briefing.rundir import Run
 from khforecast.briefing.sector import _charted_ids, _fan
 from khforecast.engine.predictive import load_strata_table, series_stratum
@@ -45,12 +46,13 @@ __all__ = [
 def indicator_title(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
     """The banner (if illustrative), the indicator's title, unit, targets and lead agency."""
     ind = run.catalog.get(indicator_id)
+    notes = Footnotes()
+    shown = [Snippet(shown_cells(run, indicator_id, y, lang, notes)[1]) for y in (2025, 2030)]
     facts = _table([t("col.unit", lang), t("col.target", lang) + " 2025",
                     t("col.target", lang) + " 2030", t("col.lead", lang)],
-                   [(ind.unit, getattr(ind.targets.get(2025), "text", "–"),
-                     getattr(ind.targets.get(2030), "text", "–"), _lead(ind, lang))])
+                   [(unit_label(ind, lang) or "–", *shown, _lead(ind, lang))]) + notes.html()
     title = t("h.deep_dive", lang, id=indicator_id, name=_name(ind, lang))
-    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang)}'
+    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang, title)}'
                    f"{facts}")
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "format_signed",
     "format_target_text",
     "place_name",
+    "scenario_name",
     "probability_words",
     "t",
 ]
@@ -404,9 +405,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.lower_better": ("thấp hơn là tốt hơn", "lower is better"),
     "msg.band": ("mục tiêu là một khoảng hoặc không có hướng", "the target is a band or has no direction"),
     "msg.not_final": ("* số liệu sơ bộ hoặc ước tính.", "* preliminary or estimated figure."),
+    "msg.escap_secondary": (
+        ("Tình trạng căn cứ vào khả năng đạt mục tiêu. Nhãn ESCAP (dòng nhỏ) là cách đọc thứ hai: "
+         "so sánh xu hướng dự báo với tốc độ cần thiết, nên có thể khác tình trạng."),
+        ("The status follows the probability of meeting the target. The ESCAP label (small "
+         "line) is a second reading: the projected trend against the pace needed, so it can "
+         "differ from the status.")),
     "msg.explorer_static": (
         "Mở sổ tay này trong JupyterLab với interactive = True để điều chỉnh kịch bản trực tiếp.",
         "Open this notebook in JupyterLab with interactive = True to move the scenario live."),
+    # scenario names of params/scenarios.yaml and the calibration's out-of-sample scheme
+    "scenario.bau": ("theo xu hướng hiện tại (bau)", "business as usual (bau)"),
+    "scenario.accelerate": ("tăng tốc (accelerate)", "faster progress (accelerate)"),
+    "scenario.target_path": ("theo lộ trình mục tiêu (target_path)",
+                             "on the path to the target (target_path)"),
+    "scenario.shock": ("cú sốc bất lợi (shock)", "adverse shock (shock)"),
+    "method.leave-one-panel-out": ("bỏ lần lượt từng nhóm chuỗi (leave-one-panel-out)",
+                                   "leave one panel out"),
     "label.acceleration": ("Hệ số tăng tốc", "Acceleration factor"),
     "label.shock": ("Cú sốc (tỷ lệ)", "Shock (fraction)"),
     "label.start_year": ("Năm bắt đầu", "Start year"),
@@ -420,9 +435,15 @@ STRINGS: dict[str, tuple[str, str]] = {
 PLACES: dict[str, tuple[str, str]] = {
     "khanh_hoa": ("Khánh Hòa", "Khánh Hòa"),
     "ninh_thuan": ("Ninh Thuận", "Ninh Thuận"),
-    "khanh_hoa_merged": ("Khánh Hòa (sau hợp nhất 1/7/2025)", "Khánh Hòa (merged, 1 Jul 2025)"),
+    "khanh_hoa_merged": ("Khánh Hòa (sau hợp nhất 01/07/2025)", "Khánh Hòa (merged, 1 July 2025)"),
     "vietnam": ("Cả nước", "Viet Nam"),
 }
+
+
+def scenario_name(name: str, lang: str = "vi") -> str:
+    """A scenario's name in words (``bau`` -> ``theo xu hướng hiện tại (bau)``); others as is."""
+    key = f"scenario.{name}"
+    return t(key, lang) if key in STRINGS else name
 
 
 def place_name(code: str, lang: str = "vi") -> str:

@@ -29,9 +29,11 @@ from khforecast.briefing.i18n import (
     format_number,
     format_percent,
     probability_words,
+    t,
 )
-from khforecast.briefing.kit import _lead
-from khforecast.target_scale import (
+from khforecast.plan.catalog import load_catalog
+from khforecast.plan.departments import lead_text, leads_of
+from khforecast.briefing.target_scale import (
     format_value,
     merged_place,
     target_label,
@@ -40,7 +42,7 @@ from khforecast.target_scale import (
 )
 
 __all__ = ["TEMPLATES", "KeyMessage", "RunTables", "indicator_name", "key_messages",
-           "key_messages_html", "lead_label", "territory_line"]
+           "key_messages_html", "lead_label", "results_2025_line", "territory_line"]
 
 _ASSESSABLE = ("met", "missed", "on_track", "at_risk", "off_track")
 _OPEN = ("on_track", "at_risk", "off_track")
@@ -163,7 +165,8 @@ def indicator_name(catalog: Any, ind: Any, lang: str) -> str:
 def lead_label(ind: Any, lang: str) -> str:
     """The lead agency by the one name rule of every page (:func:`khforecast.briefing.kit._lead`:
     the plan's name, and each lead's own successor only where the body changed in 2025)."""
-    return _lead(ind, lang)
+    return lead_text(leads_of(load_catalog(), ind),
+                     lambda name: t("msg.successor", lang, name=name))
 
 
 def _rate(x: float, ind: Any, lang: str) -> str:
@@ -266,12 +269,13 @@ def key_messages(run: RunTables, sector: str | None = None, lang: str = "vi") ->
         out.append(_indicator_sentence(run, r, lang, pace=True))
     if len(best):
         out.append(_indicator_sentence(run, next(best.itertuples()), lang, pace=False))
-    out.append(KeyMessage(_y2025(run, sector, lang)))
+    out.append(KeyMessage(results_2025_line(run, sector, lang)))
     out.append(KeyMessage(_coverage(rows, lang)))
     return out
 
 
-def _y2025(run: RunTables, sector: str | None, lang: str) -> str:
+def results_2025_line(run: RunTables, sector: str | None = None, lang: str = "vi") -> str:
+    """The one line on the 2025 targets: met, missed, not yet published (with nowcasts), no data."""
     rows = _rows(run, 2025, sector)
     s = rows["status"]
     nowcast = rows[s.isin(_OPEN)]
