@@ -69,10 +69,10 @@ def test_run_places_merged_renders_comparison_and_national_overview(places_run):
     sector = (run / "html" / "sector_II.html").read_text(encoding="utf-8")
     assert 'id="comparison-II"' in sector and 'id="compare-02"' in sector
     assert "chỉ là thước đo để so sánh" in sector  # the targets were set for Khánh Hòa only
-    assert "Khánh Hòa (sau hợp nhất 1/7/2025)</td><td>hạng " in sector
+    assert "Khánh Hòa (sau hợp nhất 01/07/2025)</td><td>hạng " in sector
     national = (run / "html" / "national_overview.html").read_text(encoding="utf-8")
     assert 'class="kh-table kh-sortable"' in national and national.count("<tr>") >= 35
-    assert "Lâm Đồng (sau hợp nhất 1/7/2025)" in national
+    assert "Lâm Đồng (sau hợp nhất 01/07/2025)" in national
     asm = pd.read_csv(run / "assessment.csv", dtype={"indicator_id": str})
     assert asm["place"].iloc[0] == "khanh_hoa" and asm["place"].nunique() == 35
 

@@ -450,7 +450,7 @@ def place_name(code: str, lang: str = "vi") -> str:
     """The name of a place code (``khanh_hoa`` -> ``Khánh Hòa``); unknown codes unchanged.
 
     Any of the 63 provinces and the 34 units of ``khforecast/data/places/`` has a name; a unit
-    formed by a 2025 merger says so (``lam_dong_merged`` -> ``Lâm Đồng (sau hợp nhất 1/7/2025)``).
+    formed by a 2025 merger says so (``lam_dong_merged`` -> ``Lâm Đồng (sau hợp nhất 01/07/2025)``).
     """
     k = LANGS.index(check_lang(lang))
     names = PLACES.get(code)
@@ -458,7 +458,7 @@ def place_name(code: str, lang: str = "vi") -> str:
         return names[k]
     places = bundled_places()
     if code in places.after and places.after[code].merged:
-        suffix = ("sau hợp nhất 1/7/2025", "merged, 1 Jul 2025")[k]
+        suffix = ("sau hợp nhất 01/07/2025", "merged, 1 July 2025")[k]
         return f"{places.after[code].name} ({suffix})"
     return places.name(code)
 
