@@ -15,9 +15,11 @@ from khforecast.briefing.i18n import (
     format_number,
     format_percent,
     format_signed,
+    format_target_text,
     probability_words,
     t,
 )
+from khforecast.plan.catalog import load_catalog
 
 
 def _fields(text: str) -> set[str]:
@@ -112,3 +114,14 @@ def test_vietnamese_and_english_numbers_swap_marks(x, decimals):
     vi, en = format_number(x, "vi", decimals), format_number(x, "en", decimals)
     assert vi == en.translate(str.maketrans({",": ".", ".": ","}))
     assert re.fullmatch(r"-?\d{1,3}(\.\d{3})*(,\d+)?", vi)
+
+
+def test_every_qualitative_target_is_glossed_in_english():
+    """English pages translate the plan's qualitative targets, the plan's words beside them."""
+    texts = {tg.text for ind in load_catalog().indicators.values()
+             for tg in ind.targets.values() if tg is not None and tg.kind == "qualitative"}
+    assert len(texts) == 5
+    for text in texts:
+        shown = format_target_text(text, "en")
+        assert shown.endswith(f"({' '.join(text.split())})") and shown[0].islower(), shown
+        assert format_target_text(text, "vi") == text

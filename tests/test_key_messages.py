@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,16 @@ def test_html_block_escapes_and_lists_the_messages(run):
     block = key_messages_html(run, "II", "vi")
     assert block.count("<li ") == len(key_messages(run, "II", "vi"))
     assert 'class="kh-territory"' in block and "<script" not in block
+
+
+def test_every_rendered_page_says_what_territory_its_data_are_for(bundled):
+    """The territory line on every page of the run (issue 12): sector pages, the overview,
+    the index, the deep dive, the explorer, the task tracker and the scorecards."""
+    folder = Path(bundled["run_dir"])
+    pages = [folder / "index.html", *sorted((folder / "html").glob("*.html"))]
+    names = {p.stem.split("_")[0] for p in pages}
+    assert {"index", "sector", "overview", "deep", "scenario", "task", "scorecard"} <= names
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert text.count('class="kh-territory"') == 1, page.name
+        assert "01/07/2025" in text, page.name

@@ -537,6 +537,12 @@ def format_number(x: float | None, lang: str = "vi", decimals: int = 1) -> str:
 #: the plan's words inside target texts, in English
 _TARGET_WORDS_EN = (("(duy trì)", "(maintain)"), ("duy trì", "maintain"),
                     ("(hiện nay đã đạt)", "(already reached)"), ("lần", "times"))
+#: the plan's qualitative targets (rows 20, 56, 68, 81), glossed on English pages
+_QUALITATIVE_EN = {"Bảo đảm vững chắc": "firmly ensured",
+                   "Giải quyết cơ bản": "basically resolved",
+                   "Xoá bỏ hoàn toàn": "completely eliminated",
+                   "Tiểu học": "primary school",
+                   "THCS": "lower secondary school"}
 
 
 def format_target_text(text: str, lang: str = "vi") -> str:
@@ -544,7 +550,8 @@ def format_target_text(text: str, lang: str = "vi") -> str:
 
     The plan writes ``,`` as the decimal mark and ``.`` between thousands; in English those
     become ``.`` and ``,`` (``< 3,8`` -> ``< 3.8``, ``48.749`` -> ``48,749``) and the plan's
-    few fixed words are translated. Qualitative texts stay as the plan wrote them.
+    few fixed words are translated. Qualitative texts stay as the plan wrote them, glossed in
+    English (``firmly ensured (Bảo đảm vững chắc)``).
 
     Examples
     --------
@@ -552,12 +559,15 @@ def format_target_text(text: str, lang: str = "vi") -> str:
     ('< 3.8', '1-1.5')
     >>> format_target_text("48.749", "en"), format_target_text("100 (duy trì)", "en")
     ('48,749', '100 (maintain)')
-    >>> format_target_text("< 3,8", "vi")
-    '< 3,8'
+    >>> format_target_text("< 3,8", "vi"), format_target_text("Giải quyết cơ bản", "en")
+    ('< 3,8', 'basically resolved (Giải quyết cơ bản)')
     """
     check_lang(lang)
     if lang == "vi" or not isinstance(text, str):
         return text
+    plain = " ".join(text.split())
+    if plain in _QUALITATIVE_EN:
+        return f"{_QUALITATIVE_EN[plain]} ({plain})"
     out = re.sub(r"(?<=\d)\.(?=\d{3}(?!\d))", "\0", text)  # thousands dots, kept aside
     out = re.sub(r"(?<=\d),(?=\d)", ".", out).replace("\0", ",")
     for vi, en in _TARGET_WORDS_EN:

@@ -172,9 +172,11 @@ def _left_out(run: Run, frame: pd.DataFrame, shown: pd.DataFrame, sector: str | 
         lines.append(t("msg.brief_gaps", lang, n=len(gaps), ids=", ".join(gaps),
                        section=t("h.data_gaps", lang)))
     if len(qual) and sector is not None:
-        items = "; ".join(
-            f"{r.indicator_id} ({target_label(run.catalog.get(r.indicator_id), run.catalog.get(r.indicator_id).targets.get(year), lang).text})"
-            for r in qual.itertuples())
+        def target_text(ind_id: str) -> str:
+            ind = run.catalog.get(ind_id)
+            return target_label(ind, ind.targets.get(year), lang).text
+
+        items = "; ".join(f"{i} ({target_text(i)})" for i in qual["indicator_id"])
         lines.append(t("msg.brief_qualitative", lang, items=items))
     elif len(qual):
         lines.append(t("msg.brief_qualitative_n", lang, n=len(qual)))
