@@ -33,6 +33,7 @@ from khforecast.assess.statuses import THRESHOLDS, status_of
 from khforecast.engine.forecaster import ForecastResults
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.plan.catalog import TARGET_YEARS, Catalog, Indicator
+from khforecast.plan.kinds import KINDS
 from khforecast.plan.targets import Target
 
 __all__ = [
@@ -119,11 +120,8 @@ def _row(ind: Indicator, target: Target, s: SeriesPaths | None, paths: SamplePat
                    historical_annual_change=_historical_change(s))
     else:
         row.update(n_obs=0)
-    if target.kind == "none":  # the plan sets no target for this year ('-')
-        row["status"] = "no_target"
-        return row
-    if not target.is_quantitative:
-        row["status"] = "qualitative"
+    if not target.is_quantitative:  # qualitative, or no target for this year ('-')
+        row["status"] = KINDS[target.kind].no_test_status
         return row
     if s is None:
         row["status"] = "no_data"
@@ -194,7 +192,7 @@ def _required_change(target: Target, s: SeriesPaths, prob: float) -> float | Non
     None when the target reads a band (p_meet is not monotone in the trend) or when no shift
     within ±20 times the series' scale per year reaches ``prob``.
     """
-    if target.kind == "between" and target.direction == 0:
+    if KINDS[target.kind].band(target) is not None:
         return None
     # only the years the target reads matter: bisect on those columns
     first = min(min(target.needed_years), target.year)
@@ -229,12 +227,14 @@ def _year_reached(target: Target, s: SeriesPaths) -> int | None:
     """First year (from the last observed one) in which the median path meets the target."""
     med = np.median(s.paths, axis=0)[None, :]
     for y in range(s.last_year, int(s.years[-1]) + 1):
-        if target.kind in ("annual_change", "ratio_to_base") and y <= int(target.base_year):
-            continue
-        if target.kind == "cumulative" and y < int(target.start_year):
+        at_y = dataclasses.replace(target, year=y)
+        reads = at_y.needed_years
+        # judged in y only when it reads y last and each year once (not before a base year
+        # or a start year)
+        if not reads or reads[-1] != y or any(a >= b for a, b in zip(reads, reads[1:])):
             continue
         try:
-            if bool(dataclasses.replace(target, year=y).meets(med, s.years)[0]):
+            if bool(at_y.meets(med, s.years)[0]):
                 return y
         except ValueError:  # a year the target reads lies before the series starts
             continue
@@ -244,16 +244,18 @@ def _year_reached(target: Target, s: SeriesPaths) -> int | None:
 def _escap(target: Target, s: SeriesPaths, direction: int) -> str:
     """ESCAP label from the first and last observations towards the target's binding level."""
     h = s.history
-    if len(h) < 2 or target.kind == "cumulative":
+    rule = KINDS[target.kind]
+    if len(h) < 2 or rule.flows:  # a sum of flows has no level trajectory
         return ""
     base = None
-    if target.kind in ("annual_change", "ratio_to_base"):
+    if rule.base:
         by = int(target.base_year)
         base = float(h[by]) if by in h.index else None
     level = target.threshold_level(base)
-    if level is None and target.kind == "between":
+    band = rule.band(target)
+    if level is None and band is not None:  # the nearer edge of the band
         last = float(h.iloc[-1])
-        level = target.low if abs(last - target.low) <= abs(last - target.high) else target.high
+        level = band[0] if abs(last - band[0]) <= abs(last - band[1]) else band[1]
     if level is None or not math.isfinite(level):
         return ""
     return escap_label(int(h.index[0]), float(h.iloc[0]), int(h.index[-1]), float(h.iloc[-1]),
