@@ -34,7 +34,7 @@ from khforecast.engine.forecaster import ForecastResults
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.plan.catalog import TARGET_YEARS, Catalog, Indicator
 from khforecast.plan.kinds import KINDS
-from khforecast.plan.targets import Target
+from khforecast.plan.targets import Target, clip_to_domain
 
 __all__ = [
     "ASSESSMENT_COLUMNS",
@@ -178,12 +178,7 @@ def _shift(paths: np.ndarray, years: np.ndarray, last_year: int, flow: bool, dom
            delta: float) -> np.ndarray:
     steps = np.clip(years - last_year, 0, None).astype(float)
     add = np.where(steps > 0, delta, 0.0) if flow else delta * steps
-    x = paths + add[None, :]
-    if domain == "percent":
-        return np.clip(x, 0.0, 100.0)
-    if domain == "positive":
-        return np.maximum(x, 0.0)
-    return x
+    return clip_to_domain(paths + add[None, :], domain)
 
 
 def _required_change(target: Target, s: SeriesPaths, prob: float) -> float | None:

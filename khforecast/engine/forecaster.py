@@ -35,6 +35,7 @@ from khforecast.engine.statespace import STATSMODELS_MODELS, preload
 from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.observations.places import COMPARISON_PLACES, merge_places
 from khforecast.plan.catalog import Catalog
+from khforecast.plan.targets import DOMAIN_RANGE
 
 __all__ = [
     "ForecastResults",
@@ -63,8 +64,6 @@ class _Task:
     choice: SeriesChoice | None = None
 
 
-#: the values each domain can hold (paths modelled on another scale are held inside them)
-_DOMAIN_RANGE = {"percent": (0.0, 100.0), "positive": (0.0, np.inf), "real": (-np.inf, np.inf)}
 
 
 def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +125,7 @@ def _run_series(task: _Task) -> SeriesPaths:
         model += "+excluded(" + ", ".join(str(int(y)) for y in years[~kept]) + ")"
     drawn = res.paths
     if domain != task.domain or choice.bounds is not None:
-        lo, hi = _DOMAIN_RANGE[task.domain]
+        lo, hi = DOMAIN_RANGE[task.domain]  # paths modelled on another scale are held inside
         if choice.bounds is not None:
             lo, hi = max(lo, choice.bounds[0]), min(hi, choice.bounds[1])
         drawn = np.clip(drawn, lo, hi)

@@ -29,6 +29,8 @@ from khforecast.errors import TargetParseError
 from khforecast.plan.kinds import KINDS
 
 __all__ = [
+    "DOMAIN_RANGE",
+    "clip_to_domain",
     "Domain",
     "DOMAINS",
     "TARGET_KINDS",
@@ -40,6 +42,18 @@ __all__ = [
 #: the value domain of an indicator: a share in [0, 100], a positive amount, any real number
 Domain = Literal["percent", "positive", "real"]
 DOMAINS: tuple[str, ...] = get_args(Domain)
+#: the values each domain can hold
+DOMAIN_RANGE: dict[str, tuple[float, float]] = {"percent": (0.0, 100.0), "positive": (0.0, np.inf),
+                                                "real": (-np.inf, np.inf)}
+
+
+def clip_to_domain(x: np.ndarray, domain: str) -> np.ndarray:
+    """``x`` held inside ``domain``'s range (paths moved by a scenario or a planning shift)."""
+    if domain == "percent":
+        return np.clip(x, 0.0, 100.0)
+    if domain == "positive":
+        return np.maximum(x, 0.0)
+    return x
 TARGET_KINDS: tuple[str, ...] = tuple(KINDS)  # the plan's kinds (the table may gain more)
 
 # units whose targets are a yearly change of the level ("Mức giảm ... hàng năm": %/năm)
