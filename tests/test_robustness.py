@@ -643,6 +643,54 @@ def test_a_full_disk_is_a_located_error_and_keeps_the_old_output(tmp_path, monke
     assert not [p for p in kept.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("fault", ["full disk at assessment.csv", "rename of assessment.csv fails",
+                                   "rename fails, no hard links"])
+def test_forecast_outputs_are_all_new_or_all_as_before(tmp_path, monkeypatch, fault):
+    """forecasts.csv, assessment.csv and manifest.json are one output: a fault after the first
+    file leaves the three previous files (not a new forecasts.csv beside an old assessment)."""
+    out = tmp_path / "o"
+    out.mkdir()
+    names = ("forecasts.csv", "assessment.csv", "manifest.json")
+    for n in names:
+        (out / n).write_text(f"previous {n}", encoding="utf-8")
+    fsync, replace = os.fsync, os.replace
+
+    def full_at_assessment(fd):
+        if ".assessment.csv." in os.readlink(f"/proc/self/fd/{fd}"):
+            _no_space()
+        return fsync(fd)
+
+    def rename_fails(src, dst, *a, **k):
+        if Path(dst) == out / "assessment.csv":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return replace(src, dst, *a, **k)
+
+    def no_link(*a, **k):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    if fault.startswith("full disk"):
+        monkeypatch.setattr(os, "fsync", full_at_assessment)
+    else:
+        monkeypatch.setattr(os, "replace", rename_fails)
+    if "no hard links" in fault:
+        monkeypatch.setattr(os, "link", no_link)
+    rc, _, err = run_cli(["forecast", "--sims", "50", "--out", str(out)])
+    monkeypatch.undo()
+    assert rc == 1
+    located(err, "assessment.csv", "no space left" if "disk" in fault else "input/output error")
+    assert [(out / n).read_text(encoding="utf-8") for n in names] == \
+        [f"previous {n}" for n in names]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file left
+
+    rc, _, err = run_cli(["forecast", "--sims", "50", "--out", str(out)])  # no fault: all new
+    assert rc == 0, err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    from khforecast._io import sha256_file
+
+    assert manifest["outputs"] == {n: sha256_file(out / n) for n in names[:2]}
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+
+
 def test_template_force_onto_a_directory(tmp_path):
     (tmp_path / "t.xlsx").mkdir()
     rc, _, err = run_cli(["template", str(tmp_path / "t.xlsx"), "--force"])
