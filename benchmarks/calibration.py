@@ -1,70 +1,73 @@
-"""Calibration benchmark: held-out coverage and Brier scores of target-attainment probabilities.
+"""Calibration benchmark: held-out PIT, coverage at every level, by stratum, and Brier skill.
 
 Run::
 
-    .venv/bin/python benchmarks/calibration.py [--sims 1000] [--max-series 120] [--jobs 1]
+    .venv/bin/python benchmarks/calibration.py [--sims 1000] [--max-series 120] [--jobs 2]
+        [--pit-png benchmarks/pit_histogram.png]
 
-On rolling-origin back-tests of the GSO provincial panels and the multi-country panels
-(``khforecast.engine.calibration``), this prints
+On rolling-origin back-tests of the whole pool (``khforecast.engine.pool``: 63-province GSO panels and
+UN / UNDP / WHO / World Bank country panels, seven families), with the engine's calibration
+(``khforecast.engine.predictive``) fitted **without** the held-out part, this prints
 
-1. coverage of the 80 % and 95 % intervals by horizon, **out of sample**: each panel's
-   back-tests use the spread and tail fitted on all the *other* panels (leave-one-panel-out);
-2. the Brier score of P(value in the last held-out year >= threshold) for thresholds at the
+1. coverage of the central 50 / 80 / 90 / 95 / 98 % intervals and the share outside the 99 %
+   band, leave-one-family-out and leave-one-panel-out, pooled and by stratum: domain x horizon
+   (1-2, 3-5, 6-10) x history shape (smooth / noisy) x bound (on 0 or 100 / within 5 points /
+   far); and by family held out;
+2. the PIT histogram (20 bins; 1.0 everywhere when calibrated), saved as a PNG;
+3. the Brier score of P(value in the last held-out year >= threshold) for thresholds at the
    10/25/50/75/90 % quantiles of that panel's realised values and at the last observed value
-   ±2 % and ±5 %, for khforecast (calibrated out of sample, and uncalibrated) beside two
-   reference methods computed here on the same back-tests:
+   ±2 % and ±5 %, against the ESCAP-style rule (extrapolated CAGR, answered 0 or 1) and a naive
+   Gaussian random walk N(last, sd(yearly changes)^2 h);
+4. the issue's bars, PASS / FAIL.
 
-   - the ESCAP-style rule: extrapolate the training window's CAGR to the year and answer 0 or 1;
-   - a naive Gaussian random walk: N(last value, sd(yearly changes)^2 * h).
-
-Acceptance (issue): pooled out-of-sample coverage 77-83 % (80 % intervals) and 93-97 % (95 %);
-Brier at least 20 % below the ESCAP-style rule and below the naive Gaussian.
+At a point mass (a percent sitting on 0 or 100) the PIT is randomised within the mass, and the
+coverage of an interval is read from that PIT, the standard check for discrete predictive
+distributions (Czado, Gneiting & Held 2009).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from khforecast.engine import evaluation as E
 from khforecast.assess.escap import escap_projection
 from khforecast.engine.calibration.backtest import backtest
-from khforecast.engine.calibration.derive import _thin
-from khforecast.engine.calibration.fit import _mix_cdf, calibration_table, out_of_sample_params
-from khforecast.engine.calibration.panels import load_panel_series
-from khforecast.engine.scales import Scale
+from khforecast.engine.pool import load_pool, thin
+
+_FMT = {"float_format": lambda v: f"{v:.3f}", "index": False}
 
 
-def _events(bt: pd.DataFrame) -> pd.DataFrame:
+def _pit_coverage(sc: pd.DataFrame) -> pd.DataFrame:
+    """Coverage read from the (randomised) PIT, so point masses count at their nominal share."""
+    sc = sc.copy()
+    for a in E.COVERAGE_LEVELS:
+        sc[f"cov{round(a * 100)}"] = (sc["pit"] >= (1 - a) / 2) & (sc["pit"] <= (1 + a) / 2)
+    return sc
+
+
+def _events(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per back-test case (its last held-out year) and threshold."""
-    ok = bt[bt["error"] == ""]
-    last = ok.loc[ok.groupby(["panel", "series_id", "origin", "n_train"])["horizon"].idxmax()]
-    last = last.assign(bt_row=last.index)  # bt has a 0..n-1 index: the row's position
+    last = cells.loc[cells.groupby(["panel", "series_id", "origin", "n_train"])["horizon"].idxmax()]
     frames = []
-    for panel, g in last.groupby("panel", sort=True):
-        qs = np.quantile(g["value"], (0.10, 0.25, 0.50, 0.75, 0.90))
-        for name, q in zip(("q10", "q25", "q50", "q75", "q90"), qs):
+    for _, g in last.groupby("panel", sort=True):
+        for name, q in zip(("q10", "q25", "q50", "q75", "q90"),
+                           np.quantile(g["value"], (0.10, 0.25, 0.50, 0.75, 0.90))):
             frames.append(g.assign(threshold=q, kind=f"realised {name}"))
         for f in (-0.05, -0.02, 0.02, 0.05):
             frames.append(g.assign(threshold=g["last_value"] * (1 + f), kind=f"last {f:+.0%}"))
     return pd.concat(frames, ignore_index=True)
 
 
-def _p_model(ev: pd.DataFrame, s: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """P(value >= threshold) under khforecast's calibrated predictive distribution."""
-    zthr = np.array([Scale(d, eps, off).forward(thr) - Scale(d, eps, off).forward(med)
-                     for d, eps, off, thr, med in zip(ev["domain"], ev["scale_eps"],
-                                                     ev["scale_offset"], ev["threshold"],
-                                                     ev["median"])], dtype=float)
-    return 1.0 - _mix_cdf(ev.assign(zthr=zthr), s, t, col="zthr")
-
-
 def _p_escap(ev: pd.DataFrame) -> np.ndarray:
     proj = np.array([escap_projection(fy, fv, o, lv, y) for fy, fv, o, lv, y in
-                     zip(ev["first_year"], ev["first_value"], ev["origin"], ev["last_value"], ev["year"])])
+                     zip(ev["first_year"], ev["first_value"], ev["origin"], ev["last_value"],
+                         ev["year"])])
     return (proj >= ev["threshold"].to_numpy()).astype(float)
 
 
@@ -76,11 +79,23 @@ def _p_gauss(ev: pd.DataFrame) -> np.ndarray:
     return np.where(sd > 0, p, (gap <= 0).astype(float))
 
 
-def _gauss_coverage(bt: pd.DataFrame) -> tuple[float, float]:
-    ok = bt[bt["error"] == ""]
-    sd = ok["sd_diff"].to_numpy() * np.sqrt(ok["horizon"].to_numpy())
-    err = np.abs(ok["value"].to_numpy() - ok["last_value"].to_numpy())
-    return float((err <= norm.ppf(0.9) * sd).mean()), float((err <= norm.ppf(0.975) * sd).mean())
+def _save_pit(pit: dict[str, np.ndarray], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(pit), figsize=(5 * len(pit), 3.2), sharey=True)
+    for ax, (name, p) in zip(np.atleast_1d(axes), pit.items()):
+        dens = E.pit_histogram(p)
+        ax.bar(np.arange(20) / 20, dens, width=0.05, align="edge", color="#4878a8")
+        ax.axhline(1.0, color="black", lw=0.8, ls="--")
+        ax.set_title(f"PIT, {name} ({len(p)} cells)")
+        ax.set_xlabel("PIT")
+    np.atleast_1d(axes)[0].set_ylabel("density")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,53 +105,83 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-series", type=int, default=120)
     p.add_argument("--max-cases", type=int, default=5)
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--pit-png", type=Path, default=Path("benchmarks/pit_histogram.png"))
+    p.add_argument("--cells", type=Path, default=None,
+                   help="a pickle of back-test cells to reuse (written there when missing)")
     args = p.parse_args(argv)
     print("$ " + " ".join(["python", "benchmarks/calibration.py", *(argv if argv is not None else sys.argv[1:])]))
     t0 = time.perf_counter()
-    series = _thin(load_panel_series(), args.max_series, args.seed)
-    bt = backtest(series, n_sims=args.sims, seed=args.seed, max_cases=args.max_cases, jobs=args.jobs)
-    t1 = time.perf_counter()
-    s, t = out_of_sample_params(bt)
-    ok = (bt["error"] == "").to_numpy()
-    print(f"# {ok.sum()} back-test cells, {bt.loc[ok, ['panel', 'series_id', 'origin', 'n_train']].drop_duplicates().shape[0]} "
-          f"cases, {len(series)} series, {bt['panel'].nunique()} panels; failed: {(~ok).sum()}; "
-          f"back-tests {t1 - t0:.0f} s")
+    full = load_pool()
+    if args.cells is not None and args.cells.is_file():
+        cells = pd.read_pickle(args.cells)
+    else:
+        series = thin(full, args.max_series, args.seed)
+        bt = backtest(series, n_sims=args.sims, seed=args.seed, max_cases=args.max_cases,
+                      jobs=args.jobs)
+        cells = E.attach_features(bt, series)
+        if args.cells is not None:
+            cells.to_pickle(args.cells)
+    n_cases = cells[["panel", "series_id", "origin", "n_train"]].drop_duplicates().shape[0]
+    print(f"# {len(cells)} back-test cells, {n_cases} cases, {cells['series_id'].nunique()} "
+          f"series ids, {cells['panel'].nunique()} panels, {cells['family'].nunique()} families; "
+          f"{time.perf_counter() - t0:.0f} s")
+    stats = E.pool_stats(full)
+    cals = E.held_out_calibrations(cells, stats, "family")
+    scored = {"leave-one-family-out": E.out_of_sample(cells, stats, "family", cals),
+              "leave-one-panel-out": E.out_of_sample(cells, stats, "panel")}
+    for name, sc in scored.items():
+        print(f"\n## 1. {name}: coverage of central intervals (cov), outside the 99 % band (out99)")
+        print(E.stratified_table(sc, by=("hgroup",)).to_string(**_FMT))
+        print(f"\n### {name}, by stratum (interval end points; 'on' rows: PIT-based below)")
+        print(E.stratified_table(sc).to_string(**_FMT))
+    lofo = scored["leave-one-family-out"]
+    print("\n### leave-one-family-out, by family held out")
+    print(E.stratified_table(lofo, by=("family",)).to_string(**_FMT))
+    print("\n### leave-one-family-out, series on a bound, coverage read from the randomised PIT")
+    on = _pit_coverage(lofo[lofo["near"] == "on"])
+    print(E.stratified_table(on, by=("domain", "hgroup", "near")).to_string(**_FMT))
 
-    print("\n## 1. Interval coverage by horizon (leave-one-panel-out)")
-    table = calibration_table(bt, (s, t))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    raw = calibration_table(bt).iloc[-1]
-    g80, g95 = _gauss_coverage(bt)
-    print(f"uncalibrated models: coverage80 {raw.coverage80:.3f}, coverage95 {raw.coverage95:.3f}; "
-          f"naive Gaussian RW: coverage80 {g80:.3f}, coverage95 {g95:.3f}")
+    print("\n## 2. PIT histogram (20 bins, density; 1.0 = calibrated)")
+    for name, sc in scored.items():
+        print(f"{name:22s} " + " ".join(f"{v:.2f}" for v in E.pit_histogram(sc["pit"])))
+    _save_pit({k: v["pit"].to_numpy() for k, v in scored.items()}, args.pit_png)
+    print(f"saved {args.pit_png}")
 
-    print("\n## 2. Brier score of P(value in the last held-out year >= threshold)")
-    ev = _events(bt)
-    rows = ev["bt_row"].to_numpy()
+    print("\n## 3. Brier score of P(value in the last held-out year >= threshold), family held out")
+    ev = _events(cells)
+    p_k = np.empty(len(ev))
+    for fam, cal in cals.items():
+        m = (ev["family"] == fam).to_numpy()
+        p_k[m] = E.prob_at_least(ev[m], ev.loc[m, "threshold"].to_numpy(), cal)
     outcome = (ev["value"].to_numpy() >= ev["threshold"].to_numpy()).astype(float)
-    probs = {
-        "khforecast (calibrated, out of sample)": _p_model(ev, s[rows], t[rows]),
-        "khforecast (uncalibrated)": _p_model(ev, np.ones(len(ev)), np.zeros(len(ev))),
-        "ESCAP-style CAGR rule (0/1)": _p_escap(ev),
-        "naive Gaussian random walk": _p_gauss(ev),
-    }
+    probs = {"khforecast (leave-one-family-out)": p_k,
+             "ESCAP-style CAGR rule (0/1)": _p_escap(ev),
+             "naive Gaussian random walk": _p_gauss(ev)}
     brier = {k: float(np.mean((v - outcome) ** 2)) for k, v in probs.items()}
-    by_kind = pd.DataFrame({k: ((v - outcome) ** 2) for k, v in probs.items()}).groupby(ev["kind"].to_numpy()).mean()
+    by_kind = pd.DataFrame({k: (v - outcome) ** 2 for k, v in probs.items()}).groupby(
+        ev["kind"].to_numpy()).mean()
     print(by_kind.to_string(float_format=lambda v: f"{v:.4f}"))
-    base = brier["khforecast (calibrated, out of sample)"]
-    print(f"\n{'method':42s} {'Brier':>8s} {'khforecast lower by':>20s}")
+    base = brier["khforecast (leave-one-family-out)"]
+    print(f"\n{'method':40s} {'Brier':>8s} {'khforecast lower by':>20s}")
     for k, v in brier.items():
-        print(f"{k:42s} {v:8.4f} {(v - base) / v * 100:19.1f}%")
-    print(f"({len(ev)} events from {len(ev) // 9} cases)")
+        print(f"{k:40s} {v:8.4f} {(v - base) / v * 100:19.1f}%")
+    print(f"({len(ev)} events)")
 
-    cov80, cov95 = table.iloc[-1]["coverage80"], table.iloc[-1]["coverage95"]
-    checks = {
-        "coverage80 in [0.77, 0.83]": 0.77 <= cov80 <= 0.83,
-        "coverage95 in [0.93, 0.97]": 0.93 <= cov95 <= 0.97,
-        "Brier >= 20% below ESCAP-style": base <= 0.8 * brier["ESCAP-style CAGR rule (0/1)"],
-        "Brier below naive Gaussian": base < brier["naive Gaussian random walk"],
-    }
-    print("\n## Acceptance")
+    tab = E.stratified_table(lofo)
+    strata = tab[(tab["domain"] != "all") & (tab["n"] >= 150) & (tab["near"] != "on")]
+    on_tab = E.stratified_table(on)
+    on_strata = on_tab[(on_tab["domain"] != "all") & (on_tab["n"] >= 150)]
+    allrow = tab.iloc[-1]
+    checks = {f"pooled cov{k} within ±3 of {k}": abs(allrow[f"cov{k}"] - k / 100) <= 0.03
+              for k in (50, 80, 95, 98)}
+    for _, r in pd.concat([strata, on_strata]).iterrows():
+        for k in (80, 95):
+            name = f"stratum {r['domain']}/{r['hgroup']}/{r['shape']}/{r['near']} (n={r['n']}) cov{k}"
+            checks[name + " within ±6"] = abs(r[f"cov{k}"] - k / 100) <= 0.06
+    checks["99 % band breached <= 2 % pooled"] = allrow["out99"] <= 0.02
+    checks["Brier >= 30 % below ESCAP-style"] = base <= 0.7 * brier["ESCAP-style CAGR rule (0/1)"]
+    checks["Brier below naive Gaussian"] = base < brier["naive Gaussian random walk"]
+    print("\n## 4. Bars (leave-one-family-out)")
     for k, v in checks.items():
         print(f"{'PASS' if v else 'FAIL'}  {k}")
     print(f"# total {time.perf_counter() - t0:.0f} s")

@@ -11,6 +11,7 @@ import pytest
 
 from khforecast import briefing
 from khforecast.errors import KhforecastError
+from khforecast.briefing.i18n import format_percent
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,10 @@ def test_agencies_at_risk_show_reported_task_status_never_a_guessed_past_due(run
     risky = risky[risky["status"].isin(("at_risk", "off_track"))
                   & risky["indicator_id"].isin({i.id for i in run.catalog.in_sector("II")})]
     assert len(risky), "sector II has indicators at risk in the bundled data"
+    for iid in risky["indicator_id"]:
+        assert f"{iid}. " in page
+    if "02" not in set(risky["indicator_id"]):  # which targets are at risk is the engine's call
+        return
     assert "Sở Nội vụ" in page  # the department that leads 02 now
     # each task shows what its report said (the run's task file), overdue only where the
     # status table says so: never "past due" from the year alone
@@ -143,6 +148,16 @@ def test_explorer_at_factor_1_reproduces_the_run_and_acceleration_helps(run):
     assert faster >= p >= shocked  # 09 (trained labour, higher is better) rises with the trend
 
 
+def test_an_adverse_shock_hurts_whichever_way_is_good(run):
+    for ind_id in ("04", "09"):  # informal work: lower is better; trained labour: higher
+        _, p = briefing.explore_scenario(run, ind_id)
+        _, worse = briefing.explore_scenario(run, ind_id, shock=-0.2, start_year=2026)
+        _, better = briefing.explore_scenario(run, ind_id, shock=0.2, start_year=2026)
+        assert worse <= p <= better, ind_id
+    assert set(briefing.explorable_ids(run)) <= set(
+        _rows(run).loc[lambda d: d["p_meet"].notna(), "indicator_id"])
+
+
 def test_scenario_widgets_update_the_probability(run):
     box = briefing.scenario_widgets(run, "en", indicator_id="09")
     pick, factor, _shock, _start, label, image = box.children
@@ -150,3 +165,18 @@ def test_scenario_widgets_update_the_probability(run):
     before = label.value
     factor.value = 3.0
     assert label.value != before and image.value.startswith('<img class="kh-figure"')
+
+
+def test_method_note_states_the_measured_coverage_in_words(run):
+    page = briefing.method_note(run, "en")
+    cov = run.calibration.set_index("interval")["coverage"]
+    assert f"the 80 % band {format_percent(cov['80%'], 'en', 1)}" in page
+    assert "a whole family of indicators held out at a time" in page
+    assert "khoảng 95 % chứa" in briefing.method_note(run, "vi")
+
+
+def test_deep_dive_shows_the_series_stratum_coverage_and_pit_histogram(run):
+    snip = briefing.indicator_calibration(run, "02", "en")
+    assert "calibration stratum: domain percent" in snip and "<img" in snip
+    assert "6-10" in snip
+    assert "No stratum coverage table" in briefing.indicator_calibration(run, "33", "en")  # 2 points

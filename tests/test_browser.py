@@ -281,3 +281,6 @@ def test_every_page_prints_on_a4_with_content_on_every_page_and_no_overflow(
             w, h = float(p.mediabox.width), float(p.mediabox.height)
             assert abs(w - _A4_PT[0]) < 2 and abs(h - _A4_PT[1]) < 2, (page, k, w, h)
             assert _page_has_content(p), f"{page.name}: page {k} of the PDF is empty"
+        header = reader.pages[-1].extract_text()
+        assert "8839" in header and f"{len(reader.pages)}" in header, \
+            f"{page.name}: no running header naming the plan, or no page number"

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from khforecast.chart_kit import (
+from khforecast.briefing.figures import plot_status_bars
+from khforecast.briefing.chart_kit import (
     STATUS_COLOURS,
     clip_band,
     level_targets,
-    plot_status_bars,
     segments,
     wide_band_caption,
     y_limits,
@@ -69,3 +69,31 @@ def test_sector_chart_uses_the_status_colours():
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_caption_in_both_languages(lang):
     assert wide_band_caption(3, [2021, 2023], clip_band([0], [9], (1, 2)), lang)
+
+
+def _frame(years_obs, values, years_proj):
+    rows = [{"indicator_id": "02", "place": "khanh_hoa", "scenario": "bau", "year": y,
+             "observed": v, **{c: np.nan for c in ("mean", "q025", "q05", "q10", "q25", "q50",
+                                                   "q75", "q90", "q95", "q975")}}
+            for y, v in zip(years_obs, values)]
+    for k, y in enumerate(years_proj, 1):
+        rows.append({"indicator_id": "02", "place": "khanh_hoa", "scenario": "bau", "year": y,
+                     "observed": np.nan, "mean": 2.5, "q025": 0.5, "q05": 1.0, "q10": 1.8,
+                     "q25": 2.2, "q50": 2.5, "q75": 2.9, "q90": 3.4 + 0.1 * k, "q95": 30.0,
+                     "q975": 72.0})
+    return pd.DataFrame(rows)
+
+
+def test_fan_chart_axis_ignores_the_95_tail_and_breaks_lines_at_gaps():
+    from khforecast.briefing.figures import plot_indicator
+
+    cat = load_catalog()
+    frame = _frame([2012, 2018, 2019, 2020], [2.4, 2.2, 2.5, 2.3], range(2021, 2031))
+    fig = plot_indicator(frame, "02", targets=cat.get("02").targets.values(), domain="percent")
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    assert hi < 5 and lo > 0  # not 72 %: the data sit in the chart, not in its bottom tenth
+    observed = [ln for ln in ax.get_lines() if ln.get_color() == "black"]
+    assert sorted(ln.get_xdata().tolist() for ln in observed) == [[2012], [2018, 2019, 2020]]
+    tops = [ln for ln in ax.get_lines() if ln.get_marker() == "^"]
+    assert tops and all(y == hi for y in tops[0].get_ydata())  # where the band runs past

@@ -14,7 +14,6 @@ from khforecast.briefing.figures import (
     plot_indicator,
     plot_required_change,
     plot_scenarios,
-    plot_status_heatmap,
 )
 
 
@@ -87,19 +86,6 @@ def test_scenarios_side_by_side():
     assert _labels(fig)[:3] == ["bau", "accelerate", "Observed"]
     with pytest.raises(ValueError, match="in scenarios \\['shock'\\]"):
         plot_scenarios(frame, "02", ["shock"])
-
-
-def test_status_heatmap_counts_each_sector_and_status():
-    assessment = pd.DataFrame({
-        "indicator_id": ["01", "02", "03", "04", "01"], "scenario": "bau",
-        "target_year": [2030, 2030, 2030, 2030, 2025],
-        "status": ["on_track", "at_risk", "at_risk", "no_data", "met"]})
-    fig = plot_status_heatmap(assessment, {"01": "I", "02": "II", "03": "II", "04": "II"},
-                              lang="en", sectors=["I", "II", "III"])
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["I", "II", "III"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["On track", "At risk", "No data"]
-    assert [t.get_text() for t in ax.texts] == ["1", "0", "0", "0", "2", "1", "0", "0", "0"]
 
 
 def test_required_change_and_distribution_charts():

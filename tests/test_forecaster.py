@@ -1,6 +1,7 @@
 """Forecaster: sample paths per series, reproducibility, the forecasts.csv table."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from khforecast.engine.calibration.runtime import Calibration
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.paths import FORECAST_COLUMNS, SamplePaths
 from khforecast.errors import KhforecastError
+from khforecast.engine.predictive import load_pooled_calibration
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +91,11 @@ def test_spec_is_pure_configuration(obs, catalog):
 
 
 def test_calibration_widens_the_paths(obs, catalog):
-    narrow = Forecaster(sims=2001, seed=5, calibration=Calibration.identity()).fit(obs, catalog)
-    wide = Forecaster(sims=2001, seed=5, calibration=Calibration(
-        ((3.0,) * 10,) * 4, tails=(0.0,) * 4)).fit(obs, catalog)
+    base = load_pooled_calibration()
+    wider = dataclasses.replace(base, quantiles={k: tuple(3 * v for v in q)
+                                                 for k, q in base.quantiles.items()})
+    narrow = Forecaster(sims=2001, seed=5, calibration=base).fit(obs, catalog)
+    wide = Forecaster(sims=2001, seed=5, calibration=wider).fit(obs, catalog)
     _, a = narrow.simulate(2030).paths("04")
     _, b = wide.simulate(2030).paths("04")
     assert np.ptp(np.quantile(b[:, -1], [0.1, 0.9])) > 2 * np.ptp(np.quantile(a[:, -1], [0.1, 0.9]))

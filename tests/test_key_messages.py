@@ -7,7 +7,7 @@ import pytest
 
 from khforecast import briefing
 from khforecast.briefing.i18n import format_number, format_percent
-from khforecast.key_messages import key_messages, key_messages_html, territory_line
+from khforecast.briefing.key_messages import key_messages, key_messages_html, territory_line
 
 
 @pytest.fixture(scope="module")

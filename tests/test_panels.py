@@ -18,6 +18,14 @@ EXPECTED = {
     "population_average_urban_rural", "poverty_rate",
     "trained_employed_workers_share_gso2016vintage", "trained_labour_force_share",
     "unemployment_rate",
+    # added for the calibration pool (khforecast.engine.pool, issue 8)
+    "administrative_units", "crude_birth_death_rates", "editorial_offices",
+    "employed_share_of_population_15plus", "general_education_classes", "general_education_pupils",
+    "general_education_schools", "general_education_teachers",
+    "health_establishments_provincial_doh", "hiv_aids", "kindergarten_education",
+    "libraries_local", "nurses_midwives_provincial_doh", "pharmaceutical_staff_provincial_doh",
+    "professional_secondary_teachers_students_to2015", "total_fertility_rate",
+    "university_college_teachers_students", "upper_secondary_graduation_rate",
 }
 
 

@@ -11,7 +11,7 @@ from khforecast.observations.read import (
     read_observations,
 )
 from khforecast.plan.catalog import load_catalog
-from khforecast.target_scale import (
+from khforecast.briefing.target_scale import (
     TargetLabel,
     format_value,
     target_label,

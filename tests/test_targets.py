@@ -133,25 +133,25 @@ def _one_year(target, values):
 
 
 @pytest.mark.parametrize("target, values, expected", [
-    # precision rule: non-strict bounds compare values rounded to the decimals shown
-    (T("100", direction=1), [100, 99.6, 99.5, 99.4, 101], [True, True, True, False, True]),
-    (T("45", direction=1), [45, 44.5, 44.49, 60], [True, True, False, True]),
-    (T("25", direction=-1), [25, 25.4, 25.5, 10], [True, True, False, True]),
-    (T("3,5", direction=1), [3.45, 3.44, 3.5], [True, False, True]),
-    (T("= 4", direction=0), [4.4, 3.5, 4.5, 3.4], [True, True, False, False]),
-    # strict bounds compare unrounded values: 2.96 is below 3
+    # precision rule: values as published, never rounded to the target's decimals
+    (T("100", direction=1), [100, 99.6, 99.5, 99.4, 101, 99.99], [True, False, False, False, True, False]),
+    (T("45", direction=1), [45, 44.5, 44.49, 60], [True, False, False, True]),
+    (T("25", direction=-1), [25, 25.4, 25.5, 10], [True, False, False, True]),
+    (T("3,5", direction=1), [3.45, 3.44, 3.5], [False, False, True]),
+    (T("= 4", direction=0), [4.0, 4.4, 3.5, 3.9999999999999996], [True, False, False, True]),
+    # strict bounds exclude the bound: 2.96 is below 3
     (T("< 3", direction=-1), [2.96, 2.999, 3.0, 3.04], [True, True, False, False]),
     (T("< 3,8", direction=-1), [3.79, 3.8, 3.81], [True, False, False]),
     (T("> 60", direction=1), [60.01, 60.0, 59.99], [True, False, False]),
     # between is inclusive; a band (direction 0) fails on both sides
     (T("30-35", direction=0), [30, 35, 35.4, 29.5, 35.5, 29.4, 32],
-     [True, True, True, True, False, False, True]),
+     [True, True, False, False, False, False, True]),
     # for a higher-is-better rate, above the range also meets; for lower-is-better, below it
     (T("30-35", direction=1), [30, 36, 50, 29.4], [True, True, True, False]),
     (T("30-35", direction=-1), [35, 20, 35.6], [True, True, False]),
-    # maintain: the target-year value at the maintained level (after rounding)
-    (T("100  (duy trì)", direction=1), [100, 99.6, 99.4], [True, True, False]),
-    (T("5  (duy trì)", direction=-1), [5.4, 5.6, 1], [True, False, True]),
+    # maintain: the target-year value at the maintained level, exactly
+    (T("100  (duy trì)", direction=1), [100, 99.6, 99.4], [True, False, False]),
+    (T("5  (duy trì)", direction=-1), [5.0, 5.4, 5.6, 1], [True, False, False, True]),
     # a NaN path never meets
     (T("45", direction=1), [math.nan], [False]),
 ])
@@ -174,16 +174,16 @@ def test_meets_cumulative_sums_flows_from_start_year():
     paths = np.zeros((3, years.size))
     paths[:, :2] = 100_000
     paths[0, 2:] = 48_749 / 10            # exactly the total
-    paths[1, 2:] = 48_748.4 / 10          # rounds to 48 748
-    paths[2, 2:] = 48_748.6 / 10          # rounds to 48 749
+    paths[1, 2:] = 48_748.4 / 10          # short of the total
+    paths[2, 2:] = 48_749.6 / 10          # beyond it
     assert t.meets(paths, years).tolist() == [True, False, True]
-    np.testing.assert_allclose(t.quantity(paths, years), [48749, 48748.4, 48748.6])
+    np.testing.assert_allclose(t.quantity(paths, years), [48749, 48748.4, 48749.6])
 
 
 @pytest.mark.parametrize("level_2025, expected", [
     (0.2, True),    # fell 3.0 points in 3 years: -1.0 a year
-    (0.3, True),    # -0.967 a year rounds to -1.0 (one decimal)
-    (0.4, False),   # -0.933 rounds to -0.9: too slow
+    (0.3, False),   # -0.967 a year: not the fall of at least 1 point promised
+    (0.4, False),   # -0.933: too slow
     (0.0, True),    # -1.067: faster than the range also meets
     (-1.5, True),   # far faster
     (3.2, False),   # no fall
@@ -207,12 +207,12 @@ def test_meets_annual_change_strict_and_rise():
     assert band.meets(paths, years).tolist() == [True, False, False]
 
 
-def test_meets_ratio_to_base_rounds_to_one_decimal_at_least():
+def test_meets_ratio_to_base_compares_the_ratio_exactly():
     t = T("2", unit="Lần", direction=1, base_year=2021)
     years = np.arange(2021, 2026)
     base = 1_000_000.0
     paths = np.array([[base, 0, 0, 0, r * base] for r in (2.0, 1.95, 1.94, 1.5, 3.0)])
-    assert t.meets(paths, years).tolist() == [True, True, False, False, True]
+    assert t.meets(paths, years).tolist() == [True, False, False, False, True]
 
 
 @pytest.mark.parametrize("target, years, match", [

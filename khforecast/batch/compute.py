@@ -20,7 +20,7 @@ import pandas as pd
 from khforecast._io import atomic_write, atomic_write_csv, atomic_write_text
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
-from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.predictive import load_pooled_calibration
 from khforecast.engine.defaults import MIN_OBS
 from khforecast.engine.draws import DRAWS_FILE, write_draws
 from khforecast.engine.forecaster import Forecaster, model_input
@@ -291,7 +291,7 @@ def _calibration_table() -> pd.DataFrame | None:
     shipped = resources.files("khforecast") / "data" / "calibration_table.csv"
     if shipped.is_file():
         return pd.read_csv(io.StringIO(shipped.read_text(encoding="utf-8")))
-    meta = load_calibration().meta
+    meta = load_pooled_calibration().meta
     rows = [{"interval": f"{level}%", "nominal": level / 100, "coverage": meta[key],
              "n_backtests": meta.get("n_backtests"), "n_series": meta.get("n_series"),
              "method": meta.get("out_of_sample", "")}

@@ -21,7 +21,7 @@ from khforecast._io import atomic_write_all, csv_text, sha256_file
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.manifest import manifest_text
 from khforecast.batch.params import load_params, scenarios_file
-from khforecast.engine.calibration.runtime import load_calibration
+from khforecast.engine.predictive import load_pooled_calibration
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.model_choices import (
     check_choices,
@@ -113,7 +113,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         except md.PackageNotFoundError:
             return ""
 
-    cal = load_calibration()
+    cal = load_pooled_calibration()
     manifest = {
         "command": "forecast",
         "inputs": {str(f): sha256_file(f) for f in files},

@@ -55,7 +55,7 @@ class BatchParams:
     seed: int = DEFAULT_SEED
     sims: int = DEFAULT_SIMS
     thresholds: tuple[float, float] = (0.8, 0.5)  # (on track if p >= hi, at risk if p >= lo)
-    scenarios: tuple[str, ...] = ("bau",)
+    scenarios: tuple[str, ...] = ("bau", "accelerate", "target_path", "shock")
     jobs: int | None = None  # parallel notebooks; None = number of cores
     kernel_start_timeout: int = 120  # seconds; papermill's default is 60
     cell_timeout: int = 600  # seconds per cell

@@ -38,7 +38,9 @@ from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import BatchParams, load_params, scenarios_file
 from khforecast.batch.tasks import read_run_task_reports, write_task_files
 from khforecast.briefing.i18n import check_lang
+from khforecast.briefing.key_messages import key_messages_html
 from khforecast.briefing.render import print_pdf, render_index
+from khforecast.briefing.rundir import load_run
 from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
 from khforecast.engine.scenarios import check_scenario_names, load_scenarios
 from khforecast.errors import KhforecastError
@@ -238,7 +240,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     illustrative = bool((observations.get("status", pd.Series(dtype=str)).astype(str)
                          == "illustrative").any())
     manifest["illustrative"] = illustrative
-    render_index(run_dir, manifest, headline=headline, lang=lang, illustrative=illustrative)
+    messages = key_messages_html(load_run(run_dir), None, lang)
+    render_index(run_dir, manifest, headline=headline, lang=lang, illustrative=illustrative,
+                 messages=messages)
     if pdf:
         try:
             pdfs = print_pdf([run_dir / e["html"] for e in manifest["notebooks"] if e.get("html")])
@@ -246,7 +250,7 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
                 if e.get("html"):
                     e["pdf"] = str(Path(e["html"]).with_suffix(".pdf"))
             render_index(run_dir, manifest, headline=headline, lang=lang,
-                         illustrative=illustrative)  # now with links to the PDFs
+                         illustrative=illustrative, messages=messages)  # now with PDF links
             pdfs += print_pdf([run_dir / "index.html"])
             manifest["pdf"] = [str(p.relative_to(run_dir)) for p in pdfs]
         except (FileNotFoundError, RuntimeError, OSError) as exc:

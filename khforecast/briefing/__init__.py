@@ -14,6 +14,7 @@ and data requests), one per notebook.
 from __future__ import annotations
 
 from khforecast.briefing.deep_dive import (
+    indicator_calibration,
     indicator_data,
     indicator_distribution,
     indicator_models,
@@ -21,6 +22,7 @@ from khforecast.briefing.deep_dive import (
     indicator_title,
 )
 from khforecast.briefing.explorer import (
+    explorable_ids,
     explore_scenario,
     explorer_note,
     scenario_comparison,
@@ -42,7 +44,7 @@ from khforecast.briefing.overview import (
     data_coverage,
     largest_accelerations,
     overview_title,
-    status_heatmap,
+    status_by_sector,
 )
 from khforecast.briefing.rundir import (
     RUN_FILES,
@@ -51,9 +53,11 @@ from khforecast.briefing.rundir import (
     load_run,
 )
 from khforecast.briefing.sector import (
+    annex,
     fan_charts,
     headline,
     headline_counts,
+    key_messages_section,
     look_back_2025,
     method_note,
     outlook_2030,
@@ -67,15 +71,19 @@ __all__ = [
     "Run",
     "Snippet",
     "agencies_at_risk",
+    "annex",
     "biggest_risks",
     "data_coverage",
     "data_gaps",
+    "explorable_ids",
     "explore_scenario",
     "explorer_note",
     "fan_charts",
     "find_run_dir",
     "headline",
     "headline_counts",
+    "indicator_calibration",
+    "key_messages_section",
     "indicator_data",
     "indicator_diagnostics",
     "indicator_distribution",
@@ -97,5 +105,5 @@ __all__ = [
     "scenario_comparison",
     "scenario_widgets",
     "sector_title",
-    "status_heatmap",
+    "status_by_sector",
 ]

@@ -25,10 +25,13 @@ from khforecast.briefing.kit import (
     _table,
     _value,
 )
+from khforecast.briefing.target_scale import Footnotes, shown_cells, unit_label
 from khforecast.briefing.rundir import Run
 from khforecast.briefing.sector import _charted_ids, _fan
+from khforecast.engine.predictive import load_strata_table, series_stratum
 
 __all__ = [
+    "indicator_calibration",
     "indicator_data",
     "indicator_distribution",
     "indicator_models",
@@ -43,12 +46,13 @@ __all__ = [
 def indicator_title(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
     """The banner (if illustrative), the indicator's title, unit, targets and lead agency."""
     ind = run.catalog.get(indicator_id)
+    notes = Footnotes()
+    shown = [Snippet(shown_cells(run, indicator_id, y, lang, notes)[1]) for y in (2025, 2030)]
     facts = _table([t("col.unit", lang), t("col.target", lang) + " 2025",
                     t("col.target", lang) + " 2030", t("col.lead", lang)],
-                   [(ind.unit, getattr(ind.targets.get(2025), "text", "–"),
-                     getattr(ind.targets.get(2030), "text", "–"), _lead(ind, lang))])
+                   [(unit_label(ind, lang) or "–", *shown, _lead(ind, lang))]) + notes.html()
     title = t("h.deep_dive", lang, id=indicator_id, name=_name(ind, lang))
-    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang)}'
+    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang, title)}'
                    f"{facts}")
 
 
@@ -117,6 +121,33 @@ def indicator_models(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
     else:
         parts.append(f"<p>{_e(t('msg.no_backtest', lang))}</p>")
     return _section("models", t("h.model_fit", lang), *parts)
+
+
+def indicator_calibration(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
+    """The calibration stratum of the indicator's history, its measured coverage and PIT."""
+    o = run.observations[(run.observations["indicator_id"] == indicator_id)
+                         & (run.observations["place"] == run.place)].sort_values("year")
+    table = load_strata_table()
+    ind = run.catalog.get(indicator_id)
+    if table is None or len(o) < 3:
+        return _section("stratum", t("h.stratum", lang), f"<p>{_e(t('msg.no_stratum', lang))}</p>")
+    st = series_stratum(o["value"].to_numpy(dtype=float), str(ind.domain))
+    rows = table[(table["domain"] == st["domain"]) & (table["shape"] == st["shape"])
+                 & (table["near"] == st["near"])]
+    if rows.empty:
+        return _section("stratum", t("h.stratum", lang), f"<p>{_e(t('msg.no_stratum', lang))}</p>")
+    parts = [f"<p>{_e(t('msg.stratum', lang, **st))}</p>",
+             _table([t("col.horizon_group", lang), t("col.n", lang), "50 %", "80 %", "95 %",
+                     "98 %"],
+                    [(r.hgroup, format_number(int(r.n), lang, 0),
+                      *(format_percent(getattr(r, f"cov{k}"), lang, 1) for k in (50, 80, 95, 98)))
+                     for r in rows.itertuples()])]
+    last = rows.iloc[-1]  # the longest horizons, those of the 2030 targets
+    fig = figures.plot_pit([last[f"pit{i:02d}"] for i in range(1, 21)], lang=lang,
+                           title=t("fig.pit_title", lang, h=last["hgroup"],
+                                   n=format_number(int(last["n"]), lang, 0)))
+    parts.append(_img(fig, t("fig.pit", lang)))
+    return _section("stratum", t("h.stratum", lang), *parts)
 
 
 def indicator_distribution(run: Run, indicator_id: str, lang: str = "vi", year: int = 2030,

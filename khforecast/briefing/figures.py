@@ -3,7 +3,7 @@
 Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global
 state, safe in threads and headless kernels); :func:`figure_png` turns one into PNG bytes that
 :mod:`khforecast.briefing` embeds in HTML. Labels come from :mod:`khforecast.briefing.i18n` and are drawn
-in DejaVu Sans, which has the Vietnamese diacritics. Matplotlib and seaborn are imported lazily.
+in DejaVu Sans, which has the Vietnamese diacritics. Matplotlib is imported lazily.
 """
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ import numpy as np
 import pandas as pd
 
 from khforecast.assess.statuses import STATUS_ORDER
+from khforecast.briefing.chart_kit import (
+    STATUS_COLOURS,
+    bands as _bands,
+    clip_band,
+    draw_clipped_band,
+    fan_limits,
+    fan_rows,
+    segments,
+)
 from khforecast.briefing.i18n import format_number, t
 from khforecast.plan.catalog import TARGET_YEARS
 from khforecast.plan.kinds import KINDS
@@ -30,7 +39,7 @@ __all__ = [
     "plot_indicator",
     "plot_required_change",
     "plot_scenarios",
-    "plot_status_heatmap",
+    "plot_status_bars",
 ]
 
 _RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
@@ -59,14 +68,6 @@ def _series(forecasts: pd.DataFrame, indicator_id: str, place: str, scenario: st
     rows = forecasts[(forecasts["indicator_id"].astype(str) == str(indicator_id))
                      & (forecasts["place"] == place) & (forecasts["scenario"] == scenario)]
     return rows.sort_values("year")
-
-
-def _bands(frame: pd.DataFrame) -> list[tuple[int, str, str]]:
-    """(level %, low column, high column) of the bands the frame's quantile columns allow."""
-    bands = [(50, "q25", "q75"), (80, "q10", "q90")]
-    bands.append((95, "q025", "q975") if {"q025", "q975"} <= set(frame.columns)
-                 else (90, "q05", "q95"))
-    return sorted(bands, reverse=True)
 
 
 def _finish_axes(ax: Axes, targets: Iterable[Any], x0: float, lang: str, title: str,
@@ -110,8 +111,12 @@ def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "v
                    place: str = "khanh_hoa", scenario: str = "bau",
                    targets: Iterable[Any] = (), compare: pd.DataFrame | None = None,
                    compare_label: str | None = None, title: str = "", unit: str = "",
-                   decimals: int = 1) -> Figure:
+                   decimals: int = 1, domain: str = "real") -> Figure:
     """A fan chart: observed points, the median and 50/80/95 % bands, targets, 2025 and 2030.
+
+    The y-axis is chosen from the observations, the comparison line, the targets and the 80 %
+    band (:func:`khforecast.briefing.chart_kit.fan_limits`); the wider band is cut to it and
+    marked with ▲/▼ where it runs past. Observed lines are not drawn across missing years.
 
     Parameters
     ----------
@@ -124,6 +129,8 @@ def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "v
         threshold kinds are drawn as a line and a diamond, ``between`` as a band, others not.
     compare
         Observed values of another place (columns ``year, value``), e.g. ``vietnam``.
+    domain
+        The indicator's domain: the axis stays inside it (a percent in 0-100).
 
     Raises
     ------
@@ -131,38 +138,39 @@ def plot_indicator(forecasts: pd.DataFrame, indicator_id: str, *, lang: str = "v
         When ``forecasts`` hold no row for the indicator, place and scenario.
     """
     import matplotlib
-    import matplotlib.ticker
 
     rows = _series(forecasts, indicator_id, place, scenario)
     if rows.empty:
         raise ValueError(f"forecasts hold no row for indicator {indicator_id!r}, place "
                          f"{place!r}, scenario {scenario!r}")
+    targets = list(targets)
     with matplotlib.rc_context(_RC):
         fig = _figure(6.4, 3.4)
         ax = fig.subplots()
-        obs = rows[rows["observed"].notna()]
-        proj = rows[rows["q50"].notna() & rows["observed"].isna()]
-        if not proj.empty and not obs.empty:  # join the fan to the last observation
-            last = obs.iloc[[-1]].assign(**{c: obs["observed"].iloc[-1]
-                                            for c in ("q025", "q05", "q10", "q25", "q50",
-                                                      "q75", "q90", "q95", "q975")
-                                            if c in rows.columns})
-            proj = pd.concat([last, proj])
+        obs, proj = fan_rows(rows)
+        limits = fan_limits(rows, targets, compare, domain)
+        ax.set_ylim(*limits)
         if not proj.empty:
             for (level, lo, hi), alpha in zip(_bands(rows), (0.15, 0.25, 0.4)):
-                ax.fill_between(proj["year"], proj[lo], proj[hi], color=_BLUE, alpha=alpha,
-                                linewidth=0, label=t("fig.band", lang, level=level))
-            ax.plot(proj["year"], proj["q50"], color=_BLUE, linewidth=1.5,
+                draw_clipped_band(ax, proj["year"], clip_band(proj[lo], proj[hi], limits),
+                                  color=_BLUE, alpha=alpha, label=t("fig.band", lang, level=level))
+            ax.plot(proj["year"], np.clip(proj["q50"], *limits), color=_BLUE, linewidth=1.5,
                     label=t("fig.median", lang))
-        ax.plot(obs["year"], obs["observed"], "o-", color="black", markersize=4, linewidth=1,
-                label=t("fig.observed", lang))
+        _plot_runs(ax, obs["year"], obs["observed"], "o-", color="black", markersize=4,
+                   linewidth=1, label=t("fig.observed", lang))
         if compare is not None and not compare.empty:
-            cmp_ = compare.sort_values("year")
-            ax.plot(cmp_["year"], cmp_["value"], "s--", color="#777777", markersize=3,
-                    linewidth=0.8, label=compare_label or t("fig.vietnam", lang))
+            _plot_runs(ax, compare["year"], compare["value"], "s--", color="#777777",
+                       markersize=3, linewidth=0.8, label=compare_label or t("fig.vietnam", lang))
         _finish_axes(ax, targets, float(rows["year"].min()), lang, title, unit, decimals)
+        ax.set_ylim(*limits)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8)
     return fig
+
+
+def _plot_runs(ax: Axes, years: Any, values: Any, fmt: str, *, label: str, **style: Any) -> None:
+    """Plot a series run by run (no line across a missing year), labelled once."""
+    for k, (x, y) in enumerate(segments(years, values)):
+        ax.plot(x, y, fmt, label=label if k == 0 else None, **style)
 
 
 def plot_scenarios(forecasts: pd.DataFrame, indicator_id: str, scenarios: Sequence[str], *,
@@ -194,8 +202,8 @@ def plot_scenarios(forecasts: pd.DataFrame, indicator_id: str, scenarios: Sequen
         if not drawn:
             raise ValueError(f"forecasts hold no row for indicator {indicator_id!r}, place "
                              f"{place!r} in scenarios {list(scenarios)!r}")
-        ax.plot(obs["year"], obs["observed"], "o-", color="black", markersize=4, linewidth=1,
-                label=t("fig.observed", lang))
+        _plot_runs(ax, obs["year"], obs["observed"], "o-", color="black", markersize=4,
+                   linewidth=1, label=t("fig.observed", lang))
         _finish_axes(ax, targets, float(obs["year"].min() if len(obs) else 2020), lang, title,
                      unit, decimals)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8,
@@ -203,36 +211,40 @@ def plot_scenarios(forecasts: pd.DataFrame, indicator_id: str, scenarios: Sequen
     return fig
 
 
-def plot_status_heatmap(assessment: pd.DataFrame, sector_of: Mapping[str, str], *,
-                        lang: str = "vi", sectors: Sequence[str] = (),
-                        target_year: int = 2030, scenario: str = "bau") -> Figure:
-    """Seaborn heatmap of how many indicators of each sector have each status.
-
-    ``sector_of`` maps indicator ids to sectors; ``sectors`` fixes the rows' order (default:
-    sorted as they appear). Cells hold counts; statuses no indicator has are left out.
-    """
+def plot_status_bars(assessment: pd.DataFrame, sector_of: Mapping[str, str], *,
+                     lang: str = "vi", sectors: Sequence[str] = (), target_year: int = 2030,
+                     scenario: str = "bau", statuses: Sequence[str] = ()) -> Figure:
+    """Horizontal stacked bars: per sector, how many indicators have each status, in the
+    status colours of the pages (green on track, amber at risk, red off track, grey no data)."""
     import matplotlib
-    import seaborn as sns
 
     rows = assessment[(assessment["target_year"] == target_year)
-                      & (assessment["scenario"] == scenario)].copy()
+                      & (assessment["scenario"] == scenario)
+                      & (assessment["status"] != "no_target")].copy()
     rows["sector"] = rows["indicator_id"].astype(str).map(sector_of)
     order = list(sectors) or sorted(rows["sector"].dropna().unique())
     table = pd.crosstab(rows["sector"], rows["status"]).reindex(index=order, fill_value=0)
-    cols = [s for s in STATUS_ORDER if s in table.columns]
-    table = table.reindex(columns=cols, fill_value=0)
-    table.columns = [t(f"status.{s}", lang) for s in cols]
+    cols = [s for s in (statuses or STATUS_COLOURS) if s in table.columns]
     with matplotlib.rc_context(_RC):
-        fig = _figure(7.0, 0.35 * len(order) + 1.6)
+        fig = _figure(6.4, 0.32 * len(order) + 1.4)
         ax = fig.subplots()
-        sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, linewidths=0.5,
-                    linecolor="white", ax=ax)
-        ax.set_xlabel(t("fig.status", lang))
+        y = np.arange(len(order))[::-1]
+        left = np.zeros(len(order))
+        for s in cols:
+            n = table[s].to_numpy(dtype=float)
+            ax.barh(y, n, left=left, color=STATUS_COLOURS[s], edgecolor="white", linewidth=0.6,
+                    label=t(f"status.{s}", lang))
+            for yi, li, ni in zip(y, left, n):
+                if ni >= 1:
+                    ax.text(li + ni / 2, yi, format_number(ni, lang, 0), ha="center",
+                            va="center", fontsize=7,
+                            color="white" if s in ("met", "off_track", "missed") else "black")
+            left += n
+        ax.set_yticks(y, order)
+        ax.set_xlabel(t("col.count", lang))
         ax.set_ylabel(t("fig.sector", lang))
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.tick_params(axis="y", labelrotation=0)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False,
+                  fontsize=7)
     return fig
 
 
@@ -290,4 +302,23 @@ def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target:
         ax.set_ylabel(t("fig.density", lang))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
             lambda v, _pos: format_number(v, lang, decimals)))
+    return fig
+
+
+def plot_pit(densities: Sequence[float], *, lang: str = "vi", title: str = "") -> Figure:
+    """Bar chart of a PIT histogram (density per equal bin; the dashed line at 1 is calibrated)."""
+    import matplotlib
+
+    dens = np.asarray(densities, dtype=float)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.4, 2.6)
+        ax = fig.subplots()
+        ax.bar(np.arange(dens.size) / dens.size, dens, width=1.0 / dens.size, align="edge",
+               color=_BLUE, alpha=0.8)
+        ax.axhline(1.0, color="#333333", linestyle="--", linewidth=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(t("fig.pit", lang))
+        ax.set_ylabel(t("fig.density", lang))
+        if title:
+            ax.set_title(title)
     return fig

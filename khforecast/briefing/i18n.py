@@ -4,6 +4,9 @@ Vietnamese is the default language. Every heading, label and status word of a br
 :data:`STRINGS` through :func:`t`, so a briefing never mixes languages. Numbers follow each
 language's convention: ``3,5 %`` and ``48.749`` in Vietnamese, ``3.5%`` and ``48,749`` in English.
 
+Why one module: it is the one string table of every page; split by page, the same word would be
+translated twice and the two could drift apart.
+
 Probabilities are put in words on one fixed scale, close to the IPCC's calibrated language
 (Mastrandrea et al. 2010), with wider bands so that every probability gets a word:
 
@@ -34,6 +37,7 @@ __all__ = [
     "format_signed",
     "format_target_text",
     "place_name",
+    "scenario_name",
     "probability_words",
     "t",
 ]
@@ -199,6 +203,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.cal_interval": ("Khoảng dự báo", "Interval"),
     "col.cal_nominal": ("Độ phủ danh nghĩa", "Nominal coverage"),
     "col.cal_coverage": ("Độ phủ thực tế ngoài mẫu", "Out-of-sample coverage"),
+    "col.cal_coverage_panel_out": ("Độ phủ (giữ riêng từng bảng)", "Coverage, one panel held out"),
     "col.cal_n_backtests": ("Số lần kiểm định ngược", "Back-tests"),
     "col.cal_n_series": ("Số chuỗi", "Series"),
     "col.cal_method": ("Cách kiểm định ngoài mẫu", "Out-of-sample scheme"),
@@ -332,6 +337,30 @@ STRINGS: dict[str, tuple[str, str]] = {
         "thresholds: on track when the probability is ≥ {hi}, at risk when ≥ {lo}, off track "
         "below. Words: ≥ 0.90 very likely; ≥ 0.66 likely; ≥ 0.33 about as likely as not; "
         "≥ 0.10 unlikely; below: very unlikely.")),
+    "msg.coverage": (
+        ("Độ tin cậy của các khoảng dự báo đã được kiểm tra trên {n} lần dự báo ngược của các "
+         "chuỗi số liệu tỉnh và quốc gia mà mô hình chưa từng thấy (giữ riêng cả một nhóm chỉ "
+         "tiêu mỗi lần): khoảng 50 % chứa giá trị thực {c50} số lần, khoảng 80 % chứa {c80}, "
+         "khoảng 95 % chứa {c95}."),
+        ("How far to trust the bands was measured on {n} back-tests of provincial and national "
+         "series the engine had not seen (a whole family of indicators held out at a time): the "
+         "50 % band held the outcome {c50} of the time, the 80 % band {c80} and the 95 % band "
+         "{c95}.")),
+    "msg.stratum": (
+        ("Chuỗi này thuộc nhóm hiệu chỉnh: miền {domain}, dạng {shape}, vị trí so với biên "
+         "{near}. Độ phủ đo được ngoài mẫu (giữ riêng từng nhóm chỉ tiêu) của các chuỗi cùng nhóm:"),
+        ("This series' calibration stratum: domain {domain}, history {shape}, bound {near}. "
+         "Coverage measured out of sample (a family of indicators held out at a time) on the "
+         "pooled series of the same stratum:")),
+    "msg.no_stratum": ("Chưa có bảng độ phủ theo nhóm cho chuỗi này.",
+                       "No stratum coverage table for this series."),
+    "h.stratum": ("Độ tin cậy của khoảng dự báo cho loại chuỗi này",
+                  "How honest the bands are for this kind of series"),
+    "fig.pit": ("PIT (vị trí của giá trị thực trong phân phối dự báo)",
+                "PIT (where the outcome fell in the forecast distribution)"),
+    "fig.pit_title": ("Biểu đồ PIT, tầm dự báo {h} năm ({n} lần)",
+                      "PIT histogram, {h} years ahead ({n} back-tests)"),
+    "col.horizon_group": ("Tầm dự báo (năm)", "Years ahead"),
     "msg.no_calibration": ("Bảng hiệu chỉnh không có trong lần chạy này.",
                            "This run holds no calibration table."),
     "msg.run_info": ("Lần chạy {run_id}, ngày {date}, địa bàn {place}",
@@ -354,9 +383,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.lower_better": ("thấp hơn là tốt hơn", "lower is better"),
     "msg.band": ("mục tiêu là một khoảng hoặc không có hướng", "the target is a band or has no direction"),
     "msg.not_final": ("* số liệu sơ bộ hoặc ước tính.", "* preliminary or estimated figure."),
+    "msg.escap_secondary": (
+        ("Tình trạng căn cứ vào khả năng đạt mục tiêu. Nhãn ESCAP (dòng nhỏ) là cách đọc thứ hai: "
+         "so sánh xu hướng dự báo với tốc độ cần thiết, nên có thể khác tình trạng."),
+        ("The status follows the probability of meeting the target. The ESCAP label (small "
+         "line) is a second reading: the projected trend against the pace needed, so it can "
+         "differ from the status.")),
     "msg.explorer_static": (
         "Mở sổ tay này trong JupyterLab với interactive = True để điều chỉnh kịch bản trực tiếp.",
         "Open this notebook in JupyterLab with interactive = True to move the scenario live."),
+    # scenario names of params/scenarios.yaml and the calibration's out-of-sample scheme
+    "scenario.bau": ("theo xu hướng hiện tại (bau)", "business as usual (bau)"),
+    "scenario.accelerate": ("tăng tốc (accelerate)", "faster progress (accelerate)"),
+    "scenario.target_path": ("theo lộ trình mục tiêu (target_path)",
+                             "on the path to the target (target_path)"),
+    "scenario.shock": ("cú sốc bất lợi (shock)", "adverse shock (shock)"),
+    "method.leave-one-panel-out": ("bỏ lần lượt từng nhóm chuỗi (leave-one-panel-out)",
+                                   "leave one panel out"),
     "label.acceleration": ("Hệ số tăng tốc", "Acceleration factor"),
     "label.shock": ("Cú sốc (tỷ lệ)", "Shock (fraction)"),
     "label.start_year": ("Năm bắt đầu", "Start year"),
@@ -370,9 +413,15 @@ STRINGS: dict[str, tuple[str, str]] = {
 PLACES: dict[str, tuple[str, str]] = {
     "khanh_hoa": ("Khánh Hòa", "Khánh Hòa"),
     "ninh_thuan": ("Ninh Thuận", "Ninh Thuận"),
-    "khanh_hoa_merged": ("Khánh Hòa (sau hợp nhất 1/7/2025)", "Khánh Hòa (merged, 1 Jul 2025)"),
+    "khanh_hoa_merged": ("Khánh Hòa (sau hợp nhất 01/07/2025)", "Khánh Hòa (merged, 1 July 2025)"),
     "vietnam": ("Cả nước", "Viet Nam"),
 }
+
+
+def scenario_name(name: str, lang: str = "vi") -> str:
+    """A scenario's name in words (``bau`` -> ``theo xu hướng hiện tại (bau)``); others as is."""
+    key = f"scenario.{name}"
+    return t(key, lang) if key in STRINGS else name
 
 
 def place_name(code: str, lang: str = "vi") -> str:

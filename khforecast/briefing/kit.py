@@ -20,7 +20,11 @@ from khforecast.briefing.i18n import (
     probability_words,
     t,
 )
+from khforecast.briefing.key_messages import indicator_name
+from khforecast.briefing.print_page import format_date, print_style
 from khforecast.briefing.rundir import Run
+from khforecast.briefing.target_scale import format_value
+from khforecast.errors import KhforecastError
 from khforecast.plan.catalog import Indicator, Task, load_catalog
 from khforecast.plan.departments import lead_text, leads_of
 
@@ -75,7 +79,9 @@ def _img(fig: Figure, alt: str) -> str:
 # helpers over the catalog and the assessment
 # --------------------------------------------------------------------------------------------
 def _name(ind: Indicator, lang: str) -> str:
-    return ind.name_vi if lang == "vi" else (ind.name_en or ind.name_vi)
+    """The indicator's name; a sub-row gets its parent's first (``85.urban`` -> ``Tỷ lệ ...:
+    thành thị``)."""
+    return indicator_name(load_catalog(), ind, lang)
 
 
 def _sector_name(run: Run, sector: str, lang: str) -> str:
@@ -109,10 +115,8 @@ def _decimals(run: Run, ind_id: str, year: int = 2030) -> int:
 
 
 def _value(run: Run, ind_id: str, x: object, lang: str) -> str:
-    ind = run.catalog.get(ind_id)
-    if ind.unit.strip() == "%":
-        return format_percent(x, lang, _decimals(run, ind_id), fraction=False)
-    return format_number(x, lang, _decimals(run, ind_id))  # type: ignore[arg-type]
+    """A level of ``ind_id`` with its unit (``2,5 %``, ``73,9 tuổi``)."""
+    return format_value(x, run.catalog.get(ind_id), lang, _decimals(run, ind_id))  # type: ignore[arg-type]
 
 
 def _prob(p: object, lang: str) -> Snippet:
@@ -132,7 +136,9 @@ def _banner(run: Run, lang: str) -> str:
     return f'<div class="kh-banner kh-illustrative" role="alert">{_e(t("msg.illustrative", lang))}</div>'
 
 
-def _run_info(run: Run, lang: str) -> str:
+def _run_info(run: Run, lang: str, title: str = "") -> str:
+    """The run line, the territory line and (with ``title``) the page's A4 running header."""
     info = t("msg.run_info", lang, run_id=run.manifest.get("run_id", run.path.name),
-             date=run.as_of.isoformat(), place=place_name(run.place, lang))
-    return f'<p class="kh-run">{_e(info)}</p>'
+             date=format_date(run.as_of, lang), place=place_name(run.place, lang))
+    head = print_style(title, run.as_of, lang) if title else ""
+    return f'{head}<p class="kh-run">{_e(info)}</p>'

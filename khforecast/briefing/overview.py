@@ -35,7 +35,7 @@ __all__ = [
     "data_coverage",
     "largest_accelerations",
     "overview_title",
-    "status_heatmap",
+    "status_by_sector",
 ]
 
 
@@ -46,19 +46,18 @@ def overview_title(run: Run, lang: str = "vi") -> Snippet:
     """The banner (if illustrative), the overview's title and the run."""
     check_lang(lang)
     return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(t("h.overview", lang))}</h1>'
-                   f"{_run_info(run, lang)}")
+                   f"{_run_info(run, lang, t('h.overview', lang))}")
 
 
 def _sector_of(run: Run) -> dict[str, str]:
     return {i.id: i.sector for i in run.catalog.indicators.values()}
 
 
-def status_heatmap(run: Run, lang: str = "vi", scenario: str | None = None) -> Snippet:
-    """Seaborn heatmap of the 2030 statuses by sector."""
-    fig = figures.plot_status_heatmap(run.assessment[run.assessment["place"] == run.place],
-                                      _sector_of(run), lang=lang,
-                                      sectors=list(run.catalog.sectors),
-                                      scenario=scenario or run.scenario)
+def status_by_sector(run: Run, lang: str = "vi", scenario: str | None = None) -> Snippet:
+    """The 2030 statuses by sector as stacked bars in the status colours of the page."""
+    fig = figures.plot_status_bars(run.assessment[run.assessment["place"] == run.place],
+                           _sector_of(run), lang=lang, sectors=list(run.catalog.sectors),
+                           scenario=scenario or run.scenario, statuses=figures.STATUS_ORDER)
     return _section("status-by-sector", t("h.status_by_sector", lang),
                     _img(fig, t("h.status_by_sector", lang)))
 

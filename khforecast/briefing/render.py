@@ -21,6 +21,7 @@ from typing import Any
 from khforecast._io import atomic_write_text
 from khforecast.assess.statuses import STATUS_ORDER
 from khforecast.briefing.i18n import check_lang, format_number, place_name, t
+from khforecast.briefing.print_page import format_date, print_style
 
 __all__ = [
     "REMOVE_TAG",
@@ -106,9 +107,11 @@ def render_html(notebook: str | os.PathLike[str], out: str | os.PathLike[str], *
 
 
 def render_index(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any], *,
-                 headline: Mapping[str, int], lang: str = "vi", illustrative: bool = False
-                 ) -> Path:
-    """Write ``index.html`` of a run: the headline figures and a link to every briefing.
+                 headline: Mapping[str, int], lang: str = "vi", illustrative: bool = False,
+                 messages: str = "") -> Path:
+    """Write ``index.html`` of a run: the key messages (``messages``, escaped HTML from
+    :func:`khforecast.briefing.key_messages.key_messages_html`), the headline figures and a
+    link to every briefing.
 
     ``manifest["notebooks"]`` lists the briefings (``name``, ``title``, ``status``, ``html``,
     ``error``, ``seconds``, and for sectors ``headline``: status counts); failed ones are
@@ -142,8 +145,11 @@ def render_index(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any], *
                     f'<td>{e(format_number(nb.get("seconds"), lang, 1))}</td></tr>')
     fail_note = (f'<div class="kh-banner kh-failed" role="alert">'
                  f'{e(t("msg.failed_list", lang, names=", ".join(failed)))}</div>' if failed else "")
+    as_of = manifest.get("as_of", "")
     info = t("msg.run_info", lang, run_id=manifest.get("run_id", run_dir.name),
-             date=manifest.get("as_of", ""), place=place_name(manifest.get("place", ""), lang))
+             date=format_date(as_of, lang) if as_of else "",
+             place=place_name(manifest.get("place", ""), lang))
+    head = print_style(t("h.index", lang), as_of, lang) if as_of else ""
     page = f"""<!DOCTYPE html>
 <html lang="{e(lang)}">
 <head>
@@ -157,9 +163,11 @@ def render_index(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any], *
 <body>
 <div class="kh-page">
 {banner}
+{head}
 <h1 id="title">{e(t("h.index", lang))}</h1>
 <p class="kh-run">{e(info)}</p>
 {fail_note}
+{messages}
 <h2 id="headline">{e(t("h.headline", lang))}</h2>
 <p>{e(t("msg.headline_overview", lang, n=sum(headline.values())))}</p>
 <div class="kh-cards">{cards}</div>

@@ -4,11 +4,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from khforecast.assess.statuses import STATUS_ORDER
 from khforecast.assess.statuses import headline as headline_of
 from khforecast.briefing import figures
+from khforecast.briefing.chart_kit import fan_limits, outer_band, wide_band_caption
 from khforecast.briefing.i18n import (
     STRINGS,
     check_lang,
@@ -18,6 +20,7 @@ from khforecast.briefing.i18n import (
     format_target_text,
     place_name,
     probability_words,
+    scenario_name,
     t,
 )
 from khforecast.briefing.kit import (
@@ -38,12 +41,17 @@ from khforecast.briefing.kit import (
     _table,
     _value,
 )
+from khforecast.briefing.key_messages import key_messages_html, results_2025_line
+from khforecast.briefing.print_page import annex_start, format_date
 from khforecast.briefing.rundir import Run
+from khforecast.briefing.target_scale import Footnotes, shown_cells, unit_label
 
 __all__ = [
+    "annex",
     "fan_charts",
     "headline",
     "headline_counts",
+    "key_messages_section",
     "look_back_2025",
     "method_note",
     "outlook_2030",
@@ -61,7 +69,7 @@ def sector_title(run: Run, sector: str, lang: str = "vi", note: str = "") -> Sni
     title = t("h.sector_briefing", lang, sector=sector, name=_sector_name(run, sector, lang))
     note_html = (f'<div class="kh-note"><strong>{_e(t("h.note", lang))}:</strong> '
                  f'{_e(note)}</div>' if note else "")
-    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang)}'
+    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang, title)}'
                    f'{note_html}')
 
 
@@ -85,49 +93,85 @@ def headline(run: Run, sector: str | None = None, lang: str = "vi",
     return _section("headline", t("h.headline", lang), lead, f'<div class="kh-cards">{cards}</div>')
 
 
-def look_back_2025(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
-    """The 2025 targets: met, missed, or not yet published with the probability it was met."""
+def key_messages_section(run: Run, sector: str | None = None, lang: str = "vi") -> Snippet:
+    """The 3-5 key messages of the sector (``None``: the province) and the territory line."""
+    return Snippet(key_messages_html(run, sector, lang))
+
+
+def annex(lang: str = "vi") -> Snippet:
+    """The annex's opening: in print, the details after the brief start on a new page."""
+    return Snippet(annex_start(lang))
+
+
+def _result_2025(r: Any, lang: str) -> Snippet:
+    """A 2025 target's result: met, missed, or the probability it was met when not published."""
+    if r.status in ("on_track", "at_risk", "off_track") and pd.notna(r.p_meet):
+        return Snippet(_e(t("msg.nowcast", lang, p=format_percent(r.p_meet, lang),
+                            words=probability_words(float(r.p_meet), lang))))
+    return _status(r.status, lang)
+
+
+def look_back_2025(run: Run, sector: str | None, lang: str = "vi",
+                   scenario: str | None = None) -> Snippet:
+    """The 2025 targets: met, missed, or not yet published with the probability it was met.
+
+    Values are on their target's scale (a yearly fall, a ratio, a sum); the plan's literal
+    text is a footnote where the target shown is its reading. ``sector=None``: the province's
+    targets that have data (the overview's look-back), after the line counting them all.
+    """
+    notes = Footnotes()
     rows = []
-    for r in _rows(run, year=2025, scenario=scenario, sector=sector).itertuples():
+    frame = _rows(run, year=2025, scenario=scenario, sector=sector)
+    if sector is None:
+        frame = frame[frame["n_obs"].fillna(0) > 0]
+    for r in frame.itertuples():
         ind = run.catalog.get(r.indicator_id)
-        if r.status in ("met", "missed"):
-            result: Any = _status(r.status, lang)
-        elif r.status in ("on_track", "at_risk", "off_track") and pd.notna(r.p_meet):
-            result = Snippet(_e(t("msg.nowcast", lang, p=format_percent(r.p_meet, lang),
-                                  words=probability_words(float(r.p_meet), lang))))
-        else:
-            result = _status(r.status, lang)
-        last = ("–" if pd.isna(r.last_value) else
-                f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
-        rows.append((r.indicator_id, _name(ind, lang), format_target_text(r.target_text, lang), last,
-                     result))
-    headers = [t(k, lang) for k in ("col.id", "col.indicator", "col.target", "col.last_value",
-                                     "col.result")]
-    body = _table(headers, rows, "kh-2025") if rows else f"<p>{_e(t('msg.no_rows', lang))}</p>"
-    return _section("look-back-2025", t("h.look_back_2025", lang), body)
+        value, target = shown_cells(run, r.indicator_id, 2025, lang, notes, r.last_value)
+        row = [r.indicator_id, _name(ind, lang), Snippet(target), Snippet(value),
+               _result_2025(r, lang)]
+        if sector is None:
+            row.insert(1, ind.sector)
+        rows.append(row)
+    keys = ["col.id", "col.indicator", "col.target", "col.last_value", "col.result"]
+    if sector is None:
+        keys.insert(1, "col.sector")
+    body = (_table([t(k, lang) for k in keys], rows, "kh-2025") + notes.html() if rows
+            else f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    lead = f"<p>{_e(results_2025_line(run, sector, lang))}</p>"
+    return _section("look-back-2025", t("h.look_back_2025", lang), lead, body)
+
+
+def _status_with_escap(r: Any, lang: str) -> Snippet:
+    """The status badge, with the ESCAP label under it as a secondary reading."""
+    badge = _status(r.status, lang)
+    label = getattr(r, "escap_label", "")
+    if not isinstance(label, str) or f"escap.{label}" not in STRINGS:
+        return badge
+    return Snippet(f'{badge}<br/><span class="kh-escap">ESCAP: {_e(t("escap." + label, lang))}'
+                   "</span>")
 
 
 def outlook_2030(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
-    """The 2030 table: last value, target, probability in words and numbers, status, label, lead."""
+    """The 2030 table: value on the target's scale, target, probability in words and numbers,
+    status (with the ESCAP label as a secondary reading), lead agency."""
+    notes = Footnotes()
     rows = []
-    has_escap = "escap_label" in run.assessment.columns
+    escap = False
     for r in _rows(run, year=2030, scenario=scenario, sector=sector).itertuples():
         ind = run.catalog.get(r.indicator_id)
-        last = ("–" if pd.isna(r.last_value) else
-                f"{_value(run, r.indicator_id, r.last_value, lang)} ({int(r.last_year)})")
-        row = [r.indicator_id, _name(ind, lang), last, format_target_text(r.target_text, lang),
-               _prob(r.p_meet, lang),
-               _status(r.status, lang)]
-        if has_escap:
-            label = r.escap_label if isinstance(r.escap_label, str) and r.escap_label else ""
-            row.append(t(f"escap.{label}", lang) if f"escap.{label}" in STRINGS else label)
-        row.append(_lead(ind, lang))
-        rows.append(row)
+        value, target = shown_cells(run, r.indicator_id, 2030, lang, notes, r.last_value)
+        status = _status_with_escap(r, lang)
+        escap = escap or "kh-escap" in status
+        rows.append([r.indicator_id, _name(ind, lang), Snippet(value), Snippet(target),
+                     _prob(r.p_meet, lang), status, _lead(ind, lang)])
     keys = ["col.id", "col.indicator", "col.last_value", "col.target", "col.probability",
-            "col.status"] + (["col.escap"] if has_escap else []) + ["col.lead"]
-    body = (_table([t(k, lang) for k in keys], rows, "kh-2030") if rows
-            else f"<p>{_e(t('msg.no_rows', lang))}</p>")
-    return _section("outlook-2030", t("h.outlook_2030", lang), body)
+            "col.status", "col.lead"]
+    if not rows:
+        return _section("outlook-2030", t("h.outlook_2030", lang),
+                        f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    explain = f'<p class="kh-footnote">{_e(t("msg.escap_secondary", lang))}</p>' if escap else ""
+    return _section("outlook-2030", t("h.outlook_2030", lang),
+                    _table([t(k, lang) for k in keys], rows, "kh-2030"), notes.html(), explain)
 
 
 def _observed(run: Run, ind_id: str, place: str) -> pd.DataFrame:
@@ -153,15 +197,24 @@ def _fan(run: Run, ind_id: str, lang: str, scenario: str, compare_place: str) ->
                                  scenario=scenario, targets=targets, compare=compare,
                                  compare_label=place_name(compare_place, lang),
                                  title=title if len(title) < 90 else title[:87] + "…",
-                                 unit=ind.unit, decimals=_decimals(run, ind_id))
+                                 unit=unit_label(ind, lang, level=True),
+                                 decimals=_decimals(run, ind_id), domain=str(ind.domain))
     a = _rows(run, year=2030, scenario=scenario)
     p = a.loc[a["indicator_id"] == ind_id, "p_meet"]
     caption = f"{ind_id}. {_name(ind, lang)}"
     if len(p) and pd.notna(p.iloc[0]):
         caption += (f" — {t('col.probability', lang)} 2030: {format_percent(p.iloc[0], lang)} "
                     f"({probability_words(float(p.iloc[0]), lang)})")
-    return (f'<figure class="kh-fig">{_img(fig, title)}<figcaption>{_e(caption)}</figcaption>'
-            "</figure>")
+    rows = run.forecasts[(run.forecasts["indicator_id"] == ind_id)
+                         & (run.forecasts["place"] == run.place)
+                         & (run.forecasts["scenario"] == scenario)].sort_values("year")
+    outer = outer_band(rows, fan_limits(rows, targets, compare, str(ind.domain)))
+    years = rows.loc[rows["observed"].notna(), "year"].astype(int).tolist()
+    wide = (wide_band_caption(len(years), years, outer[1], lang, outer[0])
+            if outer is not None else "")
+    wide_html = f'<br/><span class="kh-wide-band">{_e(wide)}</span>' if wide else ""
+    return (f'<figure class="kh-fig">{_img(fig, title)}<figcaption>{_e(caption)}{wide_html}'
+            "</figcaption></figure>")
 
 
 def fan_charts(run: Run, sector: str, lang: str = "vi", scenario: str | None = None,
@@ -204,11 +257,24 @@ def required_change(run: Run, sector: str, lang: str = "vi", scenario: str | Non
                     _img(chart, t("h.required_change", lang)), _table(headers, table_rows))
 
 
+def _coverage_words(cal: pd.DataFrame, lang: str) -> str:
+    """The measured coverage of the 50/80/95 % bands in one sentence ('' when not tabulated)."""
+    if not {"interval", "coverage", "n_backtests"} <= set(cal.columns):
+        return ""
+    by = dict(zip(cal["interval"].astype(str), cal["coverage"].astype(float)))
+    if not {"50%", "80%", "95%"} <= set(by):
+        return ""
+    return t("msg.coverage", lang, n=format_number(int(cal["n_backtests"].iloc[0]), lang, 0),
+             **{f"c{k}": format_percent(by[f"{k}%"], lang, 1) for k in (50, 80, 95)})
+
+
 def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippet:
     """How the numbers were made: simulations, thresholds, calibration table, data sources."""
     params = run.manifest.get("params", {})
     hi, lo = params.get("thresholds", (0.8, 0.5))
-    text = t("msg.method", lang, sims=params.get("sims", "?"), scenario=run.scenario,
+    sims = params.get("sims")
+    text = t("msg.method", lang, sims=format_number(sims, lang, 0) if sims else "?",
+             scenario=scenario_name(run.scenario, lang),
              seed=params.get("seed", "?"), hi=format_number(hi, lang, 2),
              lo=format_number(lo, lang, 2))
     parts = [f"<p>{_e(text)}</p>"]
@@ -230,12 +296,22 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
     parts.append(_h(3, "calibration", t("h.calibration", lang)))
     if run.calibration is not None and not run.calibration.empty:
         cal = run.calibration
+        words = _coverage_words(cal, lang)
+        if words:
+            parts.append(f"<p>{_e(words)}</p>")
         heads = [t(f"col.cal_{c}", lang) if f"col.cal_{c}" in STRINGS else c for c in cal.columns]
-        share = {"nominal", "coverage", "coverage80", "coverage95"}
-        parts.append(_table(heads, [
-            [format_percent(v, lang, 1) if c in share else
-             format_number(v, lang, 3) if isinstance(v, float) else v
-             for c, v in zip(cal.columns, row)] for row in cal.itertuples(index=False)]))
+        share = {"nominal", "coverage", "coverage80", "coverage95", "coverage_panel_out"}
+        def cell(c: str, v: Any) -> Any:
+            if c in share:
+                return format_percent(v, lang, 1)
+            if isinstance(v, (int, np.integer)):
+                return format_number(v, lang, 0)  # 39.577 back-tests, not 39577
+            if isinstance(v, float):
+                return format_number(v, lang, 3)
+            return t(f"method.{v}", lang) if f"method.{v}" in STRINGS else v
+
+        parts.append(_table(heads, [[cell(c, v) for c, v in zip(cal.columns, row)]
+                                    for row in cal.itertuples(index=False)]))
     else:
         parts.append(f"<p>{_e(t('msg.no_calibration', lang))}</p>")
     obs = run.observations

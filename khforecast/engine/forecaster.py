@@ -24,14 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from khforecast.engine.calibration.runtime import Calibration, load_calibration
 from khforecast.engine.defaults import DEFAULT_SIMS, MIN_OBS
 from khforecast.engine.executor import run_map
 from khforecast.engine.interventions import Interventions
 from khforecast.engine.model_choices import ModelChoices, SeriesChoice
-from khforecast.engine.models import simulate_paths
 from khforecast.engine.paths import SamplePaths, SeriesPaths
-from khforecast.engine.scales import fit_scale
+from khforecast.engine.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
 from khforecast.engine.scenarios import apply_scenario, load_scenarios
 from khforecast.engine.statespace import STATSMODELS_MODELS, preload
 from khforecast.errors import KhforecastError, ModelFitError, ParamsError
@@ -60,7 +58,7 @@ class _Task:
     until: int
     n_sims: int
     seed_seq: np.random.SeedSequence
-    calibration: Calibration
+    calibration: PooledCalibration
     models: tuple[str, ...] | None
     choice: SeriesChoice | None = None
 
@@ -114,10 +112,10 @@ def _run_series(task: _Task) -> SeriesPaths:
     kept, fit_years, fit_values, domain, interventions = model_input(years, vals, task.domain,
                                                                      choice)
     try:
-        # drawn at spread 1, then calibrated below (floor, spread and tail on the modelling
-        # scale, exactly as the back-tests that fitted them)
-        res = simulate_paths(fit_values, h, task.n_sims, rng, domain=domain, spread=None,
-                             models=task.models, interventions=interventions)
+        # the one engine (forecast-series draws with it too)
+        res = predictive_paths(fit_values, h, task.n_sims, rng, domain=domain,
+                               calibration=task.calibration, models=task.models,
+                               interventions=interventions)
     except (ModelFitError, ValueError) as exc:
         return SeriesPaths(years=full_years, observed=observed, paths=history_only,
                            model="", status="failed", notes=(f"{type(exc).__name__}: {exc}",), **base)
@@ -126,13 +124,7 @@ def _run_series(task: _Task) -> SeriesPaths:
         model += f"+interventions({interventions.describe(int(fit_years[0]))})"
     if not kept.all():
         model += "+excluded(" + ", ".join(str(int(y)) for y in years[~kept]) + ")"
-    scale = fit_scale(fit_values, domain)  # the scale simulate_paths modelled on
-    # the floor reads the history's yearly movement with its shocks: the calibration was fitted
-    # on such histories (bridging the pulse years here made the GSO panels' 80 % intervals
-    # cover 63 % of held-out values, benchmarks/interventions.py)
-    z = task.calibration.apply(scale.forward(np.asarray(res.paths, dtype=float)),
-                               scale.forward(fit_values), rng, n_obs=int(kept.sum()))
-    drawn = scale.backward(z)
+    drawn = res.paths
     if domain != task.domain or choice.bounds is not None:
         lo, hi = _DOMAIN_RANGE[task.domain]
         if choice.bounds is not None:
@@ -163,7 +155,7 @@ class Forecaster:
     seed
         Root of the random streams (``None``: fresh entropy, not reproducible).
     calibration
-        Spread multipliers; ``None`` loads the shipped ``calibration.json``.
+        The pooled calibration; ``None`` loads the shipped ``calibration.json``.
     jobs
         Worker processes (``None``: one per core when there are many series, else 1).
     executor
@@ -185,7 +177,7 @@ class Forecaster:
     models: tuple[str, ...] | None = None
     sims: int = DEFAULT_SIMS
     seed: int | None = None
-    calibration: Calibration | None = None
+    calibration: PooledCalibration | None = None
     jobs: int | None = None
     executor: Executor | None = field(default=None, compare=False, repr=False)
     choices: ModelChoices | None = None
@@ -287,7 +279,7 @@ class ForecastResults:
 
     def _simulate_bau(self, until: int) -> SamplePaths:
         fc = self.forecaster
-        cal = fc.calibration or load_calibration()
+        cal = fc.calibration or load_pooled_calibration()
         keys = sorted(self.histories)
         children = np.random.SeedSequence(fc.seed).spawn(len(keys))
         tasks = []

@@ -19,8 +19,9 @@ import pandas as pd
 from khforecast._io import atomic_write_csv
 from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES, VALUE_MAX
 from khforecast.engine.executor import run_map
-from khforecast.engine.models import InsufficientDataError, simulate_paths
+from khforecast.engine.models import InsufficientDataError
 from khforecast.engine.scales import DOMAINS, Domain
+from khforecast.engine.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
 from khforecast.errors import KhforecastError, ModelFitError
 
 __all__ = [
@@ -174,12 +175,12 @@ def read_series(path: str | os.PathLike[str], *, domain: Domain = "real") -> pd.
 
 def _forecast_chunk(task: tuple) -> list[tuple]:
     """Worker: forecast a chunk of series; a pure function of its arguments."""
-    units, h, sims, domain, spread, levels = task
+    units, h, sims, domain, calibration, levels = task
     out = []
     for sid, y, seed in units:
         rng = np.random.default_rng(seed)
         try:
-            res = simulate_paths(y, h, sims, rng, domain=domain, spread=spread)
+            res = predictive_paths(y, h, sims, rng, domain=domain, calibration=calibration)
         except InsufficientDataError:
             out.append((sid, None, None, "insufficient_data"))
             continue
@@ -193,7 +194,8 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
                     quantiles: Sequence[float | str] = QUANTILES, seed: int | None = DEFAULT_SEED,
-                    sims: int = DEFAULT_SIMS, jobs: int = 1, spread: np.ndarray | None = None,
+                    sims: int = DEFAULT_SIMS, jobs: int = 1,
+                    calibration: PooledCalibration | None = None,
                     executor: Executor | None = None) -> pd.DataFrame:
     """Forecast every series of a long ``series_id, t, value`` table ``horizon`` steps ahead.
 
@@ -207,7 +209,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     sims : sample paths per series
     jobs : worker processes (the result is identical for any value)
     executor : any ``concurrent.futures.Executor`` to run on instead (overrides ``jobs``)
-    spread : (horizon,) calibration multipliers passed to :func:`simulate_paths`
+    calibration : the pooled calibration (``None``: the shipped one); the paths come from
+        :func:`khforecast.engine.predictive.predictive_paths`, the engine ``khforecast forecast`` uses
 
     Returns
     -------
@@ -239,7 +242,8 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     ids = sorted(groups)
     seeds = np.random.SeedSequence(seed).spawn(len(ids))
     units = [(sid, groups[sid]["value"].to_numpy(dtype=float), ss) for sid, ss in zip(ids, seeds)]
-    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, spread, levels)
+    cal = calibration if calibration is not None else load_pooled_calibration()
+    chunks = [(units[i:i + _CHUNK], horizon, sims, domain, cal, levels)
               for i in range(0, len(units), _CHUNK)]
     results = [r for part in run_map(_forecast_chunk, chunks, executor=executor, jobs=jobs)
                for r in part]

@@ -11,8 +11,9 @@ Each :class:`KindRule` says, for one kind of target:
 - **needs**: the :class:`Target` fields that must be set.
 - **observed quantity**: ``years(t)`` the years the test reads and ``quantity(t, paths, first)``
   the per-path number it is about (the target-year level, a sum of flows, a change, a ratio).
-- **meets**: ``meets(t, q, r)`` on that quantity ``q`` and its value ``r`` rounded at the target's
-  precision, per path.
+- **meets**: ``meets(t, q, r)`` on that quantity ``q`` and ``r``, the same freed of binary noise
+  (``Target.rounded``; values are compared exactly as published, never rounded to the target's
+  decimals), per path.
 - **display**: ``level`` (the test is on the target year's level, so illustrative data and the
   data checks treat it as a level) and ``chart`` (``"line"`` at ``value``, ``"band"`` between
   ``low`` and ``high``, or None: nothing drawn on a chart of levels).
@@ -76,7 +77,6 @@ class KindRule:
     meets: Meets | None = None
     parse: Callable[[str, dict[str, Any], dict[str, Any]], Target | None] | None = None
     #: more decimals for the precision rule (changes and ratios are judged to at least 1)
-    min_decimals: int = 0
 
 
 # --- the plan's kinds ---------------------------------------------------------------------
@@ -152,9 +152,9 @@ KINDS: dict[str, KindRule] = {rule.name: rule for rule in (
     KindRule("cumulative", ("value", "start_year"), level=False, years=_cumulative_years,
              quantity=_cumulative, meets=lambda t, q, r: r >= t.value),
     KindRule("annual_change", ("base_year",), ("low", "high"), level=False, years=_base_years,
-             quantity=_annual_change, meets=_change_meets, min_decimals=1),
+             quantity=_annual_change, meets=_change_meets),
     KindRule("ratio_to_base", ("value", "base_year"), level=False, years=_base_years,
-             quantity=_ratio, meets=_ratio_meets, min_decimals=1),
+             quantity=_ratio, meets=_ratio_meets),
     KindRule("qualitative", quantitative=False, level=False, years=_no_years),
     KindRule("none", quantitative=False, level=False, years=_no_years),
 )}

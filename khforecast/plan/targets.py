@@ -7,13 +7,13 @@ decimal mark, ``.`` groups thousands): ``< 3,8``, ``> 60``, ``30-35``, ``100  (d
 
 Precision rule
 --------------
-A target written as ``100`` is a statement at the precision of whole numbers, so a non-strict
-bound (``ge``, ``le``, ``eq``, ``maintain``, ``between``, ``cumulative``, and non-strict
-``annual_change`` / ``ratio_to_base``) is compared with the value rounded half away from zero to
-``Target.decimals`` decimals: 99.6 meets ``100`` (it is reported as 100), 99.4 does not. Strict
-bounds (``<``, ``>``) compare the unrounded value, because rounding would turn 2.96 into 3 and
-fail ``< 3``. For ``annual_change`` and ``ratio_to_base`` targets the precision is at least one
-decimal, so a ratio of 1.5 does not pass as ``2`` lần.
+A value is compared with the target exactly as the data publish it, never rounded to the
+target's decimals: observed values as given, simulated ones at the precision of the series'
+own observations (the engine, :mod:`khforecast.engine.predictive`, draws at that precision). So 99.6
+does not meet ``100`` and 1.5 social workers per 1,000 do not meet ``≥ 2``, while a draw of
+99.96 from a series published with one decimal is the published value 100.0 and meets it.
+``≥`` includes the bound and ``>`` excludes it, so ``≥`` is never looser than ``>`` by more
+than the bound itself (and ``≤`` than ``<``). ``decimals`` only says how the target is shown.
 """
 from __future__ import annotations
 
@@ -103,13 +103,9 @@ class Target:
         """The years whose values :meth:`meets` reads (empty for qualitative/none targets)."""
         return KINDS[self.kind].years(self) if self.is_quantitative else ()
 
-    @property
-    def _tol_decimals(self) -> int:
-        return max(self.decimals, KINDS[self.kind].min_decimals)
-
     def rounded(self, x: np.ndarray | float) -> np.ndarray:
-        """``x`` at the target's precision (round half away from zero, see the module docstring)."""
-        return _round_half_away(np.float64(x) if np.isscalar(x) else x, self._tol_decimals)
+        """``x`` freed of binary noise (2.9999999999 -> 3), nothing more: comparisons are exact."""
+        return np.round(np.float64(x) if np.isscalar(x) else np.asarray(x, dtype=float), 9)
 
     def to_dict(self) -> dict[str, Any]:
         """The target as a plain dict (JSON-ready)."""
@@ -160,8 +156,10 @@ class Target:
     def meets(self, paths: np.ndarray, years: np.ndarray) -> np.ndarray:
         """Whether each simulated path meets the target; bool array (n_paths,).
 
-        The test is on :meth:`quantity` with the module's precision rule (round half away
-        from zero to ``decimals``; strict ``<``/``>`` bounds unrounded):
+        The test is on :meth:`quantity` with the module's precision rule: the values are
+        compared exactly as given (the engine's draws are at the data's published precision),
+        never rounded to the target's decimals; ``<``/``>`` exclude the bound, ``<=``/``>=``
+        include it (only a 1e-9 relative slack absorbs binary noise such as 2.9999999999):
 
         - ``lt``/``gt``: strictly below/above ``value``; ``le``/``ge``/``eq``: at most / at
           least / equal to ``value``.
@@ -186,9 +184,8 @@ class Target:
             As :meth:`quantity`.
         """
         q = self.quantity(paths, years)
-        r = _round_half_away(q, self._tol_decimals)
         with np.errstate(invalid="ignore"):
-            return KINDS[self.kind].meets(self, q, r)  # type: ignore[misc]
+            return KINDS[self.kind].meets(self, q, self.rounded(q))  # type: ignore[misc]
 
     def prob_met(self, paths: np.ndarray, years: np.ndarray) -> float:
         """The share of paths that meet the target (the mean of :meth:`meets`)."""
@@ -282,13 +279,6 @@ class Target:
 
 
 # --------------------------------------------------------------------------------------------
-def _round_half_away(x: np.ndarray | np.floating, decimals: int) -> np.ndarray:
-    """Round half away from zero (1e-9 slack absorbs binary noise such as 99.49999999)."""
-    scale = 10.0 ** decimals
-    a = np.asarray(x, dtype=float)
-    return np.sign(a) * np.floor(np.abs(a) * scale + 0.5 + 1e-9) / scale
-
-
 _NUM = r"\d[\d.,]*"
 
 

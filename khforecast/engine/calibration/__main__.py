@@ -1,9 +1,9 @@
 """``python -m khforecast.engine.calibration``.
 
-Re-derive ``calibration.json`` (see the package docstring).
+Re-derive ``calibration.json`` with the pooled back-tests (:mod:`khforecast.engine.evaluation`).
 """
 import sys
 
-from khforecast.engine.calibration.derive import main
+from khforecast.engine.evaluation import main
 
 sys.exit(main())

@@ -155,7 +155,8 @@ def _numbers_in(text: str) -> set[float]:
 
 def target_label(ind: Any, target: Any, lang: str = "vi") -> TargetLabel:
     """The target from its structured reading, with unit; the plan's text as a footnote where
-    the numbers differ (row 49 ``> 975`` -> ``> 97,5 %``) or the catalog notes a reading.
+    the numbers differ (row 49 ``> 975`` -> ``> 97,5 %``) or a bare number stands for a
+    yearly change, a ratio or a sum (row 33 ``1-1,5``).
 
     Qualitative targets and targets without a number show the plan's text as written.
     """
@@ -199,7 +200,10 @@ def target_label(ind: Any, target: Any, lang: str = "vi") -> TargetLabel:
     else:
         return TargetLabel(format_target_text(literal, lang), "")
     numbers = {round(float(n), 6) for n in numbers}
-    differs = not numbers <= _numbers_in(literal) or bool(getattr(target, "note", ""))
+    # the plan's text is kept where its numbers differ from the reading (row 49 '> 975') or
+    # where a bare number stands for a change, a ratio or a sum
+    differs = (not numbers <= _numbers_in(literal)
+               or kind in ("annual_change", "ratio_to_base", "cumulative"))
     note = ""
     if differs:
         note = _w("plan_text", lang, text=literal)

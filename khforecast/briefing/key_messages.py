@@ -5,7 +5,7 @@ fixed Vietnamese and English templates (:data:`TEMPLATES`); no text model, no ra
 same run always gives the same words. For a sector (or the whole province) the messages say:
 
 1. how many of the 2030 targets the data can assess, and their statuses;
-2. for the (at most two) assessable targets least likely to be met: the figure, the target,
+2. for the assessable targets least likely to be met (two, or one when another is on track): the figure, the target,
    the likelihood in words and number, the yearly change needed against the historical pace
    (``cần giảm 5,2 điểm %/năm, gấp 14 lần tốc độ 2018–2024``) and the lead agency;
 3. for the target most likely to be met, the same figure, target and likelihood;
@@ -29,9 +29,11 @@ from khforecast.briefing.i18n import (
     format_number,
     format_percent,
     probability_words,
+    t,
 )
-from khforecast.briefing.kit import _lead
-from khforecast.target_scale import (
+from khforecast.plan.catalog import load_catalog
+from khforecast.plan.departments import lead_text, leads_of
+from khforecast.briefing.target_scale import (
     format_value,
     merged_place,
     target_label,
@@ -40,7 +42,7 @@ from khforecast.target_scale import (
 )
 
 __all__ = ["TEMPLATES", "KeyMessage", "RunTables", "indicator_name", "key_messages",
-           "key_messages_html", "lead_label", "territory_line"]
+           "key_messages_html", "lead_label", "results_2025_line", "territory_line"]
 
 _ASSESSABLE = ("met", "missed", "on_track", "at_risk", "off_track")
 _OPEN = ("on_track", "at_risk", "off_track")
@@ -163,7 +165,8 @@ def indicator_name(catalog: Any, ind: Any, lang: str) -> str:
 def lead_label(ind: Any, lang: str) -> str:
     """The lead agency by the one name rule of every page (:func:`khforecast.briefing.kit._lead`:
     the plan's name, and each lead's own successor only where the body changed in 2025)."""
-    return _lead(ind, lang)
+    return lead_text(leads_of(load_catalog(), ind),
+                     lambda name: t("msg.successor", lang, name=name))
 
 
 def _rate(x: float, ind: Any, lang: str) -> str:
@@ -240,9 +243,9 @@ def _order(run: RunTables) -> dict[str, int]:
 def key_messages(run: RunTables, sector: str | None = None, lang: str = "vi") -> list[KeyMessage]:
     """The key messages of a sector (``None``: the province), in reading order.
 
-    Three to five sentences, each with numbers: the headline, the (at most two) assessable
-    targets least likely to be met, the one most likely to be met, the 2025 line and the
-    coverage line (see the module's docstring).
+    Three to five sentences, each with numbers: the headline, the assessable targets least
+    likely to be met (two, or one when a target is on track), the one most likely to be met,
+    the 2025 line and the coverage line (see the module's docstring).
     """
     check_lang(lang)
     scope = (_t("scope.sector", lang, sector=sector) if sector else _t("scope.province", lang))
@@ -259,18 +262,20 @@ def key_messages(run: RunTables, sector: str | None = None, lang: str = "vi") ->
         out.append(KeyMessage(_t(key, lang, scope=scope, n=len(rows))))
     open_ = judged[judged["status"].isin(_OPEN) & judged["p_meet"].notna()]
     worst = open_[open_["status"] != "on_track"].sort_values(["p_meet", "_o"], kind="stable")
-    for r in worst.head(2).itertuples():
-        out.append(_indicator_sentence(run, r, lang, pace=True))
     best = open_[open_["status"] == "on_track"].sort_values(["p_meet", "_o"],
                                                            ascending=[False, True], kind="stable")
+    # at most five sentences: the second-worst target gives way to the best one
+    for r in worst.head(1 if len(best) else 2).itertuples():
+        out.append(_indicator_sentence(run, r, lang, pace=True))
     if len(best):
         out.append(_indicator_sentence(run, next(best.itertuples()), lang, pace=False))
-    out.append(KeyMessage(_y2025(run, sector, lang)))
+    out.append(KeyMessage(results_2025_line(run, sector, lang)))
     out.append(KeyMessage(_coverage(rows, lang)))
     return out
 
 
-def _y2025(run: RunTables, sector: str | None, lang: str) -> str:
+def results_2025_line(run: RunTables, sector: str | None = None, lang: str = "vi") -> str:
+    """The one line on the 2025 targets: met, missed, not yet published (with nowcasts), no data."""
     rows = _rows(run, 2025, sector)
     s = rows["status"]
     nowcast = rows[s.isin(_OPEN)]

@@ -7,30 +7,33 @@ from the observations, the comparison line, the targets and the 80 % band only
 (:func:`clip_band`, :func:`draw_clipped_band`), and :func:`wide_band_caption` says in one line
 why bands are wide when the data are few. :func:`segments` splits a series at missing years so
 no line is drawn across a gap. :data:`STATUS_COLOURS` are the status colours the pages' CSS
-uses, for :func:`plot_status_bars`, the sector chart.
+uses, for the sector chart (:func:`khforecast.briefing.figures.plot_status_bars`).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from khforecast.briefing.i18n import check_lang, format_number, t
+from khforecast.briefing.i18n import check_lang
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = [
+    "QUANTILE_COLUMNS",
     "STATUS_COLOURS",
     "ClippedBand",
+    "bands",
     "clip_band",
     "draw_clipped_band",
+    "fan_limits",
+    "fan_rows",
     "level_targets",
-    "plot_status_bars",
+    "outer_band",
     "segments",
     "wide_band_caption",
     "y_limits",
@@ -157,6 +160,49 @@ def wide_band_caption(n_obs: int, years: Sequence[int], band: ClippedBand | None
     return _CAPTION[lang].format(level=level, n=n_obs, y0=min(years), y1=max(years))
 
 
+#: the quantile columns of a forecasts.csv row, lowest first (q025/q975: the 95 % band).
+QUANTILE_COLUMNS = ("q025", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "q975")
+
+
+def bands(frame: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """(level %, low column, high column) of the bands the frame's quantile columns allow,
+    widest first: 95 % from ``q025``/``q975`` when present, else 90 % from ``q05``/``q95``."""
+    out = [(50, "q25", "q75"), (80, "q10", "q90")]
+    out.append((95, "q025", "q975") if {"q025", "q975"} <= set(frame.columns)
+               else (90, "q05", "q95"))
+    return sorted(out, reverse=True)
+
+
+def fan_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(observed rows, projected rows joined to the last observation) of one forecast series."""
+    obs = rows[rows["observed"].notna()]
+    proj = rows[rows["q50"].notna() & rows["observed"].isna()]
+    if not proj.empty and not obs.empty:
+        last = obs.iloc[[-1]].assign(**{c: obs["observed"].iloc[-1] for c in QUANTILE_COLUMNS
+                                        if c in rows.columns})
+        proj = pd.concat([last, proj])
+    return obs, proj
+
+
+def fan_limits(rows: pd.DataFrame, targets: Iterable[Any] = (),
+               compare: pd.DataFrame | None = None, domain: str = "real") -> tuple[float, float]:
+    """The fan chart's y-axis (:func:`y_limits`) from one series' forecast rows."""
+    obs, proj = fan_rows(rows)
+    band80 = proj[["q10", "q90"]].to_numpy().ravel() if not proj.empty else ()
+    other = compare["value"] if compare is not None and not compare.empty else ()
+    return y_limits(observed=obs["observed"], band80=band80, targets=level_targets(targets),
+                    compare=other, domain=domain)
+
+
+def outer_band(rows: pd.DataFrame, limits: tuple[float, float]) -> tuple[int, ClippedBand] | None:
+    """(level, the widest band cut to ``limits``) of a series, or None without projections."""
+    _, proj = fan_rows(rows)
+    if proj.empty:
+        return None
+    level, lo, hi = bands(rows)[0]
+    return level, clip_band(proj[lo], proj[hi], limits)
+
+
 def segments(years: Sequence[int], values: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
     """The runs of consecutive years of a series (missing values dropped), so that a line is
     never drawn across a gap.
@@ -174,42 +220,3 @@ def segments(years: Sequence[int], values: Sequence[float]) -> list[tuple[np.nda
         return []
     cuts = np.flatnonzero(np.diff(y) > 1) + 1
     return list(zip(np.split(y, cuts), np.split(v, cuts)))
-
-
-def plot_status_bars(assessment: pd.DataFrame, sector_of: Mapping[str, str], *,
-                     lang: str = "vi", sectors: Sequence[str] = (), target_year: int = 2030,
-                     scenario: str = "bau", statuses: Sequence[str] = ()) -> Figure:
-    """Horizontal stacked bars: per sector, how many indicators have each status, in the
-    status colours of the pages (green on track, amber at risk, red off track, grey no data)."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    rows = assessment[(assessment["target_year"] == target_year)
-                      & (assessment["scenario"] == scenario)
-                      & (assessment["status"] != "no_target")].copy()
-    rows["sector"] = rows["indicator_id"].astype(str).map(sector_of)
-    order = list(sectors) or sorted(rows["sector"].dropna().unique())
-    table = pd.crosstab(rows["sector"], rows["status"]).reindex(index=order, fill_value=0)
-    cols = [s for s in (statuses or STATUS_COLOURS) if s in table.columns]
-    with matplotlib.rc_context({"font.family": "DejaVu Sans", "font.size": 9,
-                                "axes.spines.top": False, "axes.spines.right": False}):
-        fig = Figure(figsize=(6.4, 0.32 * len(order) + 1.4), dpi=100, layout="constrained")
-        ax = fig.subplots()
-        y = np.arange(len(order))[::-1]
-        left = np.zeros(len(order))
-        for s in cols:
-            n = table[s].to_numpy(dtype=float)
-            ax.barh(y, n, left=left, color=STATUS_COLOURS[s], edgecolor="white", linewidth=0.6,
-                    label=t(f"status.{s}", lang))
-            for yi, li, ni in zip(y, left, n):
-                if ni >= 1:
-                    ax.text(li + ni / 2, yi, format_number(ni, lang, 0), ha="center",
-                            va="center", fontsize=7,
-                            color="white" if s in ("met", "off_track", "missed") else "black")
-            left += n
-        ax.set_yticks(y, order)
-        ax.set_xlabel(t("col.count", lang))
-        ax.set_ylabel(t("fig.sector", lang))
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False,
-                  fontsize=7)
-    return fig

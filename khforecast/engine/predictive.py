@@ -1,0 +1,361 @@
+"""The one predictive engine: a history in, calibrated sample paths out.
+
+``khforecast forecast``, ``khforecast forecast-series`` and the Python API all draw their paths
+with :func:`predictive_paths`, so the same series with the same seed gets the same distribution
+whichever door it came in by. The models (:func:`khforecast.models.simulate_paths`) supply a
+median path, their own width and the way years hang together; the *shape and width* of each
+year's distribution come from pooled back-tests (:class:`PooledCalibration`):
+
+1. **Width.** On the modelling scale (logit for percents, log for positive values) the scale of
+   a series' error at horizon ``h`` is ``s_h = sqrt(w_h^2 + m^2 h)``: ``w_h`` the models' own
+   spread (their 10-90 % range over 2.563), ``m`` the history's typical yearly movement (root
+   mean square of its changes; at least the pooled ``min_move`` of the domain, so a constant
+   history still gets a width learned from how real series move, never zero).
+2. **Shape.** The realised error divided by ``s_h`` has, over thousands of pooled back-tests, a
+   distribution of its own; its quantiles are stored per horizon (1-10) and history shape
+   (``smooth``: the trend dominates the yearly noise; ``noisy``: it does not) and, for a
+   percent, by whether the last value is within 5 points of 0 or 100, and by the size of
+   ``s_h`` itself (a series whose own scale is tiny has heavy-tailed standardised errors, one
+   with a large scale light ones). Each path's rank
+   among the model's paths at that horizon is mapped to that quantile, so every year gets the
+   pooled, calibrated distribution while each path stays one coherent trajectory. The
+   distribution is bounded by the stored 0.1 % and 99.9 % quantiles: no runaway tail.
+3. **Bounds.** A positive series never goes above its reference level (the last value, or the
+   history's largest when the last is 0) times the 99.9 % quantile of the ``h``-year ratios
+   seen in the pooled positive series (``ratio_up``: x4.3 in one year, x11 in six; the very
+   largest ratios, x623 and x1,100, are series restarting from near zero); a percent stays in
+   [0, 100] by the logit.
+4. **Point masses.** A percent whose last value sits exactly at 0 or 100 stays there with the
+   pooled probability of staying (``stay``, by horizon and by whether the history had been at
+   the bound for one year or longer) and otherwise departs by a pooled distance (``depart``),
+   so "maintain 100" targets get honest probabilities.
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from khforecast.errors import KhforecastError
+from khforecast.engine.interventions import Interventions
+from khforecast.engine.models import SimResult, simulate_paths
+from khforecast.engine.scales import Domain, data_resolution, fit_scale
+
+__all__ = [
+    "HORIZONS",
+    "LEVELS",
+    "NOISE_CUT",
+    "PooledCalibration",
+    "bound_of",
+    "history_shape",
+    "near_of",
+    "series_stratum",
+    "load_strata_table",
+    "width_class",
+    "at_precision",
+    "load_pooled_calibration",
+    "predictive_paths",
+    "width_scale",
+]
+
+#: horizons with their own quantiles; longer horizons use the last one's, widened by sqrt(h)
+HORIZONS = 10
+#: quantile levels of the standardised error stored per stratum
+LEVELS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,
+    0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.98, 0.99, 0.995,
+    0.9975, 0.999)
+#: quantile levels of the distance from a bound of a series that left it
+DEPART_LEVELS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+#: a history is "noisy" when sd(yearly change) / rms(yearly change) on the modelling scale is at
+#: least this: then the year-to-year noise is as large as the trend (a pure trend gives 0)
+NOISE_CUT = 0.7
+_IQ80 = 2 * 1.2815515655446004
+
+
+def history_shape(z: np.ndarray) -> tuple[float, str]:
+    """(typical yearly movement, ``"smooth"``/``"noisy"``) of a history on the modelling scale."""
+    dz = np.diff(np.asarray(z, dtype=float))
+    if dz.size == 0:
+        return 0.0, "smooth"
+    rms = float(np.sqrt(np.mean(dz ** 2)))
+    if rms <= 0:
+        return 0.0, "smooth"
+    noise = float(np.std(dz)) / rms
+    return rms, "noisy" if noise >= NOISE_CUT else "smooth"
+
+
+#: upper edges of the width classes: the error scale per year, s_h / sqrt(h), on the modelling
+#: scale (pooled back-tests: the smaller a series' own scale, the heavier its standardised
+#: errors' tails, e.g. 99.5 % quantile 33 below 0.017, 2.8 above 0.29 for positive series)
+WIDTH_EDGES: tuple[float, ...] = (0.02, 0.05, 0.12, 0.3)
+
+
+def width_class(s: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Index 0..len(WIDTH_EDGES) of the width class of error scales ``s`` at horizons ``h``."""
+    return np.searchsorted(np.asarray(WIDTH_EDGES), np.asarray(s) / np.sqrt(np.asarray(h)))
+
+
+#: a percent within this many points of 0 or 100 is "near" a bound (its errors on the logit
+#: scale behave differently: the pool shows them wider)
+NEAR = 5.0
+
+
+def near_of(last: float, domain: str) -> str:
+    """``"near"`` for a percent within :data:`NEAR` points of 0 or 100, else ``"far"``."""
+    return "near" if domain == "percent" and min(last, 100.0 - last) < NEAR else "far"
+
+
+def width_scale(model_width: np.ndarray, move: float, min_move: float) -> np.ndarray:
+    """``s_h = sqrt(w_h^2 + max(move, min_move)^2 h)`` for horizons 1..len(model_width)."""
+    w = np.asarray(model_width, dtype=float)
+    m = max(float(move), float(min_move))
+    return np.sqrt(w ** 2 + m ** 2 * np.arange(1, w.shape[0] + 1))
+
+
+def bound_of(y: np.ndarray, domain: str) -> tuple[float | None, int]:
+    """(the bound the last value sits on, how many trailing values sit on it): percent 0 / 100."""
+    y = np.asarray(y, dtype=float)
+    if domain != "percent" or y.size == 0 or y[-1] not in (0.0, 100.0):
+        return None, 0
+    b = float(y[-1])
+    run = int(np.argmax(y[::-1] != b)) if np.any(y != b) else int(y.size)
+    return b, run
+
+
+def _sorted_quantile(zs: np.ndarray, q: float) -> np.ndarray:
+    """Per-column quantile of column-sorted ``zs`` (numpy's default linear interpolation)."""
+    pos = (zs.shape[0] - 1) * q
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, zs.shape[0] - 1)
+    return zs[lo] + (pos - lo) * (zs[hi] - zs[lo])
+
+
+def at_precision(x: np.ndarray, resolution: float) -> np.ndarray:
+    """Values as they would be published at ``resolution`` (e.g. 0.1): rounded half away from 0."""
+    d = max(0, round(-np.log10(resolution)))
+    a = np.asarray(x, dtype=float)
+    return np.round(np.sign(a) * np.floor(np.abs(a) * 10.0 ** d + 0.5) / 10.0 ** d, d)
+
+
+@dataclass(frozen=True)
+class PooledCalibration:
+    """What the pooled back-tests taught: error quantiles, width floor, ratio caps, bound masses.
+
+    Attributes
+    ----------
+    quantiles
+        ``{"<h>|<shape>|<near>|<w>": (len(LEVELS),)}`` quantiles of the standardised error,
+        h = 1..10, shape ``smooth``/``noisy``, near ``near``/``far`` (:func:`near_of`), w the
+        width class (:func:`width_class`).
+    min_move
+        ``{domain: m}`` the least yearly movement assumed on the modelling scale.
+    ratio_up
+        ``(HORIZONS,)`` log of the 99.9 % quantile of the pooled positive series' h-year ratios.
+    stay
+        ``{"1"|"2+": (HORIZONS,)}`` probability that a percent at 0 or 100 is still there h
+        years on, by how long the history had been there.
+    depart
+        ``(HORIZONS, len(DEPART_LEVELS))`` quantiles of the distance (points) from the bound of
+        a series that left it, by horizon.
+    """
+
+    quantiles: Mapping[str, tuple[float, ...]]
+    min_move: Mapping[str, float]
+    ratio_up: tuple[float, ...]
+    stay: Mapping[str, tuple[float, ...]]
+    depart: tuple[tuple[float, ...], ...]
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def error_quantiles(self, h: int, shape: str, near: str, width: int) -> np.ndarray:
+        """The standardised error's quantiles at horizon ``h`` (past 10: the 10-year ones)."""
+        return np.asarray(self.quantiles[f"{min(h, HORIZONS)}|{shape}|{near}|{width}"],
+                          dtype=float)
+
+    def ratio_cap(self, h: int) -> float:
+        """Log of the largest ``h``-year ratio of the pool (past 10: grows like ``h / 10``)."""
+        r = self.ratio_up
+        return float(r[h - 1]) if h <= len(r) else float(r[-1]) * h / len(r)
+
+    def stay_prob(self, h: int, run: int) -> float:
+        """P(a percent on a bound is still on it ``h`` years later)."""
+        row = self.stay["2+" if run >= 2 else "1"]
+        return float(row[min(h, len(row)) - 1])
+
+    def depart_quantiles(self, h: int) -> np.ndarray:
+        """Quantiles (:data:`DEPART_LEVELS`) of the distance from the bound after leaving it."""
+        return np.asarray(self.depart[min(h, len(self.depart)) - 1], dtype=float)
+
+    # ----------------------------------------------------------------------------------------
+    def calibrate(self, z: np.ndarray, history_z: np.ndarray, domain: str, near: str = "far"
+                  ) -> np.ndarray:
+        """Map model paths on the modelling scale to calibrated ones (same shape, ranks kept)."""
+        n, h = z.shape
+        order = np.argsort(z, axis=0, kind="stable")  # one sort gives ranks and quantiles
+        zs = np.take_along_axis(z, order, axis=0)
+        med = _sorted_quantile(zs, 0.5)
+        w = (_sorted_quantile(zs, 0.9) - _sorted_quantile(zs, 0.1)) / _IQ80
+        move, shape = history_shape(history_z)
+        s = width_scale(w, move, self.min_move.get(domain, 0.01))
+        wc = width_class(s, np.arange(1, h + 1))
+        p_sorted = (np.arange(n) + 0.5) / n  # the p of the path ranked i at every horizon
+        levels = np.asarray(LEVELS)
+        mid = levels.tolist().index(0.5)
+        centre = np.empty(h)
+        offs = np.empty((h, levels.size))  # s_h x (quantile - median quantile), per level
+        for k in range(h):
+            q = self.error_quantiles(k + 1, shape, near, int(wc[k]))
+            if k + 1 > HORIZONS:  # the 10-year shape, widened like a random walk
+                q = q * np.sqrt((k + 1) / HORIZONS)
+            centre[k] = med[k] + s[k] * q[mid]
+            offs[k] = s[k] * (q - q[mid])
+        # the 90 % band never narrows further ahead (the strata are fitted horizon by horizon,
+        # and a series can change width class between two horizons); the levels beyond it are
+        # left as fitted: carrying a thin stratum's noisy 99.5 % quantile forward would let one
+        # horizon's estimate set every later year's tail
+        lo, hi = levels.tolist().index(0.05), levels.tolist().index(0.95)
+        offs[:, mid:hi + 1] = np.maximum.accumulate(offs[:, mid:hi + 1], axis=0)
+        offs[:, lo:mid] = np.minimum.accumulate(offs[:, lo:mid], axis=0)
+        out = np.empty_like(z)
+        for k in range(h):
+            out[order[:, k], k] = centre[k] + np.interp(p_sorted, levels, offs[k])
+        return out
+
+    def bound_paths(self, bound: float, run: int, h: int, n: int, rng: np.random.Generator
+                    ) -> np.ndarray:
+        """Paths of a percent on a bound: stay there, or leave it by a pooled distance."""
+        u = rng.random(n)
+        v = rng.random(n)
+        out = np.full((n, h), bound)
+        sign = -1.0 if bound >= 100 else 1.0
+        for k in range(h):
+            left = u >= self.stay_prob(k + 1, run)
+            d = np.interp(v[left], DEPART_LEVELS, self.depart_quantiles(k + 1))
+            out[left, k] = bound + sign * d
+        return np.clip(out, 0.0, 100.0)
+
+    # ----------------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """Serialise deterministically (sorted keys, fixed float precision)."""
+        doc = {
+            "format": 3,
+            "levels": list(LEVELS),
+            "depart_levels": list(DEPART_LEVELS),
+            "noise_cut": NOISE_CUT,
+            "quantiles": {k: [round(float(v), 5) for v in q] for k, q in self.quantiles.items()},
+            "min_move": {k: round(float(v), 6) for k, v in self.min_move.items()},
+            "ratio_up": [round(float(v), 5) for v in self.ratio_up],
+            "stay": {k: [round(float(v), 4) for v in r] for k, r in self.stay.items()},
+            "depart": [[round(float(v), 4) for v in r] for r in self.depart],
+            "meta": self.meta,
+        }
+        return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "calibration.json") -> PooledCalibration:
+        """Parse the JSON written by :meth:`to_json` (clear error naming the file otherwise)."""
+        try:
+            doc = json.loads(text)
+            if doc.get("format") != 3:
+                raise ValueError(f"format {doc.get('format')!r}, expected 3")
+            if tuple(doc["levels"]) != LEVELS or tuple(doc["depart_levels"]) != DEPART_LEVELS:
+                raise ValueError("quantile levels differ from this version's")
+            q = {k: tuple(float(x) for x in v) for k, v in doc["quantiles"].items()}
+            cal = cls(q, {k: float(v) for k, v in doc["min_move"].items()},
+                      tuple(float(v) for v in doc["ratio_up"]),
+                      {k: tuple(float(x) for x in v) for k, v in doc["stay"].items()},
+                      tuple(tuple(float(x) for x in r) for r in doc["depart"]), doc.get("meta", {}))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KhforecastError(f"{source}: expected a khforecast calibration file (format 3), "
+                                  f"could not read it ({exc})") from exc
+        want = {f"{h}|{s}|{n}|{w}" for h in range(1, HORIZONS + 1) for s in ("smooth", "noisy")
+                for n in ("near", "far") for w in range(len(WIDTH_EDGES) + 1)}
+        bad = sorted(want - set(q)) or [k for k, v in q.items() if len(v) != len(LEVELS)
+                                        or np.any(np.diff(v) < 0)]
+        if bad:
+            raise KhforecastError(f"{source}: expected non-decreasing quantiles for every "
+                                  f"horizon 1-{HORIZONS} and shape; problem with {bad[0]!r}")
+        return cal
+
+
+def series_stratum(y: np.ndarray, domain: str) -> dict[str, str]:
+    """The calibration stratum of a history: ``domain``, ``shape`` and ``near`` (on/near/far)."""
+    y = np.asarray(y, dtype=float)
+    _, shape = history_shape(fit_scale(y, domain).forward(y))
+    near = "on" if bound_of(y, domain)[0] is not None else near_of(float(y[-1]), domain)
+    return {"domain": domain, "shape": shape, "near": near}
+
+
+def load_strata_table() -> pd.DataFrame | None:
+    """Leave-one-family-out coverage and PIT histogram by stratum, shipped beside the calibration
+    (``data/calibration_strata.csv``, written by ``python -m khforecast.engine.evaluation``); None if absent."""
+    ref = resources.files("khforecast") / "data" / "calibration_strata.csv"
+    if not ref.is_file():
+        return None
+    return pd.read_csv(io.StringIO(ref.read_text(encoding="utf-8")),
+                       dtype={"domain": str, "hgroup": str, "shape": str, "near": str})
+
+
+@lru_cache(maxsize=1)
+def load_pooled_calibration() -> PooledCalibration:
+    """The calibration shipped in ``khforecast/data/calibration.json`` (cached)."""
+    ref = resources.files("khforecast") / "data" / "calibration.json"
+    return PooledCalibration.from_json(ref.read_text(encoding="utf-8"), source=str(ref))
+
+
+def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
+                     domain: Domain = "real", calibration: PooledCalibration | None = None,
+                     models: Sequence[str] | None = None,
+                     interventions: Interventions | None = None) -> SimResult:
+    """Calibrated sample paths of one series: THE engine behind every command.
+
+    Parameters
+    ----------
+    y : observed values, consecutive steps, oldest first (gaps already filled)
+    h, n_sims : steps ahead and number of paths (>= 1)
+    rng : the series' own generator
+    domain : ``percent``, ``positive`` or ``real``
+    calibration : ``None`` loads the shipped one
+    models : model names (default: the combination)
+    interventions : declared shocks / level shifts the models fit around (see
+        :mod:`khforecast.engine.interventions`)
+
+    Returns
+    -------
+    SimResult
+        ``paths`` (n_sims, h) calibrated, inside the domain and at the precision the history is
+        published at (:func:`khforecast.scales.data_resolution`: a series given with one
+        decimal gets draws with one decimal, so a target is compared with the value as it
+        would be published); ``point`` their per-step median.
+
+    Raises
+    ------
+    InsufficientDataError, DomainError, ModelFitError
+        As :func:`khforecast.models.simulate_paths`.
+    """
+    cal = calibration if calibration is not None else load_pooled_calibration()
+    y = np.asarray(y, dtype=float).ravel()
+    res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models,
+                         interventions=interventions)
+    resolution = data_resolution(y)
+    bound, run = bound_of(y, domain)
+    if bound is not None:
+        paths = at_precision(cal.bound_paths(bound, run, h, n_sims, rng), resolution)
+        return SimResult(paths, f"{res.model}+bound", np.median(paths, axis=0), res.notes)
+    scale = fit_scale(y, domain)
+    z = cal.calibrate(scale.forward(np.asarray(res.paths, dtype=float)), scale.forward(y), domain,
+                      near_of(float(y[-1]), domain))
+    if domain == "positive":
+        ref = float(y[-1]) if y[-1] > 0 else float(np.max(y))
+        if ref > 0:
+            ratio = np.exp([cal.ratio_cap(k + 1) for k in range(h)])
+            cap = np.log(ref * ratio + scale.offset)
+            z = np.minimum(z, cap[None, :])
+    paths = at_precision(scale.backward(z), resolution)
+    return SimResult(paths, res.model, np.median(paths, axis=0), res.notes)
