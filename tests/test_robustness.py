@@ -287,10 +287,15 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     os.symlink("earlier", out / "latest")
     batch = params_dir(tmp_path, {"sims": 50, "jobs": 1, "scenario_explorer": False})
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    # As at a terminal, SIGINT is not ignored in the child: a test run started in the
+    # background of a script, under nohup or by some CI runners, has SIGINT ignored, and
+    # Python keeps an inherited "ignore" (the run then rightly goes on: the cause of this
+    # test's intermittent failures, see notes/issue-13.md, session 2).
     proc = subprocess.Popen([sys.executable, "-m", "khforecast.cli", "run", "--params",
                              str(batch), "--out", str(out), "--sectors", "I", "II", "III", "IV"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 180
     kernels: list[psutil.Process] = []
     while time.monotonic() < deadline and not kernels:  # wait for the first kernel
