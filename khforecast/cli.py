@@ -180,6 +180,10 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from khforecast.batch.forecast import run_forecast
 
     _check_counts(args)
+    if args.places or args.communes is not None:
+        return _forecast_places(args)
+    if args.executor != "processes" or args.scheduler:
+        raise UsageError("--executor dask and --scheduler need --places or --communes")
     manifest = run_forecast(args.out, data=args.data or None, place=args.place,
                             scenarios=args.scenario, params=args.params, seed=args.seed,
                             sims=args.sims, jobs=args.jobs, decimal=args.decimal)
@@ -187,6 +191,28 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     status = ", ".join(f"{k} {v}" for k, v in counts["status"].items())
     print(f"khforecast: {counts['series']} series, {counts['assessment_rows']} assessment rows "
           f"({status}) written to {args.out} in {manifest['timings_s']['total']:.1f} s")
+    return 0
+
+
+def _forecast_places(args: argparse.Namespace) -> int:
+    """``forecast --places ...`` / ``--communes N``: many places through one executor."""
+    # lazy: the commands' modules load numpy/pandas/scipy (~3 s); `khforecast --help` needs none
+    from khforecast.batch.multirun import run_forecast_places
+
+    if args.places and args.communes:
+        raise UsageError("give --places or --communes, not both")
+    if args.communes is not None and not 1 <= args.communes <= 3321:
+        raise UsageError(f"--communes: expected 1..3321, got {args.communes}")
+    if args.chunk_size < 1:
+        raise UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
+    manifest = run_forecast_places(
+        args.out, places=args.places, communes=args.communes, data=args.data or None,
+        scenarios=args.scenario, params=args.params, seed=args.seed, sims=args.sims,
+        executor=args.executor, scheduler=args.scheduler, workers=args.jobs,
+        per_unit=args.chunk_size, decimal=args.decimal)
+    what = "ILLUSTRATIVE communes" if manifest["illustrative"] else "places"
+    print(f"khforecast: {manifest['n_places']} {what}, rows {manifest['rows']} written to "
+          f"{args.out} in {manifest['timings_s']['total']:.1f} s ({args.executor})")
     return 0
 
 
@@ -257,9 +283,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         raise UsageError(f"--sectors: {exc}") from None
     _check_counts(args)
+    if (args.executor != "processes" or args.scheduler) and not args.places:
+        raise UsageError("--executor dask and --scheduler need --places")
+    if args.chunk_size < 1:
+        raise UsageError(f"--chunk-size: expected a positive number of places, got {args.chunk_size}")
     result = run_batch(args.data, place=args.place, out=args.out, sectors=sectors,
                        lang=args.lang, jobs=args.jobs, params=args.params, seed=args.seed,
-                       sims=args.sims, pdf=args.pdf, tasks=args.tasks or ())
+                       sims=args.sims, pdf=args.pdf, tasks=args.tasks or (), places=args.places,
+                       executor_kind=args.executor, scheduler=args.scheduler,
+                       chunk_size=args.chunk_size)
     if result.failed:
         print(result.run_dir / "index.html")
         for entry in result.manifest["notebooks"]:
@@ -330,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"default: the params file's sims, else {DEFAULT_SIMS}")
     f.add_argument("--jobs", type=int, default=None)
     f.add_argument("--decimal", choices=[".", ","], default=None)
+    _add_place_options(f)
+    f.add_argument("--communes", type=int, default=None, metavar="N",
+                   help="ILLUSTRATIVE generated data for the first N of 3,321 communes, written as "
+                        "partitioned Parquet (a scale run; not official statistics)")
     f.set_defaults(func=_cmd_forecast)
 
     s = sub.add_parser("forecast-series", help="the same engine on any yearly series")
@@ -365,8 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--sims", type=int, default=None)
     r.add_argument("--pdf", action="store_true", help="also print PDFs with headless Chromium")
+    _add_place_options(r)
     r.set_defaults(func=_cmd_run)
     return p
+
+
+def _add_place_options(p: argparse.ArgumentParser) -> None:
+    """--places, --executor, --scheduler, --chunk-size (forecast and run)."""
+    p.add_argument("--places", default=None, metavar="all|merged|LIST",
+                   help="many places: all (the 63 provinces before 1 July 2025), merged (the 34 "
+                        "after) or comma-separated codes; default: only --place")
+    p.add_argument("--executor", choices=["processes", "dask"], default="processes",
+                   help="where series are computed (dask: a LocalCluster, or --scheduler)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
+    p.add_argument("--chunk-size", type=int, default=1, metavar="N",
+                   help="places per unit of work (the output does not depend on it)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

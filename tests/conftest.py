@@ -99,6 +99,14 @@ def _build_illustrative(folder: Path) -> dict[str, Any]:
             "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
 
 
+def _build_places(folder: Path) -> dict[str, Any]:
+    params = write_params(folder, {"seed": 7, "sims": 100, "scenario_explorer": False, "jobs": 2}, {})
+    rc, out, err = run_cli(["run", "--places", "merged", "--out", str(folder / "outputs"),
+                            "--params", str(params), "--sectors", "II"])
+    return {"rc": rc, "stdout": out, "stderr": err, "out": str(folder / "outputs"),
+            "run_dir": str(Path(out.strip().splitlines()[-1]).resolve().parent)}
+
+
 @pytest.fixture(scope="module")
 def catalog():
     return load_catalog()
@@ -117,3 +125,9 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def illustrative(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return shared_run(tmp_path_factory, "illustrative", _build_illustrative)
+
+
+@pytest.fixture(scope="module")
+def places_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``khforecast run --places merged`` on the bundled data (sector II, 100 paths)."""
+    return shared_run(tmp_path_factory, "places", _build_places)

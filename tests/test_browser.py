@@ -148,7 +148,9 @@ def _open(browser: _Chromium, page: Path, shot: Path, probe: str = _IMAGES_JS
 
 @pytest.mark.parametrize(("which", "name"), [("bundled", "index"), ("bundled", "sector_II"),
                                              ("bundled", "overview"),
-                                             ("illustrative", "sector_V")])
+                                             ("illustrative", "sector_V"),
+                                             ("places_run", "national_overview"),
+                                             ("places_run", "sector_II")])
 def test_pages_load_without_errors_and_every_image_decodes(chromium, request, tmp_path, which,
                                                           name):
     run = Path(request.getfixturevalue(which)["run_dir"])
@@ -159,7 +161,7 @@ def test_pages_load_without_errors_and_every_image_decodes(chromium, request, tm
     assert errors == [], errors
     assert all(im["complete"] and im["width"] > 0 for im in images), images
     assert all(im["src"].startswith("data:image/png;base64,") for im in images)
-    if name in ("sector_II", "overview"):
+    if name in ("sector_II", "overview", "national_overview"):
         assert images, "the briefing shows charts"
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from khforecast.engine.calibration.backtest import backtest
-from khforecast.engine.calibration.panels import load_panel_series
+from khforecast.engine.pool import load_pool
 from khforecast.engine.executor import SerialExecutor, make_executor, run_map
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.series import forecast_series
@@ -76,7 +76,7 @@ def test_forecast_series_and_backtests_on_any_executor_give_the_same_tables():
     frame = pd.DataFrame({"series_id": [f"s{i}" for i in range(3) for _ in range(8)],
                           "t": list(range(2010, 2018)) * 3,
                           "value": [float(v + i) for i in range(3) for v in range(8)]})
-    series = load_panel_series(["gso:unemployment_rate"])[:4]
+    series = load_pool(["labour"])[:4]
     ex = CountingExecutor()
     try:
         pd.testing.assert_frame_equal(forecast_series(frame, 2, seed=4, sims=100),

@@ -114,7 +114,8 @@ def test_fallback_is_recorded_with_one_summary_warning(catalog):
 
 
 def test_merged_province_built_from_its_parts(catalog):
-    from khforecast.observations.places import MERGED_PLACE, _part_weights, merge_places
+    from khforecast.observations.places import MERGED_PLACE, merge_places
+    from khforecast.observations.provinces import load_places
 
     obs = pd.DataFrame({
         "indicator_id": ["02", "02", "80", "80", "80", "02"],
@@ -124,8 +125,8 @@ def test_merged_province_built_from_its_parts(catalog):
     })
     out = merge_places(obs, catalog)
     merged = out[out.place == MERGED_PLACE].set_index(["indicator_id", "year"])["value"]
-    w, src = _part_weights("II")  # 02 (unemployment) is sector II: labour-force weights
-    assert src.startswith("labour_force")
+    # 02 (unemployment) is sector II: labour-force weights
+    w = {p: x.value for p, x in load_places().weights_of(MERGED_PLACE, "labour_force").items()}
     assert merged[("02", 2023)] == pytest.approx((2.0 * w["khanh_hoa"] + 4.0 * w["ninh_thuan"])
                                                  / (w["khanh_hoa"] + w["ninh_thuan"]))
     assert merged[("80", 2024)] == 150.0  # a flow: summed

@@ -203,6 +203,13 @@ def test_notebook_templates_are_thin_and_parameterised(name):
     assert nb.metadata.kernelspec.name == "python3"
 
 
+def test_every_shipped_notebook_has_unique_cell_ids():
+    # nbformat silently renames a duplicate id on reading (a merge of two branches made one)
+    for path in sorted(notebooks_dir().glob("*.ipynb")):
+        ids = [c.get("id") for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+        assert len(ids) == len(set(ids)), (path.name, sorted({i for i in ids if ids.count(i) > 1}))
+
+
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_repository_notebooks_are_the_shipped_templates(name):
     linked = REPO / "notebooks" / f"{name}.ipynb"

@@ -5,8 +5,8 @@ import pytest
 
 from khforecast.observations.panels import load_panel
 from khforecast.observations.read import check_observations
-from khforecast.panel_mappings import load_mappings, panel_observations
-from khforecast.places import PlacesError, load_places
+from khforecast.observations.panel_mappings import load_mappings, panel_observations
+from khforecast.observations.provinces import PlacesError, load_places
 from khforecast.plan.catalog import load_catalog
 
 

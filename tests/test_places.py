@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from khforecast.observations.panels import list_panels, load_panel
-from khforecast.places import PlacesError, check_panel_places, combine_parts, load_places
+from khforecast.observations.provinces import PlacesError, check_panel_places, combine_parts, load_places
 
 UNCHANGED = {"ha_noi", "thua_thien_hue", "cao_bang", "dien_bien", "ha_tinh", "lai_chau",
              "lang_son", "nghe_an", "quang_ninh", "thanh_hoa", "son_la"}
@@ -129,9 +129,21 @@ def test_combine_parts(places):
 
 
 def test_khanh_hoa_merged_is_one_case_of_the_rule(places):
-    """Today's khanh_hoa_merged weights are the general rule's weights for that unit."""
-    from khforecast.observations.places import _part_weights
+    """The forecaster's merged rows for any merged unit come from the one rule and its weights."""
+    from khforecast.observations.places import merge_places
+    from khforecast.plan.catalog import load_catalog
 
-    for sector, kind in (("II", "labour_force"), ("VI", "population")):
-        legacy, _ = _part_weights(sector)
-        assert legacy == {p: w.value for p, w in places.weights_of("khanh_hoa_merged", kind).items()}
+    obs = pd.DataFrame({"indicator_id": ["02", "02", "02", "45", "45"],
+                        "place": ["quang_tri", "quang_binh", "khanh_hoa", "khanh_hoa", "ninh_thuan"],
+                        "year": [2024] * 5, "value": [2.0, 4.0, 1.0, 50.0, 70.0]})
+    catalog = load_catalog()
+    out = merge_places(obs, catalog, "quang_tri_merged")
+    want = combine_parts(obs[obs.indicator_id == "02"], places, "quang_tri_merged", "labour_force")
+    got = out[out.place == "quang_tri_merged"]
+    assert got["value"].tolist() == want["value"].tolist()
+    assert got["source"].item() == "derived: " + want["how"].item()
+    kh = merge_places(obs, catalog)  # default: khanh_hoa_merged; 45 is sector VI -> population
+    w = {p: x.value for p, x in places.weights_of("khanh_hoa_merged", "population").items()}
+    assert kh.loc[kh.place == "khanh_hoa_merged", "value"].item() == pytest.approx(
+        (50.0 * w["khanh_hoa"] + 70.0 * w["ninh_thuan"]) / sum(w.values()))
+    assert merge_places(obs, catalog, "ha_noi") is obs  # not a merged unit

@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from khforecast.engine.calibration.panels import load_panel_series
 from khforecast.engine import statespace
+from khforecast.engine.pool import load_pool
 from khforecast.engine.interventions import Interventions
 from khforecast.engine.statespace import STATSMODELS_MODELS, _fit_quietly
 from khforecast.errors import ModelFitError
@@ -21,7 +21,8 @@ from khforecast.errors import ModelFitError
 @pytest.fixture(scope="module")
 def labour_force() -> np.ndarray:
     """Khánh Hòa's labour force 2007-2021 (GSO), on the log scale: a real panel series."""
-    s = [x for x in load_panel_series(["gso:labour_force"]) if x.series_id == "khanh_hoa"][0]
+    s = [x for x in load_pool(["labour"]) if x.panel == "gso:labour_force/labour_force_15plus"
+         and x.series_id == "khanh_hoa"][0]
     assert len(s.values) >= 12
     return np.log(s.values)
 

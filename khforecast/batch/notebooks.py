@@ -62,11 +62,13 @@ class NotebookJob:
 # --------------------------------------------------------------------------------------------
 def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str = "vi",
               sectors: Sequence[str] | None = None,
-              extra_notebooks: Sequence[str | os.PathLike[str]] = ()) -> list[NotebookJob]:
+              extra_notebooks: Sequence[str | os.PathLike[str]] = (),
+              national: bool = False) -> list[NotebookJob]:
     """The notebooks of a run: each sector's briefing, the overview, deep dives, the explorer,
     the task tracker and one scorecard per current lead department (``scorecards``).
 
-    ``extra_notebooks`` are run too, given ``run_dir`` and ``lang`` as parameters.
+    ``extra_notebooks`` are run too, given ``run_dir`` and ``lang`` as parameters. ``national``
+    (a multi-place run) adds the national overview of every place.
 
     Raises
     ------
@@ -82,6 +84,9 @@ def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str
         raise ParamsError(f"--sectors: expected sectors among {', '.join(SECTORS)}, "
                           f"found {bad[0]!r}")
     jobs = [NotebookJob("overview", src / "overview.ipynb", dict(common), t("h.overview", lang))]
+    if national:
+        jobs.append(NotebookJob("national_overview", src / "national_overview.ipynb", dict(common),
+                                t("h.national", lang)))
     for s in chosen:
         name = catalog.sectors[s]
         title = f"{s}. {name.name_vi if lang == 'vi' else name.name_en}"

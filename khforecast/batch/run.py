@@ -18,6 +18,7 @@ JupyterLab are the very files the batch runs.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import secrets
@@ -33,6 +34,7 @@ import pandas as pd
 
 from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
+from khforecast.batch.multiplace import RunSpec, add_places_to_run, merge_sources
 from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import BatchParams, load_params, scenarios_file
@@ -41,9 +43,12 @@ from khforecast.briefing.i18n import check_lang
 from khforecast.briefing.key_messages import key_messages_html
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.briefing.rundir import load_run
+from khforecast.engine.executor import open_executor
 from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
 from khforecast.engine.scenarios import check_scenario_names, load_scenarios
 from khforecast.errors import KhforecastError
+from khforecast.observations.panel_mappings import panel_observations
+from khforecast.observations.provinces import bundled_places
 from khforecast.observations.read import (bundled_observations_path, read_observations,
                                           require_place)
 from khforecast.plan.catalog import SECTORS, load_catalog
@@ -99,7 +104,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
               extra_notebooks: Sequence[str | os.PathLike[str]] = (),
               tasks: Sequence[str | os.PathLike[str]] = (),
               progress: bool = True, log: Callable[[str], None] | None = None,
-              executor: Executor | None = None) -> RunResult:
+              executor: Executor | None = None, places: str | Sequence[str] | None = None,
+              executor_kind: str = "processes", scheduler: str | None = None,
+              chunk_size: int = 1) -> RunResult:
     """Run the batch: compute once, execute and render every notebook, index, manifest, latest.
 
     Parameters
@@ -134,6 +141,13 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     executor
         Any ``concurrent.futures.Executor`` for the compute step's series (default: a process
         pool when there are many); the notebooks always run in threads here.
+    places
+        A multi-place run: ``all`` (the 63 provinces before 1 July 2025), ``merged`` (the 34
+        after) or codes. Every place is forecast and assessed (with the matched GSO panels as
+        data), the briefings get a province comparison and the run a national overview.
+    executor_kind, scheduler, chunk_size
+        Where those places are computed (``processes`` or ``dask``, a dask scheduler address)
+        and how many places make one unit of work; the files do not depend on them.
 
     Returns
     -------
@@ -142,8 +156,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
 
     Raises
     ------
-    ObservationError, TaskReportError, ParamsError
-        Before anything is written, when the data, task reports or params have problems.
+    ObservationError, TaskReportError, ParamsError, PlacesError, ExecutorError
+        Before anything is written, when the data, task reports, params or places have
+        problems or the dask scheduler cannot be reached.
     """
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
@@ -165,8 +180,14 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
     check_scenario_names(bp.scenarios, load_scenarios(scenarios_path), scenarios_path)
     run_dir = (out_dir / _new_run_id()).resolve()
     job_list = plan_jobs(bp, catalog, run_dir, lang=lang, sectors=sectors,
-                         extra_notebooks=[*bp.extra_notebooks, *extra_notebooks])
-    # (params errors are raised above, before anything is written)
+                         extra_notebooks=[*bp.extra_notebooks, *extra_notebooks],
+                         national=places is not None)
+    stack = contextlib.ExitStack()
+    multi = _plan_places(places, place, observations, stack, executor=executor_kind,
+                         scheduler=scheduler, workers=jobs) if places is not None else None
+    if multi is not None:
+        observations = multi["observations"]
+    # (params, places and scheduler errors are raised above, before anything is written)
     run_dir.mkdir(parents=True)
     n_jobs = max(1, jobs or bp.jobs or os.cpu_count() or 1)
     manifest: dict[str, Any] = {
@@ -179,12 +200,20 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         "model_choices": choices.to_dict(), "status": "computing", "notebooks": [],
         "timings": {},
     }
+    if multi is not None:
+        manifest.update(places=list(multi["codes"]), successor_of_place=multi["successor"],
+                        executor={"kind": executor_kind, "scheduler": scheduler,
+                                  "chunk_size": chunk_size})
     write_manifest(run_dir, manifest)
     say(f"khforecast run: {run_dir}")
     try:
-        manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
-                                              scenarios=scenarios_path, executor=executor,
-                                              choices=choices)
+        with stack:
+            manifest["compute"] = compute_results(observations, catalog, bp, run_dir, place=place,
+                                                  scenarios=scenarios_path, executor=executor,
+                                                  choices=choices)
+            if multi is not None:
+                manifest["compute"]["places"] = _compute_places(
+                    multi, run_dir, observations, bp, scenarios_path, chunk_size)
         manifest["tasks"] = write_task_files(run_dir, catalog, reports, bp.as_of())
     except BaseException as exc:  # say in the run folder why it stopped, then re-raise
         manifest["status"] = "failed"
@@ -264,6 +293,34 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
         switch_latest(out_dir, run_dir.name)
         result.latest_updated = True
     return result
+
+
+def _plan_places(places: str | Sequence[str], place: str, observations: pd.DataFrame,
+                 stack: contextlib.ExitStack, **executor: Any) -> dict[str, Any]:
+    """Check the places, add the GSO panels' series and open the executor (before any write)."""
+    known = bundled_places()
+    codes = known.select(places)
+    extra = tuple(c for c in codes if c != place)
+    with_panels = tuple(dict.fromkeys((*codes, *([place] if place in known.before or place in known.after else []))))
+    obs = merge_sources(observations, panel_observations(known, with_panels))
+    ex = stack.enter_context(open_executor(executor.pop("executor"), **executor))
+    successor = known.before[place].successor if place in known.before else None
+    return {"codes": codes, "extra": extra, "observations": obs, "executor": ex,
+            "successor": successor, "parts": {c: known.parts_of(c) for c in extra}}
+
+
+def _compute_places(multi: dict[str, Any], run_dir: Path, observations: pd.DataFrame,
+                    bp: BatchParams, scenarios_path: Path | None, chunk_size: int) -> dict[str, Any]:
+    """Forecast and assess the other places of a multi-place run into the run's CSVs."""
+    t0 = time.perf_counter()
+    defs = load_scenarios(scenarios_path)
+    spec = RunSpec(seed=bp.seed, sims=bp.sims, scenarios=tuple(bp.scenarios),
+                   definitions={n: defs[n] for n in bp.scenarios if n in defs},
+                   thresholds=tuple(bp.thresholds))
+    rows = add_places_to_run(run_dir, multi["executor"], multi["extra"], observations, spec,
+                             per_unit=chunk_size, parts=multi["parts"])
+    return {"n_places": len(multi["codes"]), "rows_added": rows,
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _replace(bp: BatchParams, **changes: Any) -> BatchParams:

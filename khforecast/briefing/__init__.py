@@ -13,6 +13,13 @@ and data requests), one per notebook.
 """
 from __future__ import annotations
 
+from khforecast.briefing.comparison import (
+    compared_places,
+    national_status_chart,
+    national_table,
+    national_title,
+    province_comparison,
+)
 from khforecast.briefing.deep_dive import (
     indicator_calibration,
     indicator_data,
@@ -67,6 +74,11 @@ from khforecast.briefing.sector import (
 from khforecast.briefing.tasks import agencies_at_risk, data_gaps
 
 __all__ = [
+    "compared_places",
+    "national_status_chart",
+    "national_table",
+    "national_title",
+    "province_comparison",
     "RUN_FILES",
     "Run",
     "Snippet",

@@ -24,7 +24,7 @@ from khforecast.briefing.chart_kit import (
     fan_rows,
     segments,
 )
-from khforecast.briefing.i18n import format_number, t
+from khforecast.briefing.i18n import format_number, place_name, t
 from khforecast.plan.catalog import TARGET_YEARS
 from khforecast.plan.kinds import KINDS
 from khforecast.plan.targets import Target
@@ -37,8 +37,10 @@ __all__ = [
     "figure_png",
     "plot_distribution",
     "plot_indicator",
+    "plot_province_strips",
     "plot_required_change",
     "plot_scenarios",
+    "plot_place_status_bars",
     "plot_status_bars",
 ]
 
@@ -302,6 +304,67 @@ def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target:
         ax.set_ylabel(t("fig.density", lang))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
             lambda v, _pos: format_number(v, lang, decimals)))
+    return fig
+
+
+def plot_province_strips(values: pd.Series, p_meet: pd.Series, *, highlight: Sequence[str],
+                         lang: str = "vi", value_label: str = "", p_label: str = "") -> Figure:
+    """Two strip plots across provinces: the latest values and P(meet the 2030 target).
+
+    ``values`` and ``p_meet`` are indexed by place; the places in ``highlight`` are drawn
+    larger, in the target colour, and labelled with their codes' names by the caller's legend.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.0, 2.4)
+        axes = fig.subplots(1, 2)
+        rng = np.random.default_rng(0)  # fixed jitter: the same picture for the same run
+        for ax, series, label in ((axes[0], values, value_label), (axes[1], p_meet, p_label)):
+            s = series.dropna()
+            jitter = pd.Series(rng.uniform(-0.25, 0.25, len(s)), index=s.index)
+            rest = [p for p in s.index if p not in highlight]
+            ax.scatter(s[rest], jitter[rest], s=14, color=_BLUE, alpha=0.6, linewidths=0)
+            for k, p in enumerate(h for h in highlight if h in s.index):
+                ax.scatter([s[p]], [jitter[p]], s=60, color=_TARGET, marker="D" if k else "o",
+                           label=place_name(p, lang), zorder=3)
+            ax.set_yticks([])
+            ax.set_ylim(-0.6, 0.6)
+            ax.set_xlabel(label)
+            if ax is axes[1]:
+                ax.set_xlim(-0.02, 1.02)
+        handles, names = axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, names, loc="outside upper center", ncols=len(handles), frameon=False)
+    return fig
+
+
+def plot_place_status_bars(counts: pd.DataFrame, *, lang: str = "vi",
+                           labels: Mapping[str, str] | None = None) -> Figure:
+    """One horizontal bar per place: its 2030 targets stacked by status (a map-free national chart).
+
+    ``counts`` has one row per place and one column per status; places keep their row order
+    sorted by the share on track or met, best on top.
+    """
+    import matplotlib
+
+    cols = [s for s in STATUS_ORDER if s in counts.columns]
+    total = counts[cols].sum(axis=1).replace(0, np.nan)
+    good = (counts.get("met", 0) + counts.get("on_track", 0)) / total
+    order = good.fillna(-1).sort_values(kind="mergesort").index
+    data = counts.loc[order, cols]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.0, 0.22 * len(data) + 1.4)
+        ax = fig.subplots()
+        left = np.zeros(len(data))
+        names = [(labels or {}).get(p, p) for p in data.index]
+        for s in cols:
+            ax.barh(names, data[s].to_numpy(), left=left, color=STATUS_COLOURS.get(s, "#999999"),
+                    label=t(f"status.{s}", lang), height=0.8)
+            left = left + data[s].to_numpy()
+        ax.set_xlabel(t("fig.n_targets", lang))
+        ax.tick_params(axis="y", labelsize=7)
+        fig.legend(loc="outside upper center", ncols=4, frameon=False, fontsize=7)
     return fig
 
 

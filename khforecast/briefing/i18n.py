@@ -26,6 +26,8 @@ import math
 import re
 from typing import Literal
 
+from khforecast.observations.provinces import bundled_places
+
 __all__ = [
     "LANGS",
     "PROBABILITY_SCALE",
@@ -161,6 +163,26 @@ STRINGS: dict[str, tuple[str, str]] = {
     "h.index": ("Kết quả chạy khforecast", "khforecast run"),
     "h.briefings": ("Các báo cáo", "Briefings"),
     # table columns
+    "h.comparison": ("So sánh giữa các tỉnh", "Among the provinces"),
+    "h.national": ("Tổng quan toàn quốc: các tỉnh so với mục tiêu của Kế hoạch 8839/KH-UBND",
+                   "National overview: the provinces against the targets of plan 8839/KH-UBND"),
+    "h.national_table": ("Các tỉnh và tình trạng mục tiêu 2030", "Provinces and their 2030 statuses"),
+    "h.national_chart": ("Các tỉnh theo tình trạng (mục tiêu 2030)", "Provinces by status (2030 targets)"),
+    "msg.yardstick": ("Các mục tiêu chỉ được đặt cho tỉnh Khánh Hòa (Kế hoạch 8839/KH-UBND); với các "
+                      "tỉnh khác, chúng chỉ là thước đo để so sánh, không phải mục tiêu của tỉnh đó.",
+                      "The targets were set for Khánh Hòa only (plan 8839/KH-UBND); for every other "
+                      "province they are a yardstick for comparison, not that province's targets."),
+    "msg.rank_of": ("hạng {rank}/{n}", "rank {rank} of {n}"),
+    "msg.not_ranked": ("không xếp hạng (đơn vị hành chính khác thời kỳ)",
+                       "not ranked (a unit of another period)"),
+    "msg.no_panel_in_sector": ("Không có chỉ tiêu nào của lĩnh vực này có số liệu của tất cả các tỉnh.",
+                               "No indicator of this sector has data for every province."),
+    "msg.sortable": ("Bấm vào tiêu đề cột để sắp xếp.", "Click a column header to sort."),
+    "label.p_meet_yardstick": ("Khả năng đạt mục tiêu 2030 của Khánh Hòa (thước đo)",
+                               "P(meet Khánh Hòa's 2030 target), a yardstick"),
+    "col.rank": ("Thứ hạng", "Rank"),
+    "col.mean_p": ("Khả năng đạt trung bình", "Mean probability of meeting"),
+    "fig.n_targets": ("Số mục tiêu 2030", "2030 targets"),
     "col.id": ("Mã", "Id"),
     "col.indicator": ("Chỉ tiêu", "Indicator"),
     "col.unit": ("Đơn vị", "Unit"),
@@ -425,9 +447,20 @@ def scenario_name(name: str, lang: str = "vi") -> str:
 
 
 def place_name(code: str, lang: str = "vi") -> str:
-    """The name of a place code (``khanh_hoa`` -> ``Khánh Hòa``); unknown codes unchanged."""
+    """The name of a place code (``khanh_hoa`` -> ``Khánh Hòa``); unknown codes unchanged.
+
+    Any of the 63 provinces and the 34 units of ``khforecast/data/places/`` has a name; a unit
+    formed by a 2025 merger says so (``lam_dong_merged`` -> ``Lâm Đồng (sau hợp nhất 01/07/2025)``).
+    """
+    k = LANGS.index(check_lang(lang))
     names = PLACES.get(code)
-    return code if names is None else names[LANGS.index(check_lang(lang))]
+    if names is not None:
+        return names[k]
+    places = bundled_places()
+    if code in places.after and places.after[code].merged:
+        suffix = ("sau hợp nhất 01/07/2025", "merged, 1 July 2025")[k]
+        return f"{places.after[code].name} ({suffix})"
+    return places.name(code)
 
 
 def check_lang(lang: str) -> Lang:

@@ -387,15 +387,36 @@ def coverage_table(lofo: pd.DataFrame, lopo: pd.DataFrame, n_series: int) -> pd.
     return pd.DataFrame(rows)
 
 
+def _backtests(series: Sequence[PoolSeries], *, seed: int, n_sims: int, max_cases: int, jobs: int,
+               cache: Path | None) -> pd.DataFrame:
+    """The pool's back-tests, reused from ``cache`` when it holds the same run (the slow step)."""
+    key = {"seed": seed, "n_sims": n_sims, "max_cases": max_cases,
+           "series": [(s.panel, s.series_id) for s in series], "models_sha256": models_fingerprint()}
+    if cache is not None and cache.is_file():
+        saved = pd.read_pickle(cache)
+        if saved.get("key") == key:
+            return saved["backtests"]
+        print(f"# {cache}: back-tests of another run or other models, not reused", file=sys.stderr)
+    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs)
+    if cache is not None:
+        tmp = cache.with_name(cache.name + ".tmp")
+        pd.to_pickle({"key": key, "backtests": bt}, tmp)
+        tmp.replace(cache)
+    return bt
+
+
 def derive(*, seed: int = 20240809, n_sims: int = 1000, max_series: int = 120, max_cases: int = 5,
-           jobs: int = 1) -> tuple[PooledCalibration, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+           jobs: int = 1, cache: Path | None = None
+           ) -> tuple[PooledCalibration, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Back-test the pool, fit the shipped calibration on all of it, score it out of sample.
 
-    Returns (calibration, cells, leave-one-family-out scores, leave-one-panel-out scores).
+    ``cache``: a pickle of the back-tests, written when missing and reused when it holds the
+    same run (seed, sims, cases, series and models' fingerprint). Returns (calibration, cells,
+    leave-one-family-out scores, leave-one-panel-out scores).
     """
     full = load_pool()
     series = thin(full, max_series, seed)
-    bt = backtest(series, n_sims=n_sims, seed=seed, max_cases=max_cases, jobs=jobs)
+    bt = _backtests(series, seed=seed, n_sims=n_sims, max_cases=max_cases, jobs=jobs, cache=cache)
     cells = attach_features(bt, series)
     stats = pool_stats(full)
     lofo = out_of_sample(cells, stats, by="family")
@@ -430,10 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-series", type=int, default=120, help="series per panel (seeded sample)")
     p.add_argument("--max-cases", type=int, default=5, help="back-test origins per series")
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--backtests", type=Path, default=None,
+                   help="a pickle of the back-tests to reuse (written there when missing)")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     cal, cells, lofo, lopo = derive(seed=args.seed, n_sims=args.sims, max_series=args.max_series,
-                                    max_cases=args.max_cases, jobs=args.jobs)
+                                    max_cases=args.max_cases, jobs=args.jobs, cache=args.backtests)
     atomic_write_text(args.out, cal.to_json())
     table = coverage_table(lofo, lopo, cal.meta["n_series"])
     atomic_write_text(args.table or args.out.with_name("calibration_table.csv"),

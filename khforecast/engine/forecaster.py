@@ -33,7 +33,7 @@ from khforecast.engine.predictive import PooledCalibration, load_pooled_calibrat
 from khforecast.engine.scenarios import apply_scenario, load_scenarios
 from khforecast.engine.statespace import STATSMODELS_MODELS, preload
 from khforecast.errors import KhforecastError, ModelFitError, ParamsError
-from khforecast.observations.places import COMPARISON_PLACES, MERGED_PLACE, merge_places
+from khforecast.observations.places import COMPARISON_PLACES, merge_places
 from khforecast.plan.catalog import Catalog
 
 __all__ = [
@@ -198,9 +198,10 @@ class Forecaster:
         catalog
             The :class:`Catalog` (domain, observed_as and targets of each indicator).
         place
-            The place assessed; ``vietnam`` series are carried for comparison. For
-            ``khanh_hoa_merged`` the years without a merged value are built from the two
-            former provinces (:func:`merge_places`).
+            The place assessed; ``vietnam`` series are carried for comparison. For a merged
+            province (``khanh_hoa_merged`` and the other 22 of ``khforecast/data/places/``)
+            the years without a merged value are built from its former provinces
+            (:func:`merge_places`).
 
         Returns
         -------
@@ -220,8 +221,7 @@ class Forecaster:
         obs = observations.copy()
         obs["indicator_id"] = obs["indicator_id"].astype(str)
         obs["place"] = obs["place"].astype(str)
-        if place == MERGED_PLACE:
-            obs = merge_places(obs, catalog)
+        obs = merge_places(obs, catalog, place)
         places = (place,) + tuple(p for p in COMPARISON_PLACES if p != place)
         obs = obs[obs["place"].isin(places) & obs["indicator_id"].isin(list(catalog.indicators))]
         obs = obs.dropna(subset=["value"])

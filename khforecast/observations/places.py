@@ -1,9 +1,9 @@
-"""Places beside the plan's province: comparison places and the merged province (weighted parts)."""
+"""Places beside the plan's province: comparison places and merged provinces (weighted parts)."""
 from __future__ import annotations
 
 import pandas as pd
 
-from khforecast.observations.panels import load_panel
+from khforecast.observations.provinces import bundled_places, combine_parts
 from khforecast.plan.catalog import Catalog
 
 __all__ = [
@@ -15,64 +15,45 @@ __all__ = [
 
 #: places forecast beside the chosen one, for comparison only (never assessed)
 COMPARISON_PLACES = ("vietnam",)
-#: the province formed on 1 July 2025 from the two below (Resolution 202/2025/QH15)
+#: the province formed on 1 July 2025 from Khánh Hòa and Ninh Thuận (Resolution 202/2025/QH15),
+#: one of the 23 merged units of ``khforecast/data/places/``
 MERGED_PLACE = "khanh_hoa_merged"
-MERGED_PARTS = ("khanh_hoa", "ninh_thuan")
-#: weights of the parts, (panel, indicator): labour force for sector II (labour), else population
-_WEIGHT_PANELS = {"II": ("labour_force", "labour_force_15plus"),
-                  "": ("population_average", "population_average_total")}
 
 
-def _part_weights(sector: str) -> tuple[dict[str, float], str]:
-    """Weights of the merged province's parts from the latest GSO year holding both."""
-    name, indicator = _WEIGHT_PANELS.get(sector, _WEIGHT_PANELS[""])
-    df = load_panel(name)
-    df = df[(df["indicator"] == indicator) & df["province_slug"].isin(MERGED_PARTS)]
-    wide = df.pivot_table(index="year", columns="province_slug", values="value").dropna()
-    year = int(wide.index.max())
-    row = wide.loc[year]
-    return {p: float(row[p]) for p in MERGED_PARTS}, f"{name} {year}"
+def merge_places(observations: pd.DataFrame, catalog: Catalog, place: str = MERGED_PLACE) -> pd.DataFrame:
+    """Add rows of a merged province (default ``khanh_hoa_merged``) built from its former provinces.
 
-
-def merge_places(observations: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """Add ``khanh_hoa_merged`` rows built from the former provinces where the data lack them.
-
-    For each indicator and year with a value for both ``khanh_hoa`` and ``ninh_thuan`` and none
-    for ``khanh_hoa_merged``: a LEVEL (a rate, a share, an average) is their weighted mean,
-    weighted by labour force (sector II, labour) or population (other sectors) in the latest
-    GSO panel year holding both; a FLOW (the yearly count of a cumulative target) is their sum.
-    Observed merged values are kept as they are. The added rows carry ``source`` naming the
-    weights, so a reader can tell them from observed ones.
+    For each indicator and year with a value for every part and none for ``place``: a LEVEL
+    (a rate, a share, an average) is their weighted mean, weighted by labour force (sector II,
+    labour) or population (other sectors), a FLOW (the yearly count of a cumulative target) is
+    their sum (:func:`khforecast.observations.provinces.combine_parts`, weights from
+    ``khforecast/data/places/merge_weights.csv``). Observed merged values are kept as they are.
+    The added rows carry ``source`` naming the weights, so a reader can tell them from observed
+    ones. A place that is not a merged unit is returned unchanged.
 
     Returns
     -------
     DataFrame
         The observations with the derived rows appended (same columns).
     """
+    places = bundled_places()
+    unit = places.after.get(place)
+    if unit is None or not unit.merged:
+        return observations
     obs = observations
-    parts = obs[obs["place"].isin(MERGED_PARTS)]
-    have = set(zip(obs.loc[obs["place"] == MERGED_PLACE, "indicator_id"],
-                   obs.loc[obs["place"] == MERGED_PLACE, "year"]))
+    own = obs[obs["place"] == place]
+    have = set(zip(own["indicator_id"], own["year"]))
     added = []
-    for (iid, year), g in parts.groupby(["indicator_id", "year"], sort=True):
-        if (iid, year) in have or set(g["place"]) != set(MERGED_PARTS) or iid not in catalog.indicators:
+    for iid, g in obs[obs["place"].isin(unit.parts)].groupby("indicator_id", sort=True):
+        if iid not in catalog.indicators:
             continue
         ind = catalog.indicators[iid]
-        vals = g.set_index("place")["value"].astype(float)
-        if str(ind.observed_as) == "flow":
-            value, how = float(vals.sum()), "sum of khanh_hoa and ninh_thuan"
-        else:
-            weights, src = _part_weights(str(getattr(ind, "sector", "")))
-            total = sum(weights.values())
-            value = sum(vals[p] * weights[p] for p in MERGED_PARTS) / total
-            how = f"weighted mean of khanh_hoa and ninh_thuan (weights: GSO {src})"
-        added.append({"indicator_id": iid, "place": MERGED_PLACE, "year": int(year),
-                      "value": value, "source": f"derived: {how}"})
+        rule = ("sum" if str(ind.observed_as) == "flow"
+                else "labour_force" if str(getattr(ind, "sector", "")) == "II" else "population")
+        for r in combine_parts(g, places, place, rule).itertuples():
+            if (iid, r.year) not in have:
+                added.append({"indicator_id": iid, "place": place, "year": int(r.year),
+                              "value": float(r.value), "source": f"derived: {r.how}"})
     if not added:
         return obs
     return pd.concat([obs, pd.DataFrame(added)], ignore_index=True)
-
-
-# --------------------------------------------------------------------------------------------
-# containers
-# --------------------------------------------------------------------------------------------

@@ -8,15 +8,23 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
-from khforecast.engine.calibration.panels import PanelSeries
-from khforecast.engine.calibration.runtime import _DCOLS, _GRID, HORIZONS, N_OBS_BUCKETS, _yearly_sd
 from khforecast.engine.executor import run_map
 from khforecast.engine.models import simulate_paths
+from khforecast.engine.pool import PoolSeries
+from khforecast.engine.predictive import HORIZONS
 from khforecast.engine.scales import Domain, fit_scale
 
 __all__ = [
+    "N_OBS_BUCKETS",
     "backtest",
 ]
+
+#: training-length buckets (inclusive lower bounds): 3-4, 5-7, 8-11, 12+ (models need >= 3
+#: points); each series gets at most one origin per bucket
+N_OBS_BUCKETS = (3, 5, 8, 12)
+#: the quantile levels of the draws stored per back-test cell (as offsets from the median)
+_GRID = np.array([0.01, 0.025, 0.05, 0.075] + [k / 20 for k in range(2, 19)] + [0.925, 0.95, 0.975, 0.99])
+_DCOLS = [f"d{round(q * 1000):03d}" for q in _GRID]
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,7 +72,6 @@ def _backtest_one(args: tuple) -> list[dict]:
         offs = np.quantile(zp - med, _GRID, axis=0)  # (len(_GRID), h)
         zy = scale.forward(test)
         zl = float(scale.forward(train[-1]))
-        sd_dz = _yearly_sd(scale.forward(train))
         for j in range(h):
             row = {
                 "panel": s.panel, "series_id": s.series_id, "domain": s.domain,
@@ -76,17 +83,16 @@ def _backtest_one(args: tuple) -> list[dict]:
                 "z": float(zy[j] - med[j]), "z_last": zl - float(med[j]), "error": "",
                 "scale_eps": scale.eps, "scale_offset": scale.offset,
                 "sd_diff": float(np.std(np.diff(train), ddof=1)) if len(train) > 2 else math.nan,
-                "sd_dz": sd_dz,
             }
             row.update({c: float(offs[k, j]) for k, c in enumerate(_DCOLS)})
             rows.append(row)
     return rows
 
 
-def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0,
+def backtest(series: Sequence[PoolSeries], *, n_sims: int = 1000, seed: int = 0,
              max_cases: int = 5, models: Sequence[str] | None = None, jobs: int = 1,
              executor: Executor | None = None) -> pd.DataFrame:
-    """Pooled rolling-origin back-tests at spread 1.
+    """Pooled rolling-origin back-tests of the models' own paths (no calibration).
 
     For each series, up to ``max_cases`` origins are drawn, one per training-length bucket,
     the training window is forecast up to :data:`HORIZONS` years ahead and the realised values
@@ -102,8 +108,7 @@ def backtest(series: Sequence[PanelSeries], *, n_sims: int = 1000, seed: int = 0
         median`` (natural scale), ``z`` (realised minus median on the modelling scale),
         ``z_last`` (the last training value, likewise), ``scale_eps, scale_offset`` (the
         transform's constants, see :class:`khforecast.engine.scales.Scale`), ``sd_diff`` (standard
-        deviation of the training window's yearly changes), ``sd_dz`` (its typical yearly
-        movement on the modelling scale, as the floor uses it),
+        deviation of the training window's yearly changes),
         ``d010 … d990`` (quantiles of the draws at levels 0.010 … 0.990, minus their median,
         on the modelling scale) and
         ``error`` (non-empty where the models failed; those rows carry no values).

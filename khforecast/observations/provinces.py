@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pandas as pd
 from khforecast.errors import KhforecastError
 
 __all__ = ["COMBINE_RULES", "WEIGHT_KINDS", "NewProvince", "Places", "PlacesError", "Province",
-           "Weight", "check_panel_places", "combine_parts", "load_places"]
+           "Weight", "bundled_places", "check_panel_places", "combine_parts", "load_places"]
 
 #: how the value of a merged province is made from its parts' values
 Combine = Literal["population", "labour_force", "sum"]
@@ -78,8 +79,8 @@ class Weight:
     preliminary: bool
 
     def describe(self) -> str:
-        """``"GSO population_average 2016 (preliminary)"``: the provenance shown on derived rows."""
-        return f"GSO {self.panel} {self.year}" + (" (preliminary)" if self.preliminary else "")
+        """``"GSO population_average 2016"``: the provenance shown on derived rows."""
+        return f"GSO {self.panel} {self.year}"
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,12 @@ def load_places(folder: str | None = None) -> Places:
     if problems:
         raise PlacesError(f"{len(problems)} problem(s) in the places files\n" + "\n".join(problems))
     return Places(before, after, weights)
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_places() -> Places:
+    """The bundled places, read and checked once per process (do not mutate)."""
+    return load_places()
 
 
 def check_panel_places(panel: pd.DataFrame, codes: Iterable[str], name: str) -> None:

@@ -4,7 +4,7 @@
 definition as a catalog indicator: used as real data for every province), ``mismatch`` (with
 why: never used as a proxy) or ``weight`` (a denominator). :func:`panel_observations` turns the
 matches into rows of the observations table (DESIGN §2) for the 63 old provinces and, through
-:func:`khforecast.places.combine_parts`, for the 34 new units.
+:func:`khforecast.observations.provinces.combine_parts`, for the 34 new units.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from khforecast.observations.panels import list_panels, load_panel
-from khforecast.places import COMBINE_RULES, Places, PlacesError, check_panel_places, combine_parts
+from khforecast.observations.provinces import COMBINE_RULES, Places, PlacesError, check_panel_places, combine_parts
 
 __all__ = ["PanelMapping", "load_mappings", "panel_observations"]
 
