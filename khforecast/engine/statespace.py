@@ -76,24 +76,27 @@ def preload() -> None:
     _threads()
 
 
-#: largest |gradient| of the mean log-likelihood at which a stalled line search is at the maximum
+#: largest |gradient| of the mean log-likelihood at which a stopped optimiser is at the maximum
 _STALL_GTOL = 1e-3
 
 
 def _converged(res: Any, warned: bool, exact_score: bool) -> bool:
     """Whether the optimiser reached the maximum.
 
-    L-BFGS-B converged, or (with an exact, complex-step gradient) its line search found no
-    better point where the gradient is below :data:`_STALL_GTOL`: that happens at the maximum
-    when a variance is estimated at zero (on the bundled batch's series the two such stops had
-    gradients of 3e-4 and 7e-4; fits L-BFGS-B calls converged had up to 0.16)."""
+    L-BFGS-B converged, or (with an exact, complex-step gradient) it stopped, its line search
+    finding no better point (warnflag 2) or at its iteration limit (warnflag 1), where the
+    gradient is below :data:`_STALL_GTOL`. The first happens at the maximum when a variance is
+    estimated at zero (on the bundled batch's series the two such stops had gradients of 3e-4
+    and 7e-4; fits L-BFGS-B called converged had up to 0.16), the second on the flat ridge of
+    an MA coefficient near 1 (the likelihood by then above finite differences' converged one)."""
     retvals = getattr(res, "mle_retvals", None) or {}
     if "converged" not in retvals:
         return not warned
     if retvals["converged"]:
         return True
     gopt = np.abs(np.asarray(retvals.get("gopt", np.inf), dtype=float))
-    return exact_score and retvals.get("warnflag") == 2 and float(gopt.max()) <= _STALL_GTOL
+    return (exact_score and retvals.get("warnflag") in (1, 2)
+            and float(gopt.max()) <= _STALL_GTOL)
 
 
 def _fit_quietly(fit: Callable[[], Any], name: str, exact_score: bool = False) -> Any:
