@@ -290,13 +290,21 @@ class ForecastResults:
             tasks.append(_Task(key[0], key[1], str(ind.domain), str(ind.observed_as), yrs, vals,
                                until, fc.sims, child, cal, models, choice))
         jobs = fc.jobs if fc.jobs is not None else (1 if len(tasks) < 16 else None)
-        if any(m in STATSMODELS_MODELS for t in tasks for m in (t.models or ())):
+        if any(_may_fit_statsmodels(t) for t in tasks):
             preload()  # once here: forked workers inherit the import
         done = run_map(_run_series, tasks, executor=fc.executor, jobs=jobs)
         _warn_fallbacks(done)
         return SamplePaths(place=self.place, scenario="bau", until=until,
                            series={(s.indicator_id, s.place): s for s in done},
                            n_sims=fc.sims, seed=fc.seed)
+
+
+def _may_fit_statsmodels(task: _Task) -> bool:
+    """Whether the series names a statsmodels member its span of years is long enough for
+    (else it falls back without one, and the ~1 CPU-second import is not needed)."""
+    span = int(task.years[-1] - task.years[0]) + 1 if len(task.years) >= MIN_OBS else 0
+    return any(span >= STATSMODELS_MODELS[m].min_obs
+               for m in (task.models or ()) if m in STATSMODELS_MODELS)
 
 
 def _warn_fallbacks(done: Sequence[SeriesPaths]) -> None:
