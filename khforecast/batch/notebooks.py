@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from khforecast.batch.params import BatchParams
+from khforecast.briefing.agency_names import agency_label
 from khforecast.briefing.i18n import t
 from khforecast.briefing.render import render_html
 from khforecast.errors import CatalogError, ParamsError
@@ -111,7 +112,8 @@ def plan_jobs(params: BatchParams, catalog: Catalog, run_dir: Path, *, lang: str
     for dept in _scorecard_departments(params, catalog):
         jobs.append(NotebookJob(f"scorecard_{department_slug(dept)}",
                                 src / "department_scorecard.ipynb",
-                                {"department": dept, **common}, t("h.scorecard", lang, name=dept)))
+                                {"department": dept, **common},
+                                t("h.scorecard", lang, name=agency_label(catalog, dept, lang))))
     for extra in extra_notebooks:
         path = Path(extra)
         jobs.append(NotebookJob(path.stem, path, dict(common), path.stem))
