@@ -289,7 +289,7 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     # As at a terminal, SIGINT is not ignored in the child: a test run started in the
     # background of a script, under nohup or by some CI runners, has SIGINT ignored, and
-    # Python keeps an inherited "ignore" (the run then rightly goes on: the cause of this
+    # Python keeps an inherited "ignore" (the run then rightly goes on: one cause of this
     # test's intermittent failures, see notes/issue-13.md, session 2).
     proc = subprocess.Popen([sys.executable, "-m", "khforecast.cli", "run", "--params",
                              str(batch), "--out", str(out), "--sectors", "I", "II", "III", "IV"],
