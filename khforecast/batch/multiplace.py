@@ -128,18 +128,28 @@ def check_places_choices(choices: ModelChoices | None, catalog: Any, observation
 
 def _sample(paths: Any, k: int) -> pd.DataFrame:
     """The first ``k`` paths of each forecast series, projected years only (for fan charts)."""
-    frames = []
+    ids, places, path, year, value = [], [], [], [], []
     for s in paths:
         if not s.forecastable:
             continue
         keep = s.years > s.last_year
         block = s.paths[:k, keep]
         n, m = block.shape
-        frames.append(pd.DataFrame({
-            "indicator_id": s.indicator_id, "place": s.place, "scenario": paths.scenario,
-            "path": np.repeat(np.arange(n), m), "year": np.tile(s.years[keep].astype(int), n),
-            "value": block.ravel()}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(SAMPLE_COLUMNS))
+        ids.append((s.indicator_id, n * m))
+        places.append((s.place, n * m))
+        path.append(np.repeat(np.arange(n), m))
+        year.append(np.tile(s.years[keep].astype(int), n))
+        value.append(block.ravel())
+    if not ids:
+        return pd.DataFrame(columns=list(SAMPLE_COLUMNS))
+
+    def labels(pairs: list[tuple[str, int]]) -> np.ndarray:
+        return np.repeat(np.array([v for v, _ in pairs], dtype=object), [c for _, c in pairs])
+
+    return pd.DataFrame({"indicator_id": labels(ids), "place": labels(places),
+                         "scenario": paths.scenario, "path": np.concatenate(path),
+                         "year": np.concatenate(year), "value": np.concatenate(value)},
+                        columns=list(SAMPLE_COLUMNS))
 
 
 def plan_units(places: Sequence[str], spec: RunSpec, observations: pd.DataFrame | None = None, *,
