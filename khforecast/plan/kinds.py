@@ -98,6 +98,10 @@ class KindRule:
     band: Callable[[Target], tuple[float, float] | None] = _no_band
     flows: bool = False
     no_test_status: str = "qualitative"
+    #: ``meets`` on a level is monotone in it (the paths that meet are the highest ones, or the
+    #: lowest; ``between`` with direction 0 excepted): the assessment's bisection of the
+    #: required change then reads one path per step instead of all
+    monotone: bool = False
 
 
 # --- the plan's kinds ---------------------------------------------------------------------
@@ -193,14 +197,14 @@ def _no_years(t: Target) -> tuple[int, ...]:
 
 #: kind name -> rule; the plan's kinds in the order of ``TargetKind``
 KINDS: dict[str, KindRule] = {rule.name: rule for rule in (
-    KindRule("lt", ("value",), chart="line", meets=lambda t, q, r: q < t.value),
-    KindRule("le", ("value",), chart="line", meets=lambda t, q, r: r <= t.value),
-    KindRule("gt", ("value",), chart="line", meets=lambda t, q, r: q > t.value),
-    KindRule("ge", ("value",), chart="line", meets=lambda t, q, r: r >= t.value),
+    KindRule("lt", ("value",), chart="line", meets=lambda t, q, r: q < t.value, monotone=True),
+    KindRule("le", ("value",), chart="line", meets=lambda t, q, r: r <= t.value, monotone=True),
+    KindRule("gt", ("value",), chart="line", meets=lambda t, q, r: q > t.value, monotone=True),
+    KindRule("ge", ("value",), chart="line", meets=lambda t, q, r: r >= t.value, monotone=True),
     KindRule("eq", ("value",), chart="line", meets=lambda t, q, r: r == t.rounded(t.value)),
     KindRule("between", ("low", "high"), chart="band", meets=_between,
-             threshold=_between_threshold, band=_between_band),
-    KindRule("maintain", ("value",), chart="line",
+             threshold=_between_threshold, band=_between_band, monotone=True),
+    KindRule("maintain", ("value",), chart="line", monotone=True,
              meets=lambda t, q, r: r <= t.value if t.direction == -1 else r >= t.value),
     KindRule("cumulative", ("value", "start_year"), level=False, years=_cumulative_years,
              quantity=_cumulative, meets=lambda t, q, r: r >= t.value, flows=True),
