@@ -28,6 +28,7 @@ from khforecast.observations.communes import CommuneData, commune_codes, provinc
 from khforecast.engine.executor import open_executor
 from khforecast.batch.multiplace import RunSpec, plan_units, stream_to_parquet
 from khforecast.batch.parquet_out import StreamingParquetSink
+from khforecast.engine.model_choices import load_model_choices
 from khforecast.observations.provinces import load_places
 
 TARGET_SERIES = 332_000
@@ -82,7 +83,8 @@ def main() -> None:
     recipe = CommuneData.build(places)
     per_commune = len(recipe.base)
     all_codes = commune_codes(places)
-    spec = RunSpec(seed=args.seed, sims=args.sims, sample_paths=20)
+    spec = RunSpec(seed=args.seed, sims=args.sims, sample_paths=20,
+                   choices=load_model_choices())  # params/models.yaml, as the CLI
 
     def codes_for(n_series: int) -> tuple[str, ...]:
         return all_codes[: math.ceil(n_series / per_commune)]

@@ -16,6 +16,7 @@ from khforecast.cli import main
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.observations.read import bundled_observations_path
+from khforecast.plan.kinds import KINDS
 from khforecast.plan.targets import Target
 
 
@@ -149,6 +150,91 @@ def test_required_change_hits_the_probabilities(catalog, bau):
         shifted = _shifted(target, s, r[col] - med_change)
         assert target.prob_met(shifted, s.years) == pytest.approx(prob, abs=0.03)
     assert r.escap_label in ("maintain_progress", "accelerate", "reverse_trend")
+
+
+def _plain_required_change(target: Target, s: SeriesPaths, prob: float) -> float | None:
+    """The required change as first written: a bisection calling ``Target.prob_met`` each step
+    (the reference the fast search must reproduce exactly)."""
+    from khforecast.assess.assessment import _shift
+
+    first = min(min(target.needed_years), target.year)
+    cols = (s.years >= first) & (s.years <= target.year)
+    paths, years = s.paths[:, cols], s.years[cols]
+    flow = s.observed_as == "flow"
+    scale = max(float(np.nanmax(np.abs(s.history.to_numpy()))), 1e-9)
+
+    def p(d: float) -> float:
+        return target.prob_met(_shift(paths, years, s.last_year, flow, s.domain, d), years)
+
+    lo_d, hi_d = -20.0 * scale, 20.0 * scale
+    p_lo, p_hi = p(lo_d), p(hi_d)
+    if p_lo == p_hi or not (min(p_lo, p_hi) <= prob <= max(p_lo, p_hi)):
+        return None
+    rising = p_hi > p_lo
+    while hi_d - lo_d > 1e-5 * scale:
+        mid = 0.5 * (lo_d + hi_d)
+        if (p(mid) >= prob) == rising:
+            hi_d = mid
+        else:
+            lo_d = mid
+    x = _shift(paths, years, s.last_year, flow, s.domain, hi_d if rising else lo_d)
+    if flow:
+        return float(np.median(x[:, years > s.last_year].mean(axis=1)))
+    return float(np.median((x[:, -1] - s.last_value) / (target.year - s.last_year)))
+
+
+_KIND_CASES = [  # (target, domain, observed_as): every kind the bisection reads
+    (Target(2030, "x", "ge", value=55.0), "percent", "level"),
+    (Target(2030, "x", "gt", value=52.5), "percent", "level"),
+    (Target(2030, "x", "le", value=48.0, direction=-1), "percent", "level"),
+    (Target(2030, "x", "lt", value=45.0, direction=-1), "positive", "level"),
+    (Target(2030, "x", "maintain", value=50.0), "real", "level"),
+    (Target(2030, "x", "maintain", value=50.0, direction=-1), "real", "level"),
+    (Target(2030, "x", "between", low=40.0, high=60.0), "percent", "level"),
+    (Target(2030, "x", "between", low=40.0, high=60.0, direction=-1), "percent", "level"),
+    (Target(2030, "x", "eq", value=50.0), "percent", "level"),
+    (Target(2030, "x", "annual_change", low=-1.0, high=-0.5, base_year=2024, direction=-1),
+     "percent", "level"),
+    (Target(2030, "x", "ratio_to_base", value=1.1, base_year=2024), "positive", "level"),
+    (Target(2030, "x", "cumulative", value=400.0, start_year=2024), "positive", "flow"),
+]
+
+
+@pytest.mark.parametrize("target,domain,observed_as", _KIND_CASES,
+                         ids=[f"{t.kind}{t.direction:+d}-{d}" for t, d, _ in _KIND_CASES])
+@pytest.mark.parametrize("seed", [3, 11])
+def test_required_change_is_the_plain_bisections_to_the_bit(target, domain, observed_as, seed):
+    """The batched search (one path per step for monotone level tests) gives the same
+    numbers as bisecting with Target.prob_met, also with paths held at 0/100 and NaN paths."""
+    from khforecast.assess.assessment import _required_changes
+
+    years = np.arange(2018, 2031)
+    rng = np.random.default_rng(seed)
+    paths = 50 + np.cumsum(rng.normal(0, 4, (1000, years.size)), axis=1)
+    paths[:, :7] = paths[0, :7]  # 2018-2024 observed
+    if domain == "percent":
+        paths = np.clip(paths + rng.normal(0, 20, (1000, 1)) * (years > 2024), 0, 100)
+    elif domain == "positive":
+        paths = np.maximum(paths, 0.0)
+    if seed == 11:
+        paths[5, -1] = np.nan  # a failed path never meets
+    s = _one_series(paths, years, 2024, domain=domain, observed_as=observed_as).get("X")
+    got = _required_changes(target, s, s.history, (0.5, 0.8))
+    want = tuple(_plain_required_change(target, s, prob) for prob in (0.5, 0.8))
+    assert [repr(v) for v in got] == [repr(v) for v in want]  # to the bit (nan == nan here)
+    assert any(v is not None for v in want) or target.kind == "eq"
+
+
+@pytest.mark.parametrize("kind", [k for k, rule in KINDS.items() if rule.monotone])
+def test_monotone_kinds_meet_on_one_side_of_the_level(kind):
+    """KindRule.monotone: the paths that meet are the highest or the lowest (what lets the
+    bisection read one path a step)."""
+    level = np.round(np.linspace(0, 100, 2001), 9)[:, None]
+    for direction in (1, -1):
+        t = Target(2030, "x", kind, value=50.0, low=40.0, high=60.0, direction=direction)
+        met = t.meets(level, np.array([2030]))
+        changes = np.count_nonzero(np.diff(met.astype(int)))
+        assert changes == 1, (kind, direction)
 
 
 @settings(max_examples=40, deadline=None)

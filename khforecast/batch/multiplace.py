@@ -1,8 +1,10 @@
 """Many places in one run: the unit of work is a group of places, mapped over any ``Executor``.
 
-A unit carries its places' observations and the run's settings; the worker fits, simulates
-and assesses each place exactly as a single-place run does (``Forecaster.fit(..., place=p)``
-then :func:`khforecast.assess.assess_scenarios`) and returns only the small tables: forecast
+A unit carries its places' observations and the run's settings, model choices included
+(``params/models.yaml``: members, interventions, excluded years, transform, bounds); the worker
+fits, simulates and assesses each place exactly as a single-place run does
+(``Forecaster(choices=...).fit(..., place=p)`` then :func:`khforecast.assess.assess_scenarios`)
+and returns only the small tables: forecast
 quantiles, assessment rows and a thin sample of paths. The paths themselves die in the worker,
 so a run of any size holds at most ``window`` units' tables at once. Units are formed and their
 results concatenated in place order, and every series draws from its own seed, so the output
@@ -26,9 +28,11 @@ from khforecast.assess.assessment import assess_scenarios
 from khforecast.plan.catalog import load_catalog
 from khforecast.engine.executor import map_ordered
 from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import ModelChoices, check_choices
 
-__all__ = ["SAMPLE_COLUMNS", "RunSpec", "PlaceUnit", "UnitResult", "merge_sources", "plan_units",
-           "add_places_to_run", "run_places", "run_unit", "stream_to_parquet"]
+__all__ = ["SAMPLE_COLUMNS", "RunSpec", "PlaceUnit", "UnitResult", "check_places_choices",
+           "merge_sources", "plan_units", "add_places_to_run", "run_places", "run_unit",
+           "stream_to_parquet"]
 
 #: columns of the thin sample of paths kept for charts (``paths_sample``)
 SAMPLE_COLUMNS = ("indicator_id", "place", "scenario", "path", "year", "value")
@@ -45,6 +49,8 @@ class RunSpec:
     definitions: Mapping[str, Any] | None = None
     thresholds: tuple[float, float] = (0.8, 0.5)
     sample_paths: int = 0
+    #: the run's ``models.yaml`` (None: the registry defaults), applied at every place
+    choices: ModelChoices | None = None
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,17 @@ def _catalog() -> Any:
 def run_unit(unit: PlaceUnit) -> UnitResult:
     """Fit, simulate and assess every place of a unit, as a single-place run would (worker side)."""
     catalog = _catalog()
-    obs = unit.observations if unit.make_observations is None else unit.make_observations(unit.places)
     spec = unit.spec
+    if unit.make_observations is None:
+        obs = unit.observations  # checked against the choices by the driver, before the run
+    else:  # generated here: checked here, as a single-place run checks its data
+        obs = unit.make_observations(unit.places)
+        check_places_choices(spec.choices, catalog, obs, unit.places)
     fcs, ass, samples = [], [], []
     for place in unit.places:
         own = obs[obs["place"].isin((place, *unit.parts.get(place, ())))]
-        results = Forecaster(sims=spec.sims, seed=spec.seed, jobs=1).fit(own, catalog, place=place)
+        results = Forecaster(sims=spec.sims, seed=spec.seed, jobs=1,
+                             choices=spec.choices).fit(own, catalog, place=place)
         paths, fc, asm = assess_scenarios(results, spec.scenarios, catalog,
                                           thresholds=spec.thresholds, until=spec.until,
                                           definitions=spec.definitions)
@@ -99,20 +110,46 @@ def run_unit(unit: PlaceUnit) -> UnitResult:
                       pd.concat(ass, ignore_index=True), sample)
 
 
+def check_places_choices(choices: ModelChoices | None, catalog: Any, observations: pd.DataFrame,
+                         places: Iterable[str]) -> None:
+    """The single-place run's check of the model choices against the data, at every place.
+
+    Raises
+    ------
+    ParamsError
+        The first problem (:func:`~khforecast.engine.model_choices.check_choices`), naming
+        the file, the key and the place.
+    """
+    if choices is None:
+        return
+    for place in places:
+        check_choices(choices, catalog, observations, place=place)
+
+
 def _sample(paths: Any, k: int) -> pd.DataFrame:
     """The first ``k`` paths of each forecast series, projected years only (for fan charts)."""
-    frames = []
+    ids, places, path, year, value = [], [], [], [], []
     for s in paths:
         if not s.forecastable:
             continue
         keep = s.years > s.last_year
         block = s.paths[:k, keep]
         n, m = block.shape
-        frames.append(pd.DataFrame({
-            "indicator_id": s.indicator_id, "place": s.place, "scenario": paths.scenario,
-            "path": np.repeat(np.arange(n), m), "year": np.tile(s.years[keep].astype(int), n),
-            "value": block.ravel()}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(SAMPLE_COLUMNS))
+        ids.append((s.indicator_id, n * m))
+        places.append((s.place, n * m))
+        path.append(np.repeat(np.arange(n), m))
+        year.append(np.tile(s.years[keep].astype(int), n))
+        value.append(block.ravel())
+    if not ids:
+        return pd.DataFrame(columns=list(SAMPLE_COLUMNS))
+
+    def labels(pairs: list[tuple[str, int]]) -> np.ndarray:
+        return np.repeat(np.array([v for v, _ in pairs], dtype=object), [c for _, c in pairs])
+
+    return pd.DataFrame({"indicator_id": labels(ids), "place": labels(places),
+                         "scenario": paths.scenario, "path": np.concatenate(path),
+                         "year": np.concatenate(year), "value": np.concatenate(value)},
+                        columns=list(SAMPLE_COLUMNS))
 
 
 def plan_units(places: Sequence[str], spec: RunSpec, observations: pd.DataFrame | None = None, *,

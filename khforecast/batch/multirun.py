@@ -24,7 +24,9 @@ from khforecast._io import atomic_write_csv, atomic_write_text, sha256_file
 from khforecast.plan.catalog import load_catalog
 from khforecast.observations.communes import CommuneData, commune_codes, province_of
 from khforecast.engine.executor import open_executor
-from khforecast.batch.multiplace import RunSpec, merge_sources, plan_units, run_places, stream_to_parquet
+from khforecast.batch.multiplace import (RunSpec, check_places_choices, merge_sources, plan_units,
+                                         run_places, stream_to_parquet)
+from khforecast.engine.model_choices import default_models_path, load_model_choices
 from khforecast.observations.read import bundled_observations_path, read_observations
 from khforecast.observations.panel_mappings import panel_observations
 from khforecast.batch.params import load_params
@@ -87,9 +89,11 @@ def run_forecast_places(out_dir: str | os.PathLike[str], *, places: str | Sequen
     names = tuple(dict.fromkeys(scenarios or batch.scenarios))
     scen_path = default_scenarios_path()
     defs = load_scenarios(scen_path)
+    choices = load_model_choices(default_models_path(params))  # as a single-place forecast
     spec = RunSpec(seed=seed, sims=sims, until=until, scenarios=names,
                    definitions={n: defs[n] for n in names if n in defs},
-                   thresholds=tuple(batch.thresholds), sample_paths=sample_paths if communes else 0)
+                   thresholds=tuple(batch.thresholds), sample_paths=sample_paths if communes else 0,
+                   choices=choices)
     known = load_places()
     out = Path(out_dir)
     labels: dict[str, Any] = {"illustrative": bool(communes)}
@@ -103,6 +107,7 @@ def run_forecast_places(out_dir: str | os.PathLike[str], *, places: str | Sequen
     else:
         codes = known.select(places or "all")
         obs, files = place_observations(codes, data, decimal)
+        check_places_choices(choices, load_catalog(), obs, codes)
         units = plan_units(codes, spec, obs, per_unit=per_unit,
                            parts={c: known.parts_of(c) for c in codes})
     with open_executor(executor, workers=workers, scheduler=scheduler) as ex:
@@ -126,7 +131,7 @@ def run_forecast_places(out_dir: str | os.PathLike[str], *, places: str | Sequen
         "params": {"scenarios": list(names), "seed": seed, "sims": sims, "until": until,
                    "thresholds": list(batch.thresholds), "params_file": batch.source,
                    "scenarios_file": str(scen_path or ""), "per_unit": per_unit,
-                   "sample_paths": spec.sample_paths},
+                   "sample_paths": spec.sample_paths, "model_choices": choices.to_dict()},
         "executor": {"kind": executor, "scheduler": scheduler, "workers": workers},
         "versions": {"khforecast": __version__},
         "outputs": outputs, "rows": counts,

@@ -34,7 +34,7 @@ import pandas as pd
 
 from khforecast.assess.statuses import headline as headline_of
 from khforecast.batch.compute import compute_results
-from khforecast.batch.multiplace import RunSpec, add_places_to_run, merge_sources
+from khforecast.batch.multiplace import RunSpec, add_places_to_run, check_places_choices, merge_sources
 from khforecast.batch.manifest import _inputs, _new_run_id, _versions, write_manifest
 from khforecast.batch.notebooks import execute_notebooks, plan_jobs
 from khforecast.batch.params import BatchParams, load_params, scenarios_file
@@ -44,14 +44,15 @@ from khforecast.briefing.key_messages import key_messages_html
 from khforecast.briefing.render import print_pdf, render_index
 from khforecast.briefing.rundir import load_run
 from khforecast.engine.executor import open_executor
-from khforecast.engine.model_choices import check_choices, default_models_path, load_model_choices
+from khforecast.engine.model_choices import (ModelChoices, check_choices, default_models_path,
+                                             load_model_choices)
 from khforecast.engine.scenarios import check_scenario_names, load_scenarios
 from khforecast.errors import KhforecastError
 from khforecast.observations.panel_mappings import panel_observations
 from khforecast.observations.provinces import bundled_places
 from khforecast.observations.read import (bundled_observations_path, read_observations,
                                           require_place)
-from khforecast.plan.catalog import SECTORS, load_catalog
+from khforecast.plan.catalog import SECTORS, Catalog, load_catalog
 
 __all__ = [
     "RunResult",
@@ -183,8 +184,9 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
                          extra_notebooks=[*bp.extra_notebooks, *extra_notebooks],
                          national=places is not None)
     stack = contextlib.ExitStack()
-    multi = _plan_places(places, place, observations, stack, executor=executor_kind,
-                         scheduler=scheduler, workers=jobs) if places is not None else None
+    multi = _plan_places(places, place, observations, stack, choices, catalog,
+                         executor=executor_kind, scheduler=scheduler,
+                         workers=jobs) if places is not None else None
     if multi is not None:
         observations = multi["observations"]
     # (params, places and scheduler errors are raised above, before anything is written)
@@ -296,17 +298,21 @@ def run_batch(data: Sequence[str | os.PathLike[str]] | None = None, *, place: st
 
 
 def _plan_places(places: str | Sequence[str], place: str, observations: pd.DataFrame,
-                 stack: contextlib.ExitStack, **executor: Any) -> dict[str, Any]:
-    """Check the places, add the GSO panels' series and open the executor (before any write)."""
+                 stack: contextlib.ExitStack, choices: ModelChoices, catalog: Catalog,
+                 **executor: Any) -> dict[str, Any]:
+    """Check the places, add the GSO panels' series, check the model choices against every
+    place's data and open the executor (all before any write)."""
     known = bundled_places()
     codes = known.select(places)
     extra = tuple(c for c in codes if c != place)
     with_panels = tuple(dict.fromkeys((*codes, *([place] if place in known.before or place in known.after else []))))
     obs = merge_sources(observations, panel_observations(known, with_panels))
+    check_places_choices(choices, catalog, obs, dict.fromkeys((place, *codes)))
     ex = stack.enter_context(open_executor(executor.pop("executor"), **executor))
     successor = known.before[place].successor if place in known.before else None
     return {"codes": codes, "extra": extra, "observations": obs, "executor": ex,
-            "successor": successor, "parts": {c: known.parts_of(c) for c in extra}}
+            "successor": successor, "parts": {c: known.parts_of(c) for c in extra},
+            "choices": choices}
 
 
 def _compute_places(multi: dict[str, Any], run_dir: Path, observations: pd.DataFrame,
@@ -316,7 +322,7 @@ def _compute_places(multi: dict[str, Any], run_dir: Path, observations: pd.DataF
     defs = load_scenarios(scenarios_path)
     spec = RunSpec(seed=bp.seed, sims=bp.sims, scenarios=tuple(bp.scenarios),
                    definitions={n: defs[n] for n in bp.scenarios if n in defs},
-                   thresholds=tuple(bp.thresholds))
+                   thresholds=tuple(bp.thresholds), choices=multi["choices"])
     rows = add_places_to_run(run_dir, multi["executor"], multi["extra"], observations, spec,
                              per_unit=chunk_size, parts=multi["parts"])
     return {"n_places": len(multi["codes"]), "rows_added": rows,

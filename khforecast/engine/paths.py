@@ -115,16 +115,22 @@ class SamplePaths:
             q90, q95``: one row per series and year, observed years (``observed`` filled,
             quantiles equal to it) and projected ones; sorted by indicator, place, year.
         """
-        frames = []
-        for s in self:
-            q = np.quantile(s.paths, QUANTILES, axis=0)
-            frames.append(pd.DataFrame({
-                "indicator_id": s.indicator_id, "place": s.place, "scenario": self.scenario,
-                "year": s.years.astype(int), "observed": s.observed,
-                "mean": s.paths.mean(axis=0),
-                **{f"q{round(p * 100):02d}": q[i] for i, p in enumerate(QUANTILES)},
-            }))
-        if not frames:
+        series = list(self)
+        if not series:
             return pd.DataFrame({c: pd.Series(dtype=float) for c in FORECAST_COLUMNS})
-        out = pd.concat(frames, ignore_index=True)
-        return out[list(FORECAST_COLUMNS)]
+        # one frame from stacked columns (a frame per series costs more than its numbers)
+        n = [s.years.size for s in series]
+        q = np.concatenate([np.quantile(s.paths, QUANTILES, axis=0) for s in series], axis=1)
+
+        def labels(values: list[str]) -> np.ndarray:
+            return np.repeat(np.array(values, dtype=object), n)
+
+        return pd.DataFrame({
+            "indicator_id": labels([s.indicator_id for s in series]),
+            "place": labels([s.place for s in series]),
+            "scenario": labels([self.scenario] * len(series)),
+            "year": np.concatenate([s.years.astype(int) for s in series]),
+            "observed": np.concatenate([s.observed for s in series]),
+            "mean": np.concatenate([s.paths.mean(axis=0) for s in series]),
+            **{f"q{round(p * 100):02d}": q[i] for i, p in enumerate(QUANTILES)},
+        }, columns=list(FORECAST_COLUMNS))
