@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/accuracy.py [--dataset m4|m3|both] [--limit N] [--jobs N] [--sims N]
+        [--engine-only] [--statsforecast-python PY]
 
 Steps, each printed:
 
@@ -25,7 +26,9 @@ Data: ``benchmarks/data/`` (copies of the M3/M4 files and published figures; ove
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -147,14 +150,16 @@ def _sim_chunk(task: tuple) -> np.ndarray:
 
 
 def _engine_chunk(task: tuple) -> np.ndarray:
-    """Median and 95% bounds of the calibrated engine (what forecast-series draws): (n, 3, H)."""
+    """Median, 95% bounds and mean of the calibrated engine (what forecast-series draws):
+    (n, 4, H)."""
     trains, seeds, sims = task
     cal = load_pooled_calibration()
-    out = np.empty((len(trains), 3, H))
+    out = np.empty((len(trains), 4, H))
     for i, (y, ss) in enumerate(zip(trains, seeds)):
         res = predictive_paths(y, H, sims, np.random.default_rng(ss), domain="positive",
                                calibration=cal)
-        out[i] = np.quantile(res.paths, [0.5, ALPHA / 2, 1 - ALPHA / 2], axis=0)
+        out[i, :3] = np.quantile(res.paths, [0.5, ALPHA / 2, 1 - ALPHA / 2], axis=0)
+        out[i, 3] = np.mean(res.paths, axis=0)
     return out
 
 
@@ -164,6 +169,40 @@ def simulate_engine(trains: list[np.ndarray], jobs: int, sims: int, salt: int) -
     tasks = [(trains[i:i + _CHUNK], seeds[i:i + _CHUNK], sims)
              for i in range(0, len(trains), _CHUNK)]
     return np.concatenate(_pool_map(_engine_chunk, tasks, jobs), axis=0)
+
+
+_SF_SCRIPT = r"""
+import json, sys, warnings
+import numpy as np, pandas as pd
+from statsforecast import StatsForecast
+from statsforecast.models import AutoETS, AutoTheta
+data, h = json.load(sys.stdin)
+df = pd.DataFrame([(i, k, x) for i, v in enumerate(data) for k, x in enumerate(v)],
+                  columns=["unique_id", "ds", "y"])
+sf = StatsForecast(models=[AutoETS(season_length=1), AutoTheta(season_length=1)], freq=1, n_jobs=1)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    out = sf.forecast(df=df, h=h, level=[95]).sort_values(["unique_id", "ds"])
+res = {}
+for m in ("AutoETS", "AutoTheta"):
+    res[m] = [out[c].to_numpy().reshape(len(data), h).tolist() for c in (m, m + "-lo-95", m + "-hi-95")]
+print(json.dumps(res))
+"""
+
+
+def statsforecast_rows(python: str, train: list[np.ndarray], test: np.ndarray, scale: np.ndarray,
+                       ref: tuple[float, float]) -> dict[str, dict[str, float]]:
+    """statsforecast 2.x AutoETS, AutoTheta and their equal-weight combination (points and 95 %
+    bounds averaged), run in ``python`` (its own environment: it is not a khforecast dependency)."""
+    payload = json.dumps([[list(map(float, t)) for t in train], H])
+    proc = subprocess.run([python, "-c", _SF_SCRIPT], input=payload, capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        print(f"    statsforecast run failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return {}
+    res = {k: np.array(v) for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+    res["ETS+Theta"] = (res["AutoETS"] + res["AutoTheta"]) / 2
+    return {f"statsforecast {k}": scores(test, v[0], v[1], v[2], scale, ref) for k, v in res.items()}
 
 
 def _pool_map(fn, tasks: list, jobs: int) -> list:
@@ -286,9 +325,10 @@ def _fmt(df: pd.DataFrame) -> str:
     return df.to_string(float_format=lambda v: f"{v:8.3f}")
 
 
-def run(dataset: str, limit: int | None, jobs: int, sims: int, validate_only: bool = False
-        ) -> pd.DataFrame:
-    """All four steps on one dataset; prints its tables and returns the design table."""
+def run(dataset: str, limit: int | None, jobs: int, sims: int, validate_only: bool = False,
+        engine_only: bool = False, sf_python: str | None = None) -> pd.DataFrame | None:
+    """All four steps on one dataset; prints its tables and returns the design table
+    (``engine_only``: steps 1 and 4 for the calibrated engine alone; returns None)."""
     t0 = time.perf_counter()
     data = load(dataset, limit)
     train = [d[1] for d in data]
@@ -310,6 +350,11 @@ def run(dataset: str, limit: int | None, jobs: int, sims: int, validate_only: bo
               f"{'REPRODUCED' if ok else 'MISMATCH'}")
         if not ok:
             raise SystemExit("metric self-test failed")
+
+    refs = statsforecast_rows(sf_python, train, test, scale, ref) if sf_python else {}
+    if engine_only:
+        test_part(dataset, data, train, test, scale, ref, nf, nv, jobs, sims, refs, t0)
+        return None
 
     # 2. designs on held-out training data
     # a series whose shortened training part is constant has no MASE scale: left out here
@@ -355,6 +400,14 @@ def run(dataset: str, limit: int | None, jobs: int, sims: int, validate_only: bo
     res = scores(test, q[:, 0], q[:, 1], q[:, 2], scale, ref)
     q_is = apply_spread(q_raw, spread_is)
     res_is = scores(test, q_is[:, 0], q_is[:, 1], q_is[:, 2], scale, ref)
+    others = {"khforecast, spread (a) coverage": res, "khforecast, spread (b) least MSIS": res_is,
+              "khforecast, uncalibrated": res_raw, **refs}
+    test_part(dataset, data, train, test, scale, ref, nf, nv, jobs, sims, others, t0)
+    return table
+
+
+def test_part(dataset, data, train, test, scale, ref, nf, nv, jobs, sims, others, t0) -> None:
+    """Step 4 for the calibrated engine (what forecast-series draws), beside ``others``."""
     q_eng = simulate_engine(train, jobs, sims, salt=2)
     res_eng = scores(test, q_eng[:, 0], q_eng[:, 1], q_eng[:, 2], scale, ref)
     if dataset == "m4":
@@ -365,15 +418,14 @@ def run(dataset: str, limit: int | None, jobs: int, sims: int, validate_only: bo
             a, b = float(np.mean(smape(test[m], q_eng[m, 0]))), float(np.mean(smape(test[m], nf[m])))
             print(f"      {c:12s} n={m.sum():5d}  engine {a:7.3f}  naive {b:7.3f}  "
                   f"{'beats naive' if a < b else 'LOSES to naive'}")
+    res_mean = scores(test, q_eng[:, 3], None, None, scale, ref)
     out = pd.DataFrame({"khforecast engine (calibrated = forecast-series)": res_eng,
-                        "khforecast, spread (a) coverage": res,
-                        "khforecast, spread (b) least MSIS": res_is,
-                        "khforecast, uncalibrated": res_raw, "Naive": nv}).T
+                        "khforecast engine, its mean as the point": res_mean,
+                        **others, "Naive": nv}).T
     print(f"[4] test part ({time.perf_counter() - t0:.0f} s for this dataset, {sims} paths "
           "per series):")
     print(_fmt(out))
     print_published(dataset)
-    return table
 
 
 def print_published(dataset: str) -> None:
@@ -412,12 +464,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sims", type=int, default=4000)
     p.add_argument("--validate-only", action="store_true",
                    help="stop after the design check on held-out training data")
+    p.add_argument("--engine-only", action="store_true",
+                   help="only the metric self-test and the calibrated engine on the test part")
+    p.add_argument("--statsforecast-python",
+                   default=os.environ.get("KHFORECAST_STATSFORECAST_PYTHON"),
+                   help="a Python with statsforecast: AutoETS, AutoTheta and their combination "
+                        "as references in the same run")
     args = p.parse_args(argv)
     print("command: python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None
                                                               else argv))
     owa = {}
     for ds in (["m4", "m3"] if args.dataset == "both" else [args.dataset]):
-        owa[ds] = run(ds, args.limit, args.jobs, args.sims, args.validate_only)["OWA"]
+        table = run(ds, args.limit, args.jobs, args.sims, args.validate_only, args.engine_only,
+                    args.statsforecast_python)
+        if table is not None:
+            owa[ds] = table["OWA"]
+    if not owa:
+        return 0
     joint = pd.DataFrame(owa)
     joint["mean"] = joint.mean(axis=1)
     joint = joint.sort_values("mean")

@@ -13,8 +13,10 @@ import contextlib
 import errno
 import hashlib
 import os
+import secrets
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -26,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["CSV_FLOAT_FORMAT", "YAML_MAX_BYTES", "YamlLimitError", "atomic_write",
-           "atomic_write_bytes", "atomic_write_csv", "atomic_write_text", "find_params_file",
+           "atomic_write_all", "atomic_write_bytes", "atomic_write_csv", "atomic_write_text",
+           "csv_text", "find_params_file",
            "load_yaml", "make_parent", "read_yaml_mapping", "safe_frame", "sha256_file",
            "shown", "spreadsheet_safe"]
 
@@ -48,13 +51,9 @@ def make_parent(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
-
-    Raises ``OSError`` with ``filename`` the target when the folder cannot be made, the target
-    is a directory, or writing fails (a full disk, no permission); the target is then unchanged.
-    """
-    target = Path(path)
+def _temp_beside(target: Path, mode: str, **kwargs: Any) -> Iterator[tuple[IO, str]]:
+    """A temporary file in ``target``'s folder, on disk (fsync) when the block ends; removed,
+    and the error located at ``target``, when the block fails."""
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(target))
     make_parent(target)
@@ -65,10 +64,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Ite
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
         with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
+            yield fh, tmp
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -77,6 +75,93 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Ite
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    Raises ``OSError`` with ``filename`` the target when the folder cannot be made, the target
+    is a directory, or writing fails (a full disk, no permission); the target is then unchanged.
+    """
+    target = Path(path)
+    with _temp_beside(target, mode, **kwargs) as (fh, tmp):
+        yield fh
+    _replace(tmp, target)
+
+
+def _replace(tmp: str, target: Path) -> None:
+    """Rename ``tmp`` over ``target`` (``tmp`` removed and the error located if that fails)."""
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _located(exc, target) from exc
+
+
+def atomic_write_all(files: Mapping[str | os.PathLike[str], str], encoding: str = "utf-8"
+                     ) -> None:
+    """Write several text files as one output: afterwards every file is the new one or, when
+    any write or rename fails, every file is as it was (the error names the failing file).
+
+    Each text goes to a temporary file beside its target first (a full disk fails there,
+    before any target changes); each existing target is kept as a hard link (a copy where the
+    file system has none); then the temporary files are renamed over the targets, and if one
+    rename fails the targets already replaced are put back. Only a crash of the process
+    between two renames (microseconds) could leave a mix.
+    """
+    staged: list[tuple[Path, str]] = []
+    kept: list[tuple[Path, str | None]] = []  # target, its previous version (None: was absent)
+    replaced: list[Path] = []
+    try:
+        for path, text in files.items():
+            target = Path(path)
+            with _temp_beside(target, "w", encoding=encoding, newline="") as (fh, tmp):
+                fh.write(text)
+            staged.append((target, tmp))
+        for target, _ in staged:
+            kept.append((target, _keep(target)))
+        for target, tmp in staged:
+            _replace(tmp, target)
+            replaced.append(target)
+    except BaseException:
+        for target, previous in reversed(kept):
+            if target in replaced:
+                with contextlib.suppress(OSError):
+                    if previous is None:
+                        os.unlink(target)
+                    else:
+                        os.replace(previous, target)
+        raise
+    finally:
+        for _, tmp in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # left only when something failed
+        for _, previous in kept:
+            if previous is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(previous)  # a previous version put back is no longer here
+
+
+def _keep(target: Path) -> str | None:
+    """A second name for ``target``'s current file (``None`` when there is none), so that it
+    can be put back: a hard link, or a copy where the file system has no hard links."""
+    if not (target.exists() or target.is_symlink()):
+        return None
+    keep = target.with_name(f".{target.name}.{secrets.token_hex(4)}.previous")
+    try:
+        try:
+            os.link(target, keep, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise
+            shutil.copy2(target, keep, follow_symlinks=False)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(keep)
+        raise _located(exc, target) from exc
+    return str(keep)
 
 
 def _located(exc: OSError, target: Path) -> OSError:
@@ -105,10 +190,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def atomic_write_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
-    """Write ``frame`` as CSV (no index, ``\\n`` line ends, :data:`CSV_FLOAT_FORMAT`) atomically,
-    its text cells made :func:`spreadsheet_safe`."""
-    atomic_write_text(path, safe_frame(frame).to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
-                                                     lineterminator="\n"))
+    """Write ``frame`` as CSV (:func:`csv_text`) atomically."""
+    atomic_write_text(path, csv_text(frame))
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as the package writes every CSV: no index, ``\\n`` line ends,
+    :data:`CSV_FLOAT_FORMAT`, its text cells made :func:`spreadsheet_safe`."""
+    return safe_frame(frame).to_csv(index=False, float_format=CSV_FLOAT_FORMAT,
+                                    lineterminator="\n")
 
 
 _FORMULA_START = ("=", "@", "+", "-", "\t", "\r")

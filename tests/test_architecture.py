@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -21,11 +22,66 @@ PACKAGE = ROOT / "khforecast"
 LAZY_MARK = "# lazy:"
 
 
+#: what may sit at the package's top besides the layers' subpackages
+TOP_MODULES = {"__init__", "errors", "_io", "cli"}
+
+
+def _layers_contract() -> dict:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    return contract
+
+
 def test_import_linter_layers_contract_is_kept():
     """``lint-imports`` (the layers contract in pyproject.toml) passes."""
     code = importlinter_cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"),
                                          no_cache=True)
     assert code == 0, "lint-imports found a broken contract (run .venv/bin/lint-imports)"
+
+
+def test_every_module_sits_in_a_layer():
+    """import-linter checks only the modules its layers name: a module left at the package top
+    (or a subpackage missing from the contract) would escape the layers unnoticed."""
+    layers = _layers_contract()["layers"]
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert top == TOP_MODULES, f"move {sorted(top - TOP_MODULES)} into the subpackage of its layer"
+    assert set(layers) == (TOP_MODULES - {"__init__"}) | packages, \
+        "pyproject's layers contract must name every subpackage and top module"
+    # no stray modules in folders without __init__.py (they would not be in grimp's graph)
+    loose = [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py")
+             if p.parent != PACKAGE and not (p.parent / "__init__.py").is_file()]
+    assert loose == []
+
+
+def test_the_layers_contract_catches_a_hidden_upward_import(tmp_path, monkeypatch):
+    """The contract, run on a toy package with the same layers, reports an engine module that
+    imports the batch inside a function (the way engine/scenarios.py once read batch.params)."""
+    layers = _layers_contract()["layers"]
+    pkg = tmp_path / "toypkg"
+    for layer in layers:
+        if layer in TOP_MODULES:
+            (pkg / f"{layer}.py").parent.mkdir(parents=True, exist_ok=True)
+            (pkg / f"{layer}.py").write_text("", encoding="utf-8")
+        else:
+            (pkg / layer).mkdir(parents=True)
+            (pkg / layer / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "batch" / "params.py").write_text("from toypkg.engine import scenarios\n",
+                                             encoding="utf-8")
+    (pkg / "engine" / "scenarios.py").write_text(
+        "def load():\n    from toypkg.batch import params  # lazy: hidden\n    return params\n",
+        encoding="utf-8")
+    config = tmp_path / "contract.toml"
+    config.write_text('[tool.importlinter]\nroot_package = "toypkg"\n\n'
+                      '[[tool.importlinter.contracts]]\nname = "layers"\ntype = "layers"\n'
+                      'containers = ["toypkg"]\nlayers = [' + ", ".join(f'"{x}"' for x in layers)
+                      + "]\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert importlinter_cli.lint_imports(config_filename=str(config), no_cache=True) != 0
+    (pkg / "engine" / "scenarios.py").write_text("def load():\n    return None\n",
+                                                 encoding="utf-8")
+    assert importlinter_cli.lint_imports(config_filename=str(config), no_cache=True) == 0
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:

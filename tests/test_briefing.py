@@ -29,8 +29,16 @@ def test_years_without_a_target_are_not_listed_or_counted(run):
     none_2025 = set(a.loc[(a["target_year"] == 2025) & (a["status"] == "no_target"), "indicator_id"])
     assert "43" in none_2025  # row 43 sets only a 2030 target ('-' for 2025)
     page = briefing.look_back_2025(run, "VI", "en")
-    assert "<td>43</td>" not in page and "<td>44</td>" in page
+    table, left_out = _listed(page)
+    assert "43" not in table and not re.search(r"\b43\b", left_out)
+    assert "44" in table or re.search(r"\b44\b", left_out)
     assert "no_target" not in briefing.headline_counts(run, "VI")
+
+
+def _listed(page: str) -> tuple[list[str], str]:
+    """The ids of a brief table's rows, and the text of the lines under it (rows left out)."""
+    lines = " ".join(re.findall(r'<p class="kh-left-out">(.*?)</p>', page, re.DOTALL))
+    return re.findall(r"<tr><td>([\d.a-z_]+)</td>", page), html.unescape(lines)
 
 
 def test_load_run_reads_the_run_and_its_settings(run, bundled):
@@ -64,13 +72,43 @@ def test_headline_counts_are_the_assessment_counts(run):
     assert briefing.headline_counts(run)["no_data"] == int((rows["status"] == "no_data").sum())
 
 
-def test_outlook_lists_every_indicator_of_the_sector_with_its_lead(run):
+def test_outlook_lists_the_indicators_with_data_and_names_the_others(run):
+    """The brief's table has a row for each target with data (issue 12: two pages); the
+    others are named under it, pointing to the annex's data gaps."""
     page = briefing.outlook_2030(run, "II", "en")
-    ids = re.findall(r"<tr><td>([\d.a-z_]+)</td>", page)
-    assert ids == [i.id for i in run.catalog.in_sector("II")
-                   if i.id in set(_rows(run)["indicator_id"])]
-    assert html.escape("Sở LĐTB&XH (now Sở Nội vụ)") in page  # changed in 2025
-    assert "now Cục Thống kê" not in page and "(now Thống kê tỉnh Khánh Hòa)" in page
+    ids, left_out = _listed(page)
+    rows = _rows(run).set_index("indicator_id")
+    sector = [i.id for i in run.catalog.in_sector("II") if i.id in rows.index]
+    assert ids == [i for i in sector if rows.at[i, "n_obs"] > 0] and ids
+    gaps = [i for i in sector if not rows.at[i, "n_obs"] > 0]
+    assert gaps and f"Without data ({len(gaps)}, not in the table): {', '.join(gaps)};" in left_out
+    assert "“Data gaps”" in left_out
+    gap_page = briefing.data_gaps(run, "II", "en")
+    assert all(f"<tr><td>{i}</td>" in gap_page for i in gaps)  # the annex lists each of them
+    # English pages gloss the lead agencies, and name the body that leads now
+    assert html.escape("(Sở LĐTB&XH) – now Department of Home Affairs (Sở Nội vụ)") in page
+    assert "now Cục Thống kê" not in page
+    assert "– now Khánh Hòa Provincial Statistics Office (Thống kê tỉnh Khánh Hòa)" in page
+
+
+def test_a_brief_table_keeps_the_targets_needing_most_attention(run):
+    """With more rows than the brief holds, it keeps the missed / off-track / least likely
+    ones, says which are left out, and the annex lists every target with data."""
+    page = briefing.look_back_2025(run, None, "en", rows=3)
+    ids, left_out = _listed(page)
+    a25 = _rows(run, 2025)
+    with_data = a25[(a25["n_obs"] > 0) & (a25["status"] != "qualitative")]
+    rank = {"missed": 0, "off_track": 1, "at_risk": 2, "on_track": 3, "met": 4}
+    order = {i: k for k, i in enumerate(run.catalog.indicators)}
+    worst = (with_data.assign(_r=with_data["status"].map(rank).fillna(5),
+                              _p=with_data["p_meet"].fillna(1.0),
+                              _k=with_data["indicator_id"].map(order))
+             .sort_values(["_r", "_p", "_k"])["indicator_id"].head(3))
+    assert len(with_data) > 3 and sorted(ids) == sorted(worst) and len(ids) == 3
+    assert f"The table shows 3 of the {len(with_data)} indicators with data" in left_out
+    annex = briefing.targets_in_full(run, None, "en", rows=3)
+    assert sorted(_listed(annex)[0]) == sorted(with_data["indicator_id"])
+    assert briefing.targets_in_full(run, None, "en", rows=None) == ""
 
 
 def test_look_back_gives_a_nowcast_where_2025_is_not_published(run):

@@ -43,7 +43,7 @@ def test_33_poverty_fall_against_the_fall_target(real):
 
 
 def test_35_income_ratio_against_the_ratio_target(made_up):
-    row = _row(briefing.look_back_2025(made_up, "V", "en"), "35")
+    row = _row(briefing.look_back_2025(made_up, "V", "en", rows=None), "35")
     assert "2.19 times the 2021 level (2025)" in row and "≥ 2 times the 2021 level" in row
     assert "920" not in row
 
@@ -60,7 +60,9 @@ def test_08_hdi_with_its_published_precision(real):
 
 
 def test_49_target_as_read_with_the_plans_text_as_footnote(real):
-    page = briefing.outlook_2030(real, "VI", "vi")
+    # no data for 49 in the bundled run: its target is in the annex's data gaps (issue 12)
+    assert "49" in briefing.outlook_2030(real, "VI", "vi").split("kh-left-out", 1)[1]
+    page = briefing.data_gaps(real, "VI", "vi")
     row = _row(page, "49")
     assert "> 97,5 %" in row and "975" not in row.replace("97,5", "")
     assert "“> 975”" in _footnotes(page)

@@ -97,11 +97,20 @@ def test_lead_names_follow_one_rule(run_dir: Path) -> None:
     cat = run.catalog
     assert bt.lead_label(run, cat.get("36"), "vi") == (
         "Sở VH&TT (nay là Sở Văn hóa, Thể thao và Du lịch); Sở LĐTB&XH (nay là Sở Nội vụ)")
-    assert bt.lead_label(run, cat.get("43"), "en") == "Sở GD&ĐT"  # unchanged: no "now"
-    assert bt.lead_label(run, cat.get("04"), "en") == "Cục Thống kê tỉnh (now Thống kê tỉnh Khánh Hòa)"
+    # English pages gloss every name, the Vietnamese one in parentheses (issue 12)
+    assert bt.lead_label(run, cat.get("43"), "en") == (
+        "Department of Education and Training (Sở GD&ĐT)")  # unchanged: no "now"
+    assert bt.lead_label(run, cat.get("04"), "en") == (
+        "Provincial Statistics Office (Cục Thống kê tỉnh) – now Khánh Hòa Provincial Statistics "
+        "Office (Thống kê tỉnh Khánh Hòa)")
+    assert bt.lead_label(run, cat.get("36"), "en") == (
+        "Department of Culture and Sports (Sở VH&TT) – now Department of Culture, Sports and "
+        "Tourism (Sở Văn hóa, Thể thao và Du lịch); Department of Labour, Invalids and Social "
+        "Affairs (Sở LĐTB&XH) – now Department of Home Affairs (Sở Nội vụ)")
     for item in [*cat.indicators.values(), *cat.tasks]:
-        label = bt.lead_label(run, item, "vi")
-        assert not re.search(r"\([^)]*\(", label), label  # no nested parentheses
+        for lang in ("vi", "en"):
+            label = bt.lead_label(run, item, lang)
+            assert not re.search(r"\([^)]*\(", label), label  # no nested parentheses
 
 
 def test_scorecard_sections(run_dir: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from khforecast.briefing.render import find_chromium, print_pdf
+from khforecast.briefing.print_page import _ANNEX  # the annex title the brief ends before
 
 pytestmark = pytest.mark.browser
 
@@ -286,3 +287,19 @@ def test_every_page_prints_on_a4_with_content_on_every_page_and_no_overflow(
         header = reader.pages[-1].extract_text()
         assert "8839" in header and f"{len(reader.pages)}" in header, \
             f"{page.name}: no running header naming the plan, or no page number"
+        if page.stem.startswith("sector_") or page.stem == "overview":
+            brief = _brief_pages(reader)
+            print(f"{page.name}: brief {brief} pages")
+            assert 1 <= brief <= 2, f"{page.name}: the brief before the annex takes {brief} pages"
+
+
+#: the annex's opening title in each language, the first thing on the page after the brief
+_ANNEX_TITLES = tuple(title for title, _ in _ANNEX.values())
+
+
+def _brief_pages(reader: Any) -> int:
+    """How many PDF pages come before the one on which the annex opens (0: no annex found)."""
+    for k, p in enumerate(reader.pages):
+        if any(title in (p.extract_text() or "") for title in _ANNEX_TITLES):
+            return k
+    return 0

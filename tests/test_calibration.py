@@ -53,6 +53,36 @@ def test_backtest_rows_and_jobs_do_not_change_results():
     assert np.all(np.diff(d, axis=1) >= -1e-12), "quantile offsets must be ordered"
 
 
+def _synthetic_cells(n: int = 24000, seed: int = 0) -> pd.DataFrame:
+    """Back-test cells whose realised value stays at the last one (plus noise twice as wide for
+    3-4 point histories as for 12-20 point ones) while the models project a trend."""
+    rng = np.random.default_rng(seed)
+    h = rng.integers(1, HORIZONS + 1, n)
+    short = rng.random(n) < 0.5
+    n_train = np.where(short, rng.integers(3, 5, n), rng.integers(12, 21, n))
+    trend = 0.05 * h  # model median minus the last value, modelling scale
+    noise = rng.normal(0.0, 1.0, n) * np.where(short, 0.2, 0.1) * np.sqrt(h)
+    return pd.DataFrame({
+        "panel": "p", "series_id": np.arange(n).astype(str), "origin": 2010, "n_train": n_train,
+        "domain": "positive", "shape": np.where(rng.random(n) < 0.5, "smooth", "noisy"),
+        "near": "far", "horizon": h, "z": noise - trend, "z_last": -trend, "w": 0.05,
+        "move": 0.1, "value": 1.0, "median": 1.0})
+
+
+def test_fit_learns_damping_and_history_length_from_the_back_tests():
+    """A trend the realised values do not follow is damped away; short histories get wider
+    standardised errors than long ones; held-out coverage comes out near nominal."""
+    cells = _synthetic_cells()
+    cal = evaluation.fit_pooled(cells, {})
+    # classes 0 (3-4 points) and 3 (12+) hold the cells; the others have none: no damping
+    assert all(row[0] <= 0.05 and row[3] <= 0.05 and row[1] == 1.0 for row in cal.damping.values())
+    lf = np.asarray(cal.length_factor["positive"])
+    assert np.all(lf[:, 0] > 1.5 * lf[:, -1])
+    scored = evaluation.score(_synthetic_cells(seed=1), cal)
+    assert abs(scored["cov80"].mean() - 0.80) < 0.02
+    assert abs(scored["cov95"].mean() - 0.95) < 0.015
+
+
 @pytest.mark.slow
 def test_held_out_coverage_on_a_smaller_draw_of_the_pool():
     """Leave-one-family-out coverage stays near nominal on a fresh, smaller draw of back-tests."""

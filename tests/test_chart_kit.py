@@ -64,6 +64,17 @@ def test_sector_chart_uses_the_status_colours():
     colours = {matplotlib.colors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
     assert {STATUS_COLOURS[s] for s in ("on_track", "off_track", "at_risk", "no_data")} <= colours
     assert [tl.get_text() for tl in fig.axes[0].get_yticklabels()] == ["II", "III", "VII"]
+    # one segment per sector and status, as wide as its count, the first status leftmost
+    ax = fig.axes[0]
+    ticks = {tl.get_text(): y for tl, y in zip(ax.get_yticklabels(), ax.get_yticks())}
+    drawn = sorted((round(p.get_y() + p.get_height() / 2), p.get_x(), p.get_width(),
+                    matplotlib.colors.to_hex(p.get_facecolor()))
+                   for p in ax.patches if p.get_width() > 0)
+    assert drawn == sorted([(ticks["II"], 0.0, 1.0, STATUS_COLOURS["on_track"]),
+                            (ticks["II"], 1.0, 1.0, STATUS_COLOURS["off_track"]),
+                            (ticks["III"], 0.0, 1.0, STATUS_COLOURS["at_risk"]),
+                            (ticks["VII"], 0.0, 1.0, STATUS_COLOURS["no_data"])])
+    assert [tx.get_text() for tx in ax.texts] == ["1"] * 4
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])

@@ -58,6 +58,19 @@ def test_unchanged_bodies_are_not_marked_changed(cat) -> None:
         assert "(" not in dept, dept  # no name that would nest parentheses in "X (now Y)"
 
 
+def test_every_name_a_page_shows_has_an_english_name(cat) -> None:
+    """English pages gloss each agency (issue 12): every plan spelling and every current body."""
+    names = {n for a in cat.agencies for n in a.names} | set(current_departments(cat))
+    english = {n: cat.agency_name_en(n) for n in names}
+    assert english["Sở LĐTB&XH"] == "Department of Labour, Invalids and Social Affairs"
+    assert english["Sở Nông nghiệp và Môi trường"] == "Department of Agriculture and Environment"
+    assert english["Sở Văn hóa, Thể thao và Du lịch"] == "Department of Culture, Sports and Tourism"
+    for name, en in english.items():
+        assert en.strip() and "(" not in en and not any(c in en for c in "ởạơư"), (name, en)
+    with pytest.raises(CatalogError, match="no English name for 'Sở Du lịch'"):
+        cat.agency_name_en("Sở Du lịch")
+
+
 def test_stored_lead_current_matches_the_mapping(cat) -> None:
     assert lead_current_mismatches(cat) == []
 

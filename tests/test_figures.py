@@ -98,3 +98,12 @@ def test_required_change_and_distribution_charts():
     patches = fig.axes[0].patches
     assert sum(p.get_height() for p in patches) == pytest.approx(1.0)
     assert _labels(fig) == ["2030 target"]
+
+
+def test_pit_histogram_draws_the_tabulated_densities():
+    from khforecast.briefing.figures import plot_pit
+
+    dens = np.linspace(0.5, 1.5, 20)
+    bars = sorted(plot_pit(dens, lang="vi").axes[0].patches, key=lambda p: p.get_x())
+    assert [p.get_height() for p in bars] == pytest.approx(dens.tolist())
+    assert [p.get_x() for p in bars] == pytest.approx(np.arange(20) / 20)

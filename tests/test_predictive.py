@@ -78,7 +78,8 @@ def test_forecast_and_forecast_series_draw_the_same_quantiles(tmp_path):
 
 
 def test_engine_marginals_are_the_calibrated_quantiles():
-    """Each year's draws are the model median + s_h x the pooled quantiles of its stratum."""
+    """Each year's draws are the damped model median + s_h x the history-length factor x the
+    pooled quantiles of its stratum."""
     cal = load_pooled_calibration()
     y = np.array([40.0, 42.1, 43.0, 45.2, 46.1, 48.0, 49.3, 51.0, 52.2]) + 0.0001234  # no rounding
     res = predictive_paths(y, 4, 20001, np.random.default_rng(3), domain="positive",
@@ -88,7 +89,10 @@ def test_engine_marginals_are_the_calibrated_quantiles():
     move, shape = history_shape(np.log(y))
     s = width_scale(w, move, cal.min_move["positive"])
     q = cal.error_quantiles(4, shape, "far", int(width_class(s, np.arange(1, 5))[3]))
-    want = np.median(raw[:, 3]) + s[3] * np.interp([0.1, 0.5, 0.9], LEVELS, q)
+    med = np.median(raw[:, 3])
+    centre = med + (cal.damping_of("positive", shape, len(y)) - 1) * (med - np.log(y[-1]))
+    s = s * cal.length_factors("positive", 4, len(y))
+    want = centre + s[3] * np.interp([0.1, 0.5, 0.9], LEVELS, q)
     np.testing.assert_allclose(np.quantile(np.log(res.paths[:, 3]), [0.1, 0.5, 0.9]), want,
                                atol=2e-3 * s[3])
 
@@ -152,7 +156,7 @@ def test_bound_of_and_precision():
 def test_calibration_file_errors_name_the_file():
     from khforecast.errors import KhforecastError
 
-    with pytest.raises(KhforecastError, match="cal.json.*format 3"):
-        PooledCalibration.from_json('{"format": 2}', source="cal.json")
+    with pytest.raises(KhforecastError, match="cal.json.*format 4"):
+        PooledCalibration.from_json('{"format": 3}', source="cal.json")
     cal = load_pooled_calibration()
     assert PooledCalibration.from_json(cal.to_json()) == cal

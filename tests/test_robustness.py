@@ -279,9 +279,6 @@ def _kernels_of(pid: int) -> list:
     return found
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent (seen once in a fresh clone at 11:25 UTC on "
-                   "1 Dec 2026): the run went on for a minute after Ctrl-C; the notebook thread "
-                   "can stay blocked in the kernel client after its kernel is killed. Open bug.")
 def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     import psutil
 
@@ -290,10 +287,15 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
     os.symlink("earlier", out / "latest")
     batch = params_dir(tmp_path, {"sims": 50, "jobs": 1, "scenario_explorer": False})
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    # As at a terminal, SIGINT is not ignored in the child: a test run started in the
+    # background of a script, under nohup or by some CI runners, has SIGINT ignored, and
+    # Python keeps an inherited "ignore" (the run then rightly goes on: one cause of this
+    # test's intermittent failures, see notes/issue-13.md, session 2).
     proc = subprocess.Popen([sys.executable, "-m", "khforecast.cli", "run", "--params",
                              str(batch), "--out", str(out), "--sectors", "I", "II", "III", "IV"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 180
     kernels: list[psutil.Process] = []
     while time.monotonic() < deadline and not kernels:  # wait for the first kernel
@@ -324,6 +326,164 @@ def test_ctrl_c_stops_the_queue_ends_the_kernels_and_marks_the_run(tmp_path):
             return False
 
     assert not [k for k in kernels if alive(k)]
+
+
+def _alive_kernels() -> list:
+    """This process's ipykernel children that are still running (zombies excluded)."""
+    import psutil
+
+    out = []
+    for k in _kernels_of(os.getpid()):
+        try:
+            if k.status() != psutil.STATUS_ZOMBIE:
+                out.append(k)
+        except psutil.Error:
+            pass
+    return out
+
+
+def _finishes(fn, timeout: float):
+    """Run ``fn`` in a daemon thread: (finished within ``timeout``, its result or exception)."""
+    import threading
+
+    box: list = []
+    thread = threading.Thread(target=lambda: box.append(_call(fn)), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return (not thread.is_alive()), (box[0] if box else None)
+
+
+def _call(fn):
+    try:
+        return fn()
+    except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        return exc
+
+
+@pytest.fixture
+def quick_watchdog(monkeypatch):
+    """The watchdog's margins made short, so that a stall is given up on in seconds."""
+    import khforecast.batch.notebooks as nbmod
+
+    for name, value in (("START_MARGIN", 1.0), ("CLIENT_GRACE", 1.0), ("STOP_GRACE", 1.0)):
+        monkeypatch.setattr(nbmod, name, value)
+    return nbmod
+
+
+def _notebook(path: Path, source: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('run_dir = ""', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_ctrl_c_is_not_held_up_by_a_client_blocked_after_its_kernel_was_killed(
+        tmp_path, monkeypatch, quick_watchdog):
+    """The cause of the intermittent Ctrl-C hang: after its kernel is killed, a notebook
+    thread can stay blocked in the Jupyter client (seen in zmq's Context.term, from
+    stop_channels); the batch then waited for that thread for ever."""
+    import threading
+
+    from jupyter_client.client import KernelClient
+
+    interrupted, release = threading.Event(), threading.Event()
+    stop_channels = KernelClient.stop_channels
+
+    def stuck_after_ctrl_c(self):
+        if interrupted.is_set():
+            release.wait()  # as zmq's Context.term blocked
+        stop_channels(self)
+
+    monkeypatch.setattr(KernelClient, "stop_channels", stuck_after_ctrl_c)
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    (run / "html").mkdir()
+    jobs = [quick_watchdog.NotebookJob("slow", _notebook(tmp_path / "slow.ipynb",
+                                                         "import time\ntime.sleep(300)"),
+                                       {}, "slow"),
+            quick_watchdog.NotebookJob("quick", TESTS / "notebooks" / "parameters.ipynb", {},
+                                       "quick")]
+
+    def ctrl_c(entry):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    try:
+        finished, result = _finishes(lambda: quick_watchdog.execute_notebooks(
+            jobs, run, n_jobs=2, start_timeout=60, cell_timeout=600, on_done=ctrl_c), 60)
+        assert finished, "the batch waited for the blocked notebook thread"
+        assert isinstance(result, KeyboardInterrupt), result
+        assert not _alive_kernels()
+        assert all(t.daemon for t in threading.enumerate() if t.name.startswith("khforecast-"))
+    finally:
+        release.set()
+
+
+def _flaky_kernel(tmp_path: Path, monkeypatch) -> str:
+    """A kernelspec whose first start exits at once (as a kernel dying under load); later starts
+    run ipykernel. Returns its name."""
+    spec = tmp_path / "jupyter" / "kernels" / "khf-flaky"
+    spec.mkdir(parents=True)
+    script = spec / "flaky.py"
+    script.write_text("import os, sys\n"
+                      "marker = sys.argv[1]\n"
+                      "if not os.path.exists(marker):\n"
+                      "    open(marker, 'w').close()\n"
+                      "    sys.exit(1)\n"
+                      "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher',"
+                      " *sys.argv[2:]])\n", encoding="utf-8")
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(script), str(tmp_path / "started-once"), "-f",
+                 "{connection_file}"],
+        "display_name": "flaky", "language": "python"}), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "khf-flaky"
+
+
+def test_a_kernel_that_dies_while_starting_is_retried(tmp_path, monkeypatch):
+    from khforecast.batch.notebooks import NotebookJob, execute_notebook
+
+    kernel = _flaky_kernel(tmp_path, monkeypatch)
+    (tmp_path / "notebooks").mkdir()
+    job = NotebookJob("tiny", TESTS / "notebooks" / "parameters.ipynb", {"count": 2}, "tiny")
+    entry = execute_notebook(job, tmp_path, start_timeout=60, cell_timeout=60,
+                             kernel_name=kernel)
+    assert (tmp_path / "started-once").exists()  # the first start did die
+    assert entry["status"] == "ok", entry["error"]
+    assert entry["attempts"] == 2
+    assert (tmp_path / "notebooks" / "tiny.ipynb").is_file()
+
+
+def test_a_kernel_start_that_blocks_the_client_is_bounded(tmp_path, monkeypatch,
+                                                          quick_watchdog):
+    """A client blocked for ever while starting its kernel (seen once under load, in a zmq
+    send) ends in a located error within start_timeout and margins, its kernels ended."""
+    import threading
+
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    release = threading.Event()
+    monkeypatch.setattr(AsyncKernelClient, "kernel_info", lambda self: release.wait())
+    (tmp_path / "notebooks").mkdir()
+    job = quick_watchdog.NotebookJob("tiny", TESTS / "notebooks" / "parameters.ipynb", {},
+                                     "tiny")
+    try:
+        finished, entry = _finishes(lambda: quick_watchdog.execute_notebook(
+            job, tmp_path, start_timeout=2, cell_timeout=60), 90)
+        assert finished, "the kernel start was not bounded"
+        assert isinstance(entry, dict), entry
+        assert entry["status"] == "error"
+        assert entry["attempts"] == 2  # a stalled start is retried once, like a dead kernel
+        assert "the kernel did not start within 2 s" in entry["error"]
+        assert not _alive_kernels()
+        assert not list((tmp_path / "notebooks").glob(".*.tmp*"))
+    finally:
+        release.set()
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,6 +646,54 @@ def test_a_full_disk_is_a_located_error_and_keeps_the_old_output(tmp_path, monke
     located(err, "no space left")
     assert kept.read_text(encoding="utf-8") == "previous"
     assert not [p for p in kept.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("fault", ["full disk at assessment.csv", "rename of assessment.csv fails",
+                                   "rename fails, no hard links"])
+def test_forecast_outputs_are_all_new_or_all_as_before(tmp_path, monkeypatch, fault):
+    """forecasts.csv, assessment.csv and manifest.json are one output: a fault after the first
+    file leaves the three previous files (not a new forecasts.csv beside an old assessment)."""
+    out = tmp_path / "o"
+    out.mkdir()
+    names = ("forecasts.csv", "assessment.csv", "manifest.json")
+    for n in names:
+        (out / n).write_text(f"previous {n}", encoding="utf-8")
+    fsync, replace = os.fsync, os.replace
+
+    def full_at_assessment(fd):
+        if ".assessment.csv." in os.readlink(f"/proc/self/fd/{fd}"):
+            _no_space()
+        return fsync(fd)
+
+    def rename_fails(src, dst, *a, **k):
+        if Path(dst) == out / "assessment.csv":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return replace(src, dst, *a, **k)
+
+    def no_link(*a, **k):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    if fault.startswith("full disk"):
+        monkeypatch.setattr(os, "fsync", full_at_assessment)
+    else:
+        monkeypatch.setattr(os, "replace", rename_fails)
+    if "no hard links" in fault:
+        monkeypatch.setattr(os, "link", no_link)
+    rc, _, err = run_cli(["forecast", "--sims", "50", "--out", str(out)])
+    monkeypatch.undo()
+    assert rc == 1
+    located(err, "assessment.csv", "no space left" if "disk" in fault else "input/output error")
+    assert [(out / n).read_text(encoding="utf-8") for n in names] == \
+        [f"previous {n}" for n in names]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)  # no temporary file left
+
+    rc, _, err = run_cli(["forecast", "--sims", "50", "--out", str(out)])  # no fault: all new
+    assert rc == 0, err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    from khforecast._io import sha256_file
+
+    assert manifest["outputs"] == {n: sha256_file(out / n) for n in names[:2]}
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
 
 
 def test_template_force_onto_a_directory(tmp_path):

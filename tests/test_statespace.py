@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from khforecast.engine import statespace
 from khforecast.engine.pool import load_pool
 from khforecast.engine.interventions import Interventions
 from khforecast.engine.statespace import STATSMODELS_MODELS, _fit_quietly
@@ -43,6 +46,9 @@ def test_state_space_paths_match_statsmodels_simulate(labour_force, name, iv):
     mean = fitted.forecast(h)
     exog = iv.future(h) if iv else None
     np.testing.assert_allclose(mean, res.forecast(h, exog=exog))
+    for k in (1, 12, 40):  # every horizon is statsmodels' own forecast, bit for bit
+        np.testing.assert_array_equal(fitted.forecast(k),
+                                      res.forecast(k, exog=iv.future(k) if iv else None))
     rng = np.random.default_rng(11)
     x1, e, u = fitted.shocks(h, 4, rng)
     ours = fitted.paths_from(mean, x1, e, u)
@@ -133,3 +139,58 @@ def test_statsmodels_members_same_seed_same_bytes_any_jobs():
               .simulate(2030).to_frame() for jobs in (1, 2)]
     assert frames[0].to_csv().encode() == frames[1].to_csv().encode()
     assert frames[0]["place"].nunique() == 2
+
+
+def test_a_fit_is_memoised_by_content_and_draws_the_same_paths(labour_force):
+    spec = STATSMODELS_MODELS["arima011_drift"]
+    statespace._FITS.clear()
+    first = spec.fit(labour_force)
+    assert spec.fit(labour_force.copy()) is first  # same values, same fit
+    assert spec.fit(labour_force[:-1]) is not first
+    assert spec.fit(labour_force, Interventions(pulse=(3,))) is not first
+    assert STATSMODELS_MODELS["arima110_drift"].fit(labour_force) is not first
+    statespace._FITS.clear()
+    fresh = spec.fit(labour_force)
+    assert fresh is not first
+    np.testing.assert_array_equal(fresh.result.params, first.result.params)
+    np.testing.assert_array_equal(fresh.simulate(6, 300, np.random.default_rng(2)),
+                                  first.simulate(6, 300, np.random.default_rng(2)))
+
+
+def test_a_failed_fit_is_remembered_and_raised_again(monkeypatch, labour_force):
+    calls = []
+
+    def failing(fit, name, exact_score=False):
+        calls.append(name)
+        raise ModelFitError(f"{name}: maximum likelihood did not converge")
+
+    statespace._FITS.clear()
+    monkeypatch.setattr(statespace, "_fit_quietly", failing)
+    for _ in range(2):
+        with pytest.raises(ModelFitError, match="uc_trend: maximum likelihood did not converge"):
+            STATSMODELS_MODELS["uc_trend"].fit(labour_force)
+    assert calls == ["uc_trend"]
+    statespace._FITS.clear()
+
+
+def test_statsmodels_is_not_imported_when_no_series_is_long_enough_for_it():
+    """Series shorter than every statsmodels member named fall back without the ~1 s import."""
+    code = """
+import sys, warnings
+import pandas as pd
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import ModelChoices, SeriesChoice
+from khforecast.plan.catalog import load_catalog
+catalog = load_catalog()
+obs = pd.DataFrame({"indicator_id": "09", "place": "khanh_hoa", "year": range(2019, 2024),
+                    "value": [60.0, 61.0, 61.5, 62.5, 63.0]})
+choices = ModelChoices(default=SeriesChoice(models=("drift", "uc_trend", "ets_damped")))
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    paths = Forecaster(sims=100, seed=1, jobs=1, choices=choices).fit(obs, catalog).simulate(2030)
+print(paths.get("09").model, "statsmodels" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    model, imported = out.stdout.split()
+    assert model.startswith("combination(drift")
+    assert imported == "False"

@@ -35,7 +35,7 @@ from khforecast.engine.forecaster import ForecastResults
 from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.plan.catalog import TARGET_YEARS, Catalog, Indicator
 from khforecast.plan.kinds import KINDS
-from khforecast.plan.targets import Target
+from khforecast.plan.targets import Target, clip_to_domain
 
 __all__ = [
     "ASSESSMENT_COLUMNS",
@@ -140,11 +140,8 @@ def _row(ind: Indicator, target: Target, series: _Series | None, paths: SamplePa
                    historical_annual_change=_historical_change(s, series.history))
     else:
         row.update(n_obs=0)
-    if target.kind == "none":  # the plan sets no target for this year ('-')
-        row["status"] = "no_target"
-        return row
-    if not target.is_quantitative:
-        row["status"] = "qualitative"
+    if not target.is_quantitative:  # qualitative, or no target for this year ('-')
+        row["status"] = KINDS[target.kind].no_test_status
         return row
     if series is None:
         row["status"] = "no_data"
@@ -201,12 +198,7 @@ def _shift(paths: np.ndarray, years: np.ndarray, last_year: int, flow: bool, dom
            delta: float) -> np.ndarray:
     steps = np.clip(years - last_year, 0, None).astype(float)
     add = np.where(steps > 0, delta, 0.0) if flow else delta * steps
-    x = paths + add[None, :]
-    if domain == "percent":
-        return np.clip(x, 0.0, 100.0)
-    if domain == "positive":
-        return np.maximum(x, 0.0)
-    return x
+    return clip_to_domain(paths + add[None, :], domain)
 
 
 #: bisection steps decided per batch (2**steps - 1 shifts, see _bisect): all paths, few paths
@@ -314,7 +306,7 @@ def _required_changes(target: Target, s: SeriesPaths, history: pd.Series,
     None when the target reads a band (p_meet is not monotone in the trend) or when no shift
     within ±20 times the series' scale per year reaches ``prob``.
     """
-    if target.kind == "between" and target.direction == 0:
+    if KINDS[target.kind].band(target) is not None:
         return tuple(None for _ in probs)
     # only the years the target reads matter: bisect on those columns
     first = min(min(target.needed_years), target.year)
@@ -346,12 +338,14 @@ def _required_changes(target: Target, s: SeriesPaths, history: pd.Series,
 def _year_reached(target: Target, s: SeriesPaths, med: np.ndarray) -> int | None:
     """First year (from the last observed one) in which the median path ``med`` meets the target."""
     for y in range(s.last_year, int(s.years[-1]) + 1):
-        if target.kind in ("annual_change", "ratio_to_base") and y <= int(target.base_year):
-            continue
-        if target.kind == "cumulative" and y < int(target.start_year):
+        at_y = dataclasses.replace(target, year=y)
+        reads = at_y.needed_years
+        # judged in y only when it reads y last and each year once (not before a base year
+        # or a start year)
+        if not reads or reads[-1] != y or any(a >= b for a, b in zip(reads, reads[1:])):
             continue
         try:
-            if bool(dataclasses.replace(target, year=y).meets(med, s.years)[0]):
+            if bool(at_y.meets(med, s.years)[0]):
                 return y
         except ValueError:  # a year the target reads lies before the series starts
             continue
@@ -360,16 +354,18 @@ def _year_reached(target: Target, s: SeriesPaths, med: np.ndarray) -> int | None
 
 def _escap(target: Target, h: pd.Series, direction: int) -> str:
     """ESCAP label from the first and last observations ``h`` towards the target's binding level."""
-    if len(h) < 2 or target.kind == "cumulative":
+    rule = KINDS[target.kind]
+    if len(h) < 2 or rule.flows:  # a sum of flows has no level trajectory
         return ""
     base = None
-    if target.kind in ("annual_change", "ratio_to_base"):
+    if rule.base:
         by = int(target.base_year)
         base = float(h[by]) if by in h.index else None
     level = target.threshold_level(base)
-    if level is None and target.kind == "between":
+    band = rule.band(target)
+    if level is None and band is not None:  # the nearer edge of the band
         last = float(h.iloc[-1])
-        level = target.low if abs(last - target.low) <= abs(last - target.high) else target.high
+        level = band[0] if abs(last - band[0]) <= abs(last - band[1]) else band[1]
     if level is None or not math.isfinite(level):
         return ""
     return escap_label(int(h.index[0]), float(h.iloc[0]), int(h.index[-1]), float(h.iloc[-1]),

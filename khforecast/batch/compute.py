@@ -20,8 +20,7 @@ import pandas as pd
 from khforecast._io import atomic_write, atomic_write_csv, atomic_write_text
 from khforecast.assess.assessment import assess_scenarios
 from khforecast.batch.params import BatchParams
-from khforecast.engine.predictive import load_pooled_calibration
-from khforecast.engine.defaults import MIN_OBS
+from khforecast.engine.calibration.backtest import backtest_indicators
 from khforecast.engine.draws import DRAWS_FILE, write_draws
 from khforecast.engine.forecaster import Forecaster, model_input
 from khforecast.engine.model_choices import (
@@ -32,6 +31,7 @@ from khforecast.engine.model_choices import (
 )
 from khforecast.engine.models import MODELS
 from khforecast.engine.paths import FORECAST_COLUMNS
+from khforecast.engine.predictive import load_pooled_calibration
 from khforecast.engine.scales import fit_scale
 from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
 from khforecast.engine.statespace import STATSMODELS_MODELS, diagnostics
@@ -40,7 +40,6 @@ from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "COMPARED_MEMBERS",
-    "backtest_indicators",
     "compare_members",
     "compute_results",
 ]
@@ -63,7 +62,7 @@ def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchP
     §3 plus the engine's extra columns), one block of rows per scenario;
     ``observations.csv`` (what was read, all places); ``draws.npz`` (up to 1000 simulated
     paths per indicator and scenario); ``backtest.csv`` for the deep-dive indicators
-    (:func:`backtest_indicators`); ``calibration.csv`` when the calibration module provides a
+    (:func:`~khforecast.engine.calibration.backtest.backtest_indicators`); ``calibration.csv`` when the calibration module provides a
     table; ``scenarios.yaml``, a copy of the scenario definitions used (``scenarios``, default
     :func:`~khforecast.engine.scenarios.default_scenarios_path`), which the explorer reads so that it
     describes this run's scenarios whatever folder it runs in; ``models.yaml``, a copy of the
@@ -105,8 +104,9 @@ def compute_results(observations: pd.DataFrame, catalog: Catalog, params: BatchP
             fh.write(Path(choices.source).read_bytes())
     write_draws(run_dir / DRAWS_FILE, draws)
     if params.deep_dives:
-        table = backtest_indicators(observations, catalog, params, params.deep_dives, place=place,
-                                    executor=executor, choices=choices)
+        table = backtest_indicators(observations, catalog, params.deep_dives, sims=params.sims,
+                                    seed=params.seed, place=place, executor=executor,
+                                    choices=choices)
         atomic_write_csv(run_dir / "backtest.csv", table)
         comparison, diag, without = compare_members(observations, catalog, params,
                                                     params.deep_dives, place=place,
@@ -142,53 +142,6 @@ def _with_95_band(frame: pd.DataFrame, scenario_paths: Iterable[Any]) -> pd.Data
                        validate="one_to_one")
 
 
-def backtest_indicators(observations: pd.DataFrame, catalog: Catalog, params: BatchParams,
-                        indicator_ids: Sequence[str], *, place: str = "khanh_hoa",
-                        executor: Executor | None = None, choices: ModelChoices | None = None,
-                        models: Sequence[str] | None = None) -> pd.DataFrame:
-    """Rolling-origin back-test of the full engine on each indicator's own history.
-
-    For every origin with at least ``MIN_OBS`` observations up to it, the same
-    :class:`~khforecast.engine.forecaster.Forecaster` (same sims, seed, calibration, model
-    choices; ``models`` to back-test other members) is fitted on the years up to the origin
-    and its paths are compared with each later observed year.
-
-    Returns
-    -------
-    DataFrame
-        ``indicator_id, origin, horizon, year, value, median, abs_error, q10, q90, covered80,
-        pit, model``: one row per origin and later observed year (none for short series).
-    """
-    columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
-               "q10", "q90", "covered80", "pit", "model"]
-    rows = []
-    spec = Forecaster(models=tuple(models) if models else None, sims=params.sims,
-                      seed=params.seed, executor=executor, choices=choices)
-    for ind_id in indicator_ids:
-        obs = observations[(observations["indicator_id"] == ind_id)
-                           & (observations["place"] == place)].sort_values("year")
-        years = obs["year"].astype(int).tolist()
-        actual = dict(zip(years, obs["value"].astype(float)))
-        for k in range(MIN_OBS, len(years)):
-            origin = years[k - 1]
-            paths = spec.fit(obs[obs["year"] <= origin], catalog, place=place).simulate(
-                until=years[-1])
-            series = paths.get(ind_id)
-            if series is None or not series.forecastable:
-                continue
-            sim_years = series.years.tolist()
-            for year in years[k:]:
-                draws = series.paths[:, sim_years.index(year)]
-                q10, median, q90 = np.quantile(draws, (0.10, 0.5, 0.90))
-                value = actual[year]
-                rows.append({"indicator_id": ind_id, "origin": origin, "horizon": year - origin,
-                             "year": year, "value": value, "median": float(median),
-                             "abs_error": abs(float(median) - value), "q10": float(q10),
-                             "q90": float(q90), "covered80": bool(q10 <= value <= q90),
-                             "pit": float(np.mean(draws <= value)), "model": series.model})
-    return pd.DataFrame(rows, columns=columns)
-
-
 #: the members a deep dive compares (each alone), beside the run's own choice
 COMPARED_MEMBERS = ("combination", "drift", "theta", "damped_trend", "ets_damped", "uc_trend",
                     "arima011_drift", "arima110_drift")
@@ -206,7 +159,8 @@ def compare_members(observations: pd.DataFrame, catalog: Catalog, params: BatchP
         ``comparison``: one row per indicator and member (each of :data:`COMPARED_MEMBERS`
         alone, and ``run`` for the run's own choice, ``own`` = its back-tests) with
         ``n_checks, mae, coverage80, coverage95, fallback`` from rolling-origin back-tests of
-        the full engine (:func:`backtest_indicators`, calibration included); ``fallback`` the
+        the full engine
+        (:func:`~khforecast.engine.calibration.backtest.backtest_indicators`, calibration included); ``fallback`` the
         share of checks where the member could not run. ``diagnostics``: for each indicator,
         :func:`khforecast.engine.statespace.diagnostics` of the statsmodels member the file names for
         it, else of the one with the least back-test error that ran, fitted on the whole
@@ -233,8 +187,9 @@ def compare_members(observations: pd.DataFrame, catalog: Catalog, params: BatchP
         for member in COMPARED_MEMBERS:
             with warnings.catch_warnings():  # each fallback is counted in the table instead
                 warnings.simplefilter("ignore", RuntimeWarning)
-                bt = backtest_indicators(observations, catalog, params, [ind_id], place=place,
-                                         choices=choices, models=[member])
+                bt = backtest_indicators(observations, catalog, [ind_id], sims=params.sims,
+                                         seed=params.seed, place=place, choices=choices,
+                                         models=[member])
             rows.append(summarise(bt, ind_id, member))
         choice = choices.for_indicator(ind_id)
         obs = observations[(observations["indicator_id"] == ind_id)

@@ -6,6 +6,7 @@ compute through :func:`khforecast.assess.assessment.assess_scenarios`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata as md
 import os
 import time
@@ -16,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from khforecast import __version__
-from khforecast._io import atomic_write_csv, sha256_file
+from khforecast._io import atomic_write_all, csv_text, sha256_file
 from khforecast.assess.assessment import assess_scenarios
-from khforecast.batch.manifest import write_manifest
+from khforecast.batch.manifest import manifest_text
 from khforecast.batch.params import load_params, scenarios_file
 from khforecast.engine.predictive import load_pooled_calibration
 from khforecast.engine.forecaster import Forecaster
@@ -46,8 +47,9 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
     Parameters
     ----------
     out_dir
-        Folder written (created if needed); each file is written to a temporary name and
-        renamed, so a file there is either the previous complete one or the new one.
+        Folder written (created if needed). forecasts.csv, assessment.csv and manifest.json
+        are one output (:func:`khforecast._io.atomic_write_all`): after a failure (a full
+        disk, a failed rename) all three are the previous ones, never a mix.
     data
         Observation files (CSV or the Excel template); default: the bundled observations.
     place
@@ -102,10 +104,7 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
                                              until=until, definitions=defs)
     timings["forecast_and_assess"] = time.perf_counter() - t1
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_csv(out / "forecasts.csv", fc_frame)
-    atomic_write_csv(out / "assessment.csv", as_frame)
+    texts = {"forecasts.csv": csv_text(fc_frame), "assessment.csv": csv_text(as_frame)}
     timings["total"] = time.perf_counter() - t0
 
     def version(pkg: str) -> str:
@@ -136,13 +135,17 @@ def run_forecast(out_dir: str | os.PathLike[str], *, data: Sequence[str | os.Pat
         "versions": {"khforecast": __version__,
                      **{p: version(p) for p in ("numpy", "pandas", "scipy", "statsmodels")}},
         "seed": seed,
-        "outputs": {"forecasts.csv": sha256_file(out / "forecasts.csv"),
-                    "assessment.csv": sha256_file(out / "assessment.csv")},
+        "outputs": {name: hashlib.sha256(text.encode("utf-8")).hexdigest()
+                    for name, text in texts.items()},
         "counts": {"series": len(results.histories), "assessment_rows": len(as_frame),
                    "status": {k: int(v) for k, v in as_frame["status"].value_counts().sort_index().items()}},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-    write_manifest(out, manifest)
+    # the three files are one output: all new, or (a full disk, a failed rename) all as before
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_all({out / name: text
+                      for name, text in {**texts, "manifest.json": manifest_text(manifest)}.items()})
     return manifest
 
 

@@ -17,7 +17,7 @@ from khforecast.batch.params import BatchParams
 _VERSIONS = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn", "papermill",
              "nbconvert", "nbclient", "ipykernel")
 
-__all__ = ["write_manifest"]
+__all__ = ["manifest_text", "write_manifest"]
 
 
 def _versions() -> dict[str, str]:
@@ -54,5 +54,9 @@ def _inputs(data: Sequence[Path], params: BatchParams, jobs: Sequence[NotebookJo
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write ``folder/manifest.json`` atomically (the one manifest writer: run and forecast)."""
-    atomic_write_text(folder / "manifest.json",
-                      json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n")
+    atomic_write_text(folder / "manifest.json", manifest_text(manifest))
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """The text of ``manifest.json`` (``forecast`` writes it together with its CSV files)."""
+    return json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n"

@@ -70,6 +70,7 @@ from khforecast.briefing.sector import (
     outlook_2030,
     required_change,
     sector_title,
+    targets_in_full,
 )
 from khforecast.briefing.tasks import agencies_at_risk, data_gaps
 
@@ -118,4 +119,5 @@ __all__ = [
     "scenario_widgets",
     "sector_title",
     "status_by_sector",
+    "targets_in_full",
 ]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from khforecast.briefing import figures
 from khforecast.briefing.i18n import check_lang, format_percent, place_name, t
+from khforecast.briefing.key_messages import territory_html
 from khforecast.briefing.kit import Snippet, _banner, _e, _img, _name, _prob, _run_info, _section, _status, _table, _value
 from khforecast.briefing.rundir import Run
 from khforecast.observations.panel_mappings import load_mappings
@@ -97,10 +98,13 @@ def province_comparison(run: Run, sector: str, lang: str = "vi", scenario: str |
 
 
 def national_title(run: Run, lang: str = "vi") -> Snippet:
-    """The banner (if illustrative), the national page's title, the run and the yardstick note."""
+    """The banner (if illustrative), the national page's title, the run (with the A4 running
+    header), the territory line and the yardstick note."""
     check_lang(lang)
-    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(t("h.national", lang))}</h1>'
-                   f'{_run_info(run, lang)}<p class="kh-note">{_e(t("msg.yardstick", lang))}</p>')
+    title = t("h.national", lang)
+    return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>'
+                   f"{_run_info(run, lang, title)}{territory_html(run, None, lang)}"
+                   f'<p class="kh-note">{_e(t("msg.yardstick", lang))}</p>')
 
 
 def _status_counts(run: Run, scenario: str) -> pd.DataFrame:

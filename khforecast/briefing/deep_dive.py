@@ -25,6 +25,7 @@ from khforecast.briefing.kit import (
     _table,
     _value,
 )
+from khforecast.briefing.key_messages import territory_html
 from khforecast.briefing.target_scale import Footnotes, shown_cells, unit_label
 from khforecast.briefing.rundir import Run
 from khforecast.briefing.sector import _charted_ids, _fan
@@ -44,7 +45,8 @@ __all__ = [
 # indicator deep dive and scenarios
 # --------------------------------------------------------------------------------------------
 def indicator_title(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
-    """The banner (if illustrative), the indicator's title, unit, targets and lead agency."""
+    """The banner (if illustrative), the indicator's title, the territory line, unit, targets
+    and lead agency."""
     ind = run.catalog.get(indicator_id)
     notes = Footnotes()
     shown = [Snippet(shown_cells(run, indicator_id, y, lang, notes)[1]) for y in (2025, 2030)]
@@ -53,7 +55,7 @@ def indicator_title(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:
                    [(unit_label(ind, lang) or "–", *shown, _lead(ind, lang))]) + notes.html()
     title = t("h.deep_dive", lang, id=indicator_id, name=_name(ind, lang))
     return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(title)}</h1>{_run_info(run, lang, title)}'
-                   f"{facts}")
+                   f"{territory_html(run, lang=lang, ids=[indicator_id])}{facts}")
 
 
 def indicator_data(run: Run, indicator_id: str, lang: str = "vi") -> Snippet:

@@ -25,6 +25,7 @@ from khforecast.briefing.kit import (
     _section,
     _table,
 )
+from khforecast.briefing.key_messages import territory_html
 from khforecast.briefing.rundir import RUN_FILES, Run
 from khforecast.briefing.chart_kit import QUANTILE_COLUMNS as _QUANTILE_COLUMNS
 from khforecast.briefing.sector import _charted_ids, _observed
@@ -79,7 +80,7 @@ def scenario_comparison(run: Run, lang: str = "vi") -> Snippet:
             charts.append(f'<figure class="kh-fig">{_img(fig, title)}'
                           f"<figcaption>{_e(title)}</figcaption></figure>")
     head = (f'{_banner(run, lang)}<h1 id="title">{_e(t("h.scenario_explorer", lang))}</h1>'
-            f"{_run_info(run, lang, t('h.scenario_explorer', lang))}")
+            f"{_run_info(run, lang, t('h.scenario_explorer', lang))}{territory_html(run, None, lang)}")
     return Snippet(head + _section("scenarios", t("h.scenarios", lang), note, described, body,
                                    *charts))
 

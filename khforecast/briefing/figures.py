@@ -1,9 +1,10 @@
-"""Charts of the briefings: fan charts, the status heatmap, required vs historical change.
+"""Charts of the briefings: fan charts, the status bars, required vs historical change.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global
 state, safe in threads and headless kernels); :func:`figure_png` turns one into PNG bytes that
 :mod:`khforecast.briefing` embeds in HTML. Labels come from :mod:`khforecast.briefing.i18n` and are drawn
-in DejaVu Sans, which has the Vietnamese diacritics. Matplotlib is imported lazily.
+in DejaVu Sans, which has the Vietnamese diacritics. The histograms and the status bars are
+seaborn's ``histplot``; matplotlib and seaborn are imported lazily.
 """
 from __future__ import annotations
 
@@ -217,8 +218,14 @@ def plot_status_bars(assessment: pd.DataFrame, sector_of: Mapping[str, str], *,
                      lang: str = "vi", sectors: Sequence[str] = (), target_year: int = 2030,
                      scenario: str = "bau", statuses: Sequence[str] = ()) -> Figure:
     """Horizontal stacked bars: per sector, how many indicators have each status, in the
-    status colours of the pages (green on track, amber at risk, red off track, grey no data)."""
+    status colours of the pages (green on track, amber at risk, red off track, grey no data).
+
+    Drawn with seaborn's ``histplot`` (one discrete bin per sector, ``multiple="stack"``, the
+    status palette), the count written in each segment.
+    """
     import matplotlib
+    import seaborn as sns
+    from matplotlib.patches import Patch
 
     rows = assessment[(assessment["target_year"] == target_year)
                       & (assessment["scenario"] == scenario)
@@ -227,25 +234,33 @@ def plot_status_bars(assessment: pd.DataFrame, sector_of: Mapping[str, str], *,
     order = list(sectors) or sorted(rows["sector"].dropna().unique())
     table = pd.crosstab(rows["sector"], rows["status"]).reindex(index=order, fill_value=0)
     cols = [s for s in (statuses or STATUS_COLOURS) if s in table.columns]
+    labels = {s: t(f"status.{s}", lang) for s in cols}
+    # one row per indicator: the sector's position (first sector on top) and its status' label
+    rank = {sector: len(order) - 1 - k for k, sector in enumerate(order)}
+    data = rows[rows["sector"].isin(rank) & rows["status"].isin(cols)]
+    data = pd.DataFrame({"y": data["sector"].map(rank).astype(int),
+                         "status": data["status"].map(labels)})
+    names = [labels[s] for s in cols]
     with matplotlib.rc_context(_RC):
-        fig = _figure(6.4, 0.32 * len(order) + 1.4)
+        fig = _figure(6.4, 0.27 * len(order) + 1.2)
         ax = fig.subplots()
-        y = np.arange(len(order))[::-1]
-        left = np.zeros(len(order))
-        for s in cols:
-            n = table[s].to_numpy(dtype=float)
-            ax.barh(y, n, left=left, color=STATUS_COLOURS[s], edgecolor="white", linewidth=0.6,
-                    label=t(f"status.{s}", lang))
-            for yi, li, ni in zip(y, left, n):
-                if ni >= 1:
-                    ax.text(li + ni / 2, yi, format_number(ni, lang, 0), ha="center",
-                            va="center", fontsize=7,
-                            color="white" if s in ("met", "off_track", "missed") else "black")
-            left += n
-        ax.set_yticks(y, order)
+        # seaborn stacks the last hue level first: reversed, the first status is leftmost
+        sns.histplot(data=data, y="y", hue="status", hue_order=names[::-1],
+                     palette={labels[s]: STATUS_COLOURS[s] for s in cols}, multiple="stack",
+                     discrete=True, shrink=0.8, alpha=1.0, edgecolor="white", linewidth=0.6,
+                     legend=False, ax=ax)
+        for bar in ax.patches:
+            n = bar.get_width()
+            if n >= 1:
+                r, g, b, _ = bar.get_facecolor()
+                ax.text(bar.get_x() + n / 2, bar.get_y() + bar.get_height() / 2,
+                        format_number(n, lang, 0), ha="center", va="center", fontsize=7,
+                        color="white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black")
+        ax.set_yticks([rank[sector] for sector in order], order)
         ax.set_xlabel(t("col.count", lang))
         ax.set_ylabel(t("fig.sector", lang))
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False,
+        ax.legend(handles=[Patch(color=STATUS_COLOURS[s], label=labels[s]) for s in cols],
+                  loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False,
                   fontsize=7)
     return fig
 
@@ -281,17 +296,19 @@ def plot_required_change(rows: pd.DataFrame, *, lang: str = "vi", decimals: int 
 
 def plot_distribution(draws: np.ndarray, *, year: int, lang: str = "vi", target: Target | None = None,
                       unit: str = "", decimals: int = 1) -> Figure:
-    """Histogram of the simulated values in ``year`` with the target drawn over it."""
+    """Histogram of the simulated values in ``year`` (seaborn ``histplot``, share of the draws
+    per bin) with the target drawn over it."""
     import matplotlib
     import matplotlib.ticker
+    import seaborn as sns
 
     draws = np.asarray(draws, dtype=float)
     draws = draws[np.isfinite(draws)]
     with matplotlib.rc_context(_RC):
         fig = _figure(6.4, 3.0)
         ax = fig.subplots()
-        weights = np.full(draws.shape, 1.0 / max(len(draws), 1))
-        ax.hist(draws, bins=40, weights=weights, color=_BLUE, alpha=0.7)
+        sns.histplot(x=draws, bins=40, stat="probability", color=_BLUE, alpha=0.7,
+                     edgecolor="white", linewidth=0.3, ax=ax)
         if _chart(target) == "line" and target.value is not None:
             ax.axvline(target.value, color=_TARGET, linestyle="--",
                        label=t("fig.target", lang, year=year))
@@ -369,15 +386,20 @@ def plot_place_status_bars(counts: pd.DataFrame, *, lang: str = "vi",
 
 
 def plot_pit(densities: Sequence[float], *, lang: str = "vi", title: str = "") -> Figure:
-    """Bar chart of a PIT histogram (density per equal bin; the dashed line at 1 is calibrated)."""
+    """A PIT histogram (density per equal bin; the dashed line at 1 is calibrated), drawn with
+    seaborn's ``histplot`` from the tabulated densities (each bin weighted by its density)."""
     import matplotlib
+    import seaborn as sns
 
     dens = np.asarray(densities, dtype=float)
+    edges = np.linspace(0.0, 1.0, dens.size + 1)
     with matplotlib.rc_context(_RC):
         fig = _figure(6.4, 2.6)
         ax = fig.subplots()
-        ax.bar(np.arange(dens.size) / dens.size, dens, width=1.0 / dens.size, align="edge",
-               color=_BLUE, alpha=0.8)
+        bins = pd.DataFrame({"pit": (edges[:-1] + edges[1:]) / 2, "density": dens})
+        sns.histplot(data=bins, x="pit", weights="density", bins=dens.size,
+                     binrange=(0.0, 1.0), color=_BLUE,
+                     alpha=0.8, edgecolor="white", linewidth=0.3, ax=ax)
         ax.axhline(1.0, color="#333333", linestyle="--", linewidth=0.8)
         ax.set_xlim(0, 1)
         ax.set_xlabel(t("fig.pit", lang))

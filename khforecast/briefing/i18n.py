@@ -146,6 +146,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "h.agencies_at_risk": ("Cơ quan chủ trì các chỉ tiêu có nguy cơ và nhiệm vụ liên quan",
                            "Lead agencies of the indicators at risk and their tasks"),
     "h.data_gaps": ("Khoảng trống số liệu", "Data gaps"),
+    "h.all_targets": ("Toàn bộ mục tiêu có số liệu", "Every target with data"),
     "h.method": ("Ghi chú phương pháp", "Method note"),
     "h.calibration": ("Hiệu chỉnh: độ phủ của khoảng dự báo", "Calibration: interval coverage"),
     "h.sources": ("Nguồn số liệu", "Data sources"),
@@ -188,7 +189,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.unit": ("Đơn vị", "Unit"),
     "col.last_value": ("Giá trị gần nhất", "Last value"),
     "col.target": ("Mục tiêu", "Target"),
-    "col.probability": ("Khả năng đạt", "Probability of meeting"),
+    "col.target_2030": ("Mục tiêu 2030", "2030 target"),
+    "col.probability": ("Khả năng đạt", "Probability"),
     "col.status": ("Tình trạng", "Status"),
     "col.escap": ("Nhãn ESCAP", "ESCAP label"),
     "col.lead": ("Cơ quan chủ trì", "Lead agency"),
@@ -263,6 +265,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "msg.nowcast": ("chưa công bố; khả năng đã đạt {p} ({words})",
                     "not yet published; probability it was met {p} ({words})"),
     "msg.no_rows": ("Không có chỉ tiêu nào.", "None."),
+    # the lines under a brief's table (issue 12: the brief stays two A4 pages)
+    "msg.brief_more": ("Bảng nêu {k} trong {m} chỉ tiêu có số liệu, các chỉ tiêu cần chú ý nhất "
+                       "trước; {ids}: ở Phụ lục, mục “{section}”.",
+                       "The table shows {k} of the {m} indicators with data, those needing "
+                       "most attention first; {ids}: in the annex, “{section}”."),
+    "msg.brief_gaps": ("Chưa có số liệu ({n} chỉ tiêu, không nêu trong bảng): {ids}; nguồn và "
+                       "số liệu cần gửi ở Phụ lục, mục “{section}”.",
+                       "Without data ({n}, not in the table): {ids}; the sources and the data "
+                       "to send are in the annex, “{section}”."),
+    "msg.brief_gaps_province": ("{n} chỉ tiêu chưa có số liệu không nêu trong bảng; độ phủ số "
+                                "liệu từng lĩnh vực ở Phụ lục, mục “{section}”.",
+                                "{n} indicators without data are not in the table; each "
+                                "sector's coverage is in the annex, “{section}”."),
+    "msg.brief_qualitative": ("Mục tiêu định tính (không đo bằng số liệu): {items}.",
+                              "Qualitative targets (not measured with data): {items}."),
+    "msg.brief_qualitative_n": ("{n} mục tiêu định tính (không đo bằng số liệu) không nêu "
+                                "trong bảng.",
+                                "{n} qualitative targets (not measured with data) are not in "
+                                "the table."),
     "msg.no_quant_data": ("Không có chỉ tiêu định lượng nào của lĩnh vực có số liệu để vẽ.",
                           "No quantitative indicator of this sector has data to chart."),
     "msg.no_risk": ("Không có chỉ tiêu nào có nguy cơ hoặc chệch hướng.",
@@ -292,9 +313,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "col.n_tasks": ("Số nhiệm vụ", "Tasks"),
     "col.change_needed": ("Thay đổi cần mỗi năm (đã đạt mỗi năm)",
                           "Change needed per year (historical)"),
-    "col.source_expected": ("Nguồn thường công bố", "Usual source"),
+    "col.source_expected": ("Nguồn thường công bố (loại; tần suất)", "Usual source (kind; frequency)"),
     "col.publisher": ("Cơ quan công bố", "Published by"),
-    "col.frequency": ("Tần suất", "Frequency"),
     "col.responsible": ("Cơ quan chịu trách nhiệm", "Responsible department"),
     "col.what_to_send": ("Cần gửi", "What to send"),
     "freq.monthly": ("hằng tháng", "monthly"),
@@ -422,6 +442,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "scenario.shock": ("cú sốc bất lợi (shock)", "adverse shock (shock)"),
     "method.leave-one-panel-out": ("bỏ lần lượt từng nhóm chuỗi (leave-one-panel-out)",
                                    "leave one panel out"),
+    "method.leave-one-family-out (and leave-one-panel-out)": (
+        "bỏ lần lượt từng họ bảng số liệu cùng lĩnh vực (và từng bảng)",
+        "leave one family of related panels out (and one panel out)"),
     "label.acceleration": ("Hệ số tăng tốc", "Acceleration factor"),
     "label.shock": ("Cú sốc (tỷ lệ)", "Shock (fraction)"),
     "label.start_year": ("Năm bắt đầu", "Start year"),

@@ -18,12 +18,13 @@ same run always gives the same words. For a sector (or the whole province) the m
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
 
+from khforecast.briefing.agency_names import lead_label as _lead_label
 from khforecast.briefing.i18n import (
     check_lang,
     format_number,
@@ -32,7 +33,6 @@ from khforecast.briefing.i18n import (
     t,
 )
 from khforecast.plan.catalog import load_catalog
-from khforecast.plan.departments import lead_text, leads_of
 from khforecast.briefing.target_scale import (
     format_value,
     merged_place,
@@ -42,7 +42,8 @@ from khforecast.briefing.target_scale import (
 )
 
 __all__ = ["TEMPLATES", "KeyMessage", "RunTables", "indicator_name", "key_messages",
-           "key_messages_html", "lead_label", "results_2025_line", "territory_line"]
+           "key_messages_html", "lead_label", "results_2025_line", "territory_html",
+           "territory_line"]
 
 _ASSESSABLE = ("met", "missed", "on_track", "at_risk", "off_track")
 _OPEN = ("on_track", "at_risk", "off_track")
@@ -97,7 +98,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "y2025.missed": ("{n} không đạt", "{n} missed"),
     "y2025.nowcast": ("{n} chưa công bố kết quả, trong đó {k} có khả năng đã đạt (≥ 66 %)",
                       "{n} not yet published, of which {k} likely met (≥ 66%)"),
-    "y2025.nodata": ("{n} chưa có số liệu", "{n} without data"),
+    "y2025.insufficient_data": ("{n} chưa đủ số liệu", "{n} with too few data"),
+    "y2025.no_data": ("{n} chưa có số liệu", "{n} without data"),
     "coverage": ("{gap} trên {n} chỉ tiêu định lượng chưa có số liệu công khai cấp tỉnh, nên "
                  "khả năng đạt mục tiêu của chúng chưa thể đánh giá ({share} có số liệu).",
                  "{gap} of {n} quantitative {indicators} {have} no public provincial data, so "
@@ -163,10 +165,9 @@ def indicator_name(catalog: Any, ind: Any, lang: str) -> str:
 
 
 def lead_label(ind: Any, lang: str) -> str:
-    """The lead agency by the one name rule of every page (:func:`khforecast.briefing.kit._lead`:
-    the plan's name, and each lead's own successor only where the body changed in 2025)."""
-    return lead_text(leads_of(load_catalog(), ind),
-                     lambda name: t("msg.successor", lang, name=name))
+    """The lead agency by the one name rule of every page
+    (:func:`khforecast.briefing.agency_names.lead_label`)."""
+    return _lead_label(load_catalog(), ind, lang)
 
 
 def _rate(x: float, ind: Any, lang: str) -> str:
@@ -284,9 +285,10 @@ def results_2025_line(run: RunTables, sector: str | None = None, lang: str = "vi
              _t("y2025.missed", lang, n=int((s == "missed").sum()))]
     if len(nowcast):
         parts.append(_t("y2025.nowcast", lang, n=len(nowcast), k=likely))
-    nodata = int(s.isin(("no_data", "insufficient_data")).sum())
-    if nodata:
-        parts.append(_t("y2025.nodata", lang, n=nodata))
+    for status in ("insufficient_data", "no_data"):
+        n = int((s == status).sum())
+        if n:
+            parts.append(_t(f"y2025.{status}", lang, n=n))
     if (s == "qualitative").any():
         parts.append(_t("y2025.qualitative", lang, n=int((s == "qualitative").sum())))
     return _t("y2025", lang, n=len(rows), indicators=_indicators(len(rows)),
@@ -304,8 +306,10 @@ def _coverage(rows: pd.DataFrame, lang: str) -> str:
               share=format_percent((n - gap) / n if n else 0.0, lang))
 
 
-def territory_line(run: RunTables, sector: str | None = None, lang: str = "vi") -> str:
-    """What territory the data and targets are for, with the merged province's values."""
+def territory_line(run: RunTables, sector: str | None = None, lang: str = "vi",
+                   ids: Collection[str] | None = None) -> str:
+    """What territory the data and targets are for, with the merged province's values (of the
+    sector's indicators, or of ``ids`` when given: a deep dive names its own)."""
     text = _t("territory", lang)
     merged = merged_place(run.place)
     if merged is None:
@@ -314,6 +318,8 @@ def territory_line(run: RunTables, sector: str | None = None, lang: str = "vi") 
     o = o[o["place"] == merged]
     if sector is not None:
         o = o[o["indicator_id"].astype(str).isin({i.id for i in run.catalog.in_sector(sector)})]
+    if ids is not None:
+        o = o[o["indicator_id"].astype(str).isin(set(ids))]
     values = []
     for r in o.sort_values(["indicator_id", "year"]).itertuples():
         ind = run.catalog.get(str(r.indicator_id))
@@ -322,6 +328,13 @@ def territory_line(run: RunTables, sector: str | None = None, lang: str = "vi") 
     if values:
         text += _t("territory.merged", lang, values="; ".join(values))
     return text
+
+
+def territory_html(run: RunTables, sector: str | None = None, lang: str = "vi",
+                   ids: Collection[str] | None = None) -> str:
+    """The territory line as the escaped paragraph every page shows under its title or key
+    messages (``<p class="kh-territory">``)."""
+    return f'<p class="kh-territory">{html.escape(territory_line(run, sector, lang, ids))}</p>'
 
 
 def key_messages_html(run: RunTables, sector: str | None = None, lang: str = "vi",
@@ -333,6 +346,6 @@ def key_messages_html(run: RunTables, sector: str | None = None, lang: str = "vi
                     "</li>" for m in key_messages(run, sector, lang))
     return (f'<section class="kh-section kh-key"><h2 id="key-messages">{html.escape(title)}</h2>'
             f'<ul class="kh-key-list">{items}</ul>'
-            f'<p class="kh-territory">{html.escape(territory_line(run, sector, lang))}</p>'
+            f"{territory_html(run, sector, lang)}"
             "</section>")
 

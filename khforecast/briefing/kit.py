@@ -20,13 +20,12 @@ from khforecast.briefing.i18n import (
     probability_words,
     t,
 )
-from khforecast.briefing.key_messages import indicator_name
+from khforecast.briefing.key_messages import indicator_name, lead_label
 from khforecast.briefing.print_page import format_date, print_style
 from khforecast.briefing.rundir import Run
 from khforecast.briefing.target_scale import format_value
 from khforecast.errors import KhforecastError
 from khforecast.plan.catalog import Indicator, Task, load_catalog
-from khforecast.plan.departments import lead_text, leads_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure  # matplotlib loads lazily, in briefing.figures
@@ -90,10 +89,8 @@ def _sector_name(run: Run, sector: str, lang: str) -> str:
 
 
 def _lead(item: Indicator | Task, lang: str) -> str:
-    """The one name rule for a row's or task's lead: the plan's name, and "now X" only for a
-    body that changed in 2025, each lead followed by its own successor."""
-    return lead_text(leads_of(load_catalog(), item),
-                     lambda name: t("msg.successor", lang, name=name))
+    """The one name rule for a row's or task's lead (:func:`.key_messages.lead_label`)."""
+    return lead_label(item, lang)
 
 
 def _rows(run: Run, *, year: int, scenario: str | None = None,

@@ -1,6 +1,7 @@
 """The sections of the sector briefing notebook (``sector_briefing.ipynb``)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +45,13 @@ from khforecast.briefing.kit import (
 from khforecast.briefing.key_messages import key_messages_html, results_2025_line
 from khforecast.briefing.print_page import annex_start, format_date
 from khforecast.briefing.rundir import Run
-from khforecast.briefing.target_scale import Footnotes, shown_cells, unit_label
+from khforecast.briefing.target_scale import (
+    Footnotes,
+    shown_cells,
+    target_label,
+    unit_label,
+    value_on_target_scale,
+)
 
 __all__ = [
     "annex",
@@ -57,6 +64,7 @@ __all__ = [
     "outlook_2030",
     "required_change",
     "sector_title",
+    "targets_in_full",
 ]
 
 
@@ -111,19 +119,92 @@ def _result_2025(r: Any, lang: str) -> Snippet:
     return _status(r.status, lang)
 
 
+#: rows a brief's table lists at most, so that the brief prints on two A4 pages whatever the
+#: data; the rest are in the annex (:func:`targets_in_full`)
+BRIEF_ROWS = 5
+#: which rows with data a capped brief table keeps first: results and risks before the rest
+_ATTENTION = {"missed": 0, "off_track": 1, "at_risk": 2, "on_track": 3, "met": 4,
+              "insufficient_data": 5}
+
+
+def _with_data(run: Run, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that have a value to show: observed, or (row 80) a value of the merged
+    province on the target's scale. The others are data gaps or qualitative."""
+    def shown(r: Any) -> bool:
+        ind = run.catalog.get(r.indicator_id)
+        return r.n_obs > 0 or value_on_target_scale(
+            ind, ind.targets.get(int(r.target_year)), run.observations, run.place) is not None
+
+    keep = [r.status != "qualitative" and shown(r) for r in frame.itertuples()]
+    return frame[np.array(keep, dtype=bool)] if len(frame) else frame
+
+
+def _brief_rows(run: Run, frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """At most ``limit`` rows with data, those needing most attention (missed, off track, at
+    risk, lowest probability) kept first, shown in catalog order."""
+    rows = _with_data(run, frame)
+    if limit is None or len(rows) <= limit:
+        return rows
+    rank = rows["status"].map(_ATTENTION).fillna(len(_ATTENTION))
+    keep = (rows.assign(_rank=rank, _p=rows["p_meet"].fillna(1.0), _k=range(len(rows)))
+            .sort_values(["_rank", "_p", "_k"], kind="stable").head(limit).index)
+    return rows.loc[rows.index.isin(keep)]
+
+
+def _left_out(run: Run, frame: pd.DataFrame, shown: pd.DataFrame, sector: str | None,
+              lang: str) -> str:
+    """The lines under a brief table: rows with data left to the annex, rows without data
+    (their sources in the annex's data gaps), qualitative targets with their text."""
+    year = int(frame["target_year"].iloc[0]) if len(frame) else 2030
+    data = _with_data(run, frame)
+    more = [i for i in data["indicator_id"] if i not in set(shown["indicator_id"])]
+    gaps = [i for i in frame.loc[frame["status"] != "qualitative", "indicator_id"]
+            if i not in set(data["indicator_id"])]
+    qual = frame[frame["status"] == "qualitative"]
+    lines = []
+    if more:
+        lines.append(t("msg.brief_more", lang, k=len(shown), m=len(data), ids=", ".join(more),
+                       section=t("h.all_targets", lang)))
+    if gaps and sector is None:
+        lines.append(t("msg.brief_gaps_province", lang, n=len(gaps),
+                       section=t("h.coverage", lang)))
+    elif gaps:
+        lines.append(t("msg.brief_gaps", lang, n=len(gaps), ids=", ".join(gaps),
+                       section=t("h.data_gaps", lang)))
+    if len(qual) and sector is not None:
+        items = "; ".join(
+            f"{r.indicator_id} ({target_label(run.catalog.get(r.indicator_id), run.catalog.get(r.indicator_id).targets.get(year), lang).text})"
+            for r in qual.itertuples())
+        lines.append(t("msg.brief_qualitative", lang, items=items))
+    elif len(qual):
+        lines.append(t("msg.brief_qualitative_n", lang, n=len(qual)))
+    return "".join(f'<p class="kh-left-out">{_e(x)}</p>' for x in lines)
+
+
 def look_back_2025(run: Run, sector: str | None, lang: str = "vi",
-                   scenario: str | None = None) -> Snippet:
-    """The 2025 targets: met, missed, or not yet published with the probability it was met.
+                   scenario: str | None = None, rows: int | None = BRIEF_ROWS) -> Snippet:
+    """The 2025 targets with data: met, missed, or not yet published with the probability it
+    was met; under the table, which targets have no data (the annex lists them).
 
     Values are on their target's scale (a yearly fall, a ratio, a sum); the plan's literal
     text is a footnote where the target shown is its reading. ``sector=None``: the province's
-    targets that have data (the overview's look-back), after the line counting them all.
+    targets, after the line counting them all. ``rows``: at most this many rows (those
+    needing most attention first; ``None``: all), so that the brief stays two pages.
     """
+    frame = _rows(run, year=2025, scenario=scenario, sector=sector)
+    shown = _brief_rows(run, frame, rows)
+    lead = f"<p>{_e(results_2025_line(run, sector, lang))}</p>"
+    return _section("look-back-2025", t("h.look_back_2025", lang), lead,
+                    _table_2025(run, shown, sector, lang), _left_out(run, frame, shown, sector,
+                                                                     lang))
+
+
+def _table_2025(run: Run, frame: pd.DataFrame, sector: str | None, lang: str) -> str:
+    """The 2025 table of ``frame``'s rows (with a sector column for the province)."""
+    if frame.empty:
+        return ""
     notes = Footnotes()
     rows = []
-    frame = _rows(run, year=2025, scenario=scenario, sector=sector)
-    if sector is None:
-        frame = frame[frame["n_obs"].fillna(0) > 0]
     for r in frame.itertuples():
         ind = run.catalog.get(r.indicator_id)
         value, target = shown_cells(run, r.indicator_id, 2025, lang, notes, r.last_value)
@@ -135,10 +216,8 @@ def look_back_2025(run: Run, sector: str | None, lang: str = "vi",
     keys = ["col.id", "col.indicator", "col.target", "col.last_value", "col.result"]
     if sector is None:
         keys.insert(1, "col.sector")
-    body = (_table([t(k, lang) for k in keys], rows, "kh-2025") + notes.html() if rows
-            else f"<p>{_e(t('msg.no_rows', lang))}</p>")
-    lead = f"<p>{_e(results_2025_line(run, sector, lang))}</p>"
-    return _section("look-back-2025", t("h.look_back_2025", lang), lead, body)
+    cls = "kh-2025 kh-2025-province" if sector is None else "kh-2025"
+    return _table([t(k, lang) for k in keys], rows, cls) + notes.html()
 
 
 def _status_with_escap(r: Any, lang: str) -> Snippet:
@@ -151,13 +230,30 @@ def _status_with_escap(r: Any, lang: str) -> Snippet:
                    "</span>")
 
 
-def outlook_2030(run: Run, sector: str, lang: str = "vi", scenario: str | None = None) -> Snippet:
-    """The 2030 table: value on the target's scale, target, probability in words and numbers,
-    status (with the ESCAP label as a secondary reading), lead agency."""
+def outlook_2030(run: Run, sector: str, lang: str = "vi", scenario: str | None = None,
+                 rows: int | None = BRIEF_ROWS) -> Snippet:
+    """The 2030 table of the targets with data: value on the target's scale, target,
+    probability in words and numbers, status (with the ESCAP label as a secondary reading),
+    lead agency; under it, which targets have no data (the annex lists them) and the
+    qualitative ones. ``rows``: at most this many rows (those needing most attention first;
+    ``None``: all), so that the brief stays two pages."""
+    frame = _rows(run, year=2030, scenario=scenario, sector=sector)
+    if frame.empty:
+        return _section("outlook-2030", t("h.outlook_2030", lang),
+                        f"<p>{_e(t('msg.no_rows', lang))}</p>")
+    shown = _brief_rows(run, frame, rows)
+    return _section("outlook-2030", t("h.outlook_2030", lang), _table_2030(run, shown, lang),
+                    _left_out(run, frame, shown, sector, lang))
+
+
+def _table_2030(run: Run, frame: pd.DataFrame, lang: str) -> str:
+    """The 2030 table of ``frame``'s rows, its footnotes and the ESCAP label's explanation."""
+    if frame.empty:
+        return ""
     notes = Footnotes()
     rows = []
     escap = False
-    for r in _rows(run, year=2030, scenario=scenario, sector=sector).itertuples():
+    for r in frame.itertuples():
         ind = run.catalog.get(r.indicator_id)
         value, target = shown_cells(run, r.indicator_id, 2030, lang, notes, r.last_value)
         status = _status_with_escap(r, lang)
@@ -166,12 +262,25 @@ def outlook_2030(run: Run, sector: str, lang: str = "vi", scenario: str | None =
                      _prob(r.p_meet, lang), status, _lead(ind, lang)])
     keys = ["col.id", "col.indicator", "col.last_value", "col.target", "col.probability",
             "col.status", "col.lead"]
-    if not rows:
-        return _section("outlook-2030", t("h.outlook_2030", lang),
-                        f"<p>{_e(t('msg.no_rows', lang))}</p>")
     explain = f'<p class="kh-footnote">{_e(t("msg.escap_secondary", lang))}</p>' if escap else ""
-    return _section("outlook-2030", t("h.outlook_2030", lang),
-                    _table([t(k, lang) for k in keys], rows, "kh-2030"), notes.html(), explain)
+    return _table([t(k, lang) for k in keys], rows, "kh-2030") + notes.html() + explain
+
+
+def targets_in_full(run: Run, sector: str | None, lang: str = "vi",
+                    scenario: str | None = None, rows: int | None = BRIEF_ROWS) -> Snippet:
+    """The annex's tables of every target with data, when the brief's tables (``rows`` long)
+    left some out; empty otherwise."""
+    parts = []
+    f25 = _rows(run, year=2025, scenario=scenario, sector=sector)
+    if len(_brief_rows(run, f25, rows)) < len(_with_data(run, f25)):
+        parts += [_h(3, "all-2025", t("h.look_back_2025", lang)),
+                  _table_2025(run, _with_data(run, f25), sector, lang)]
+    if sector is not None:
+        f30 = _rows(run, year=2030, scenario=scenario, sector=sector)
+        if len(_brief_rows(run, f30, rows)) < len(_with_data(run, f30)):
+            parts += [_h(3, "all-2030", t("h.outlook_2030", lang)),
+                      _table_2030(run, _with_data(run, f30), lang)]
+    return _section("all-targets", t("h.all_targets", lang), *parts) if parts else Snippet("")
 
 
 def _observed(run: Run, ind_id: str, place: str) -> pd.DataFrame:
@@ -304,6 +413,8 @@ def method_note(run: Run, lang: str = "vi", sector: str | None = None) -> Snippe
         def cell(c: str, v: Any) -> Any:
             if c in share:
                 return format_percent(v, lang, 1)
+            if c == "interval" and re.fullmatch(r"\d+(\.\d+)?%", str(v)):
+                return format_percent(float(str(v)[:-1]), lang, 0, fraction=False)  # 80 %
             if isinstance(v, (int, np.integer)):
                 return format_number(v, lang, 0)  # 39.577 back-tests, not 39577
             if isinstance(v, float):

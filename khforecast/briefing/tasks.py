@@ -19,17 +19,19 @@ from khforecast.assess.data_requests import data_requests
 from khforecast.assess.tasks import (
     TASK_REPORTS_FILE, TASK_STATES, TASK_STATUS_FILE, task_status_frame,
 )
+from khforecast.briefing import agency_names
 from khforecast.briefing.i18n import LANGS, check_lang, format_signed, format_target_text, t
 from khforecast.briefing.kit import (
     Snippet, _banner, _e, _name, _prob, _rows, _run_info, _section, _status, _table, _value,
 )
+from khforecast.briefing.key_messages import territory_html
 from khforecast.briefing.rundir import Run
+from khforecast.briefing.target_scale import Footnotes, target_label
 from khforecast.errors import CatalogError
 from khforecast.observations.tasks import TASK_STATUS_LABELS
 from khforecast.plan.catalog import Indicator, Task
 from khforecast.plan.departments import (
-    current_departments, department_items, department_slug, lead_text, leads_of,
-    resolve_department,
+    current_departments, department_items, department_slug, leads_of, resolve_department,
 )
 
 __all__ = ["agencies_at_risk", "data_gaps", "department_data_requests",
@@ -46,9 +48,10 @@ def lead_label(run: Run, item: Indicator | Task, lang: str = "vi") -> str:
     """The one way pages name a row's or task's lead: the plan's name, plus "now X" if it changed.
 
     Each lead is followed by its own successor (``Sở VH&TT (nay là Sở Văn hóa, Thể thao và Du
-    lịch); Sở LĐTB&XH (nay là Sở Nội vụ)``); a body that kept its name gets no "now".
+    lịch); Sở LĐTB&XH (nay là Sở Nội vụ)``); a body that kept its name gets no "now"; English
+    pages gloss every name (:mod:`khforecast.briefing.agency_names`).
     """
-    return lead_text(leads_of(run.catalog, item), lambda name: t("msg.successor", lang, name=name))
+    return agency_names.lead_label(run.catalog, item, lang)
 
 
 def task_label(state: str, lang: str = "vi") -> str:
@@ -139,7 +142,7 @@ def tracker_title(run: Run, lang: str = "vi") -> Snippet:
               f'{_e(t("msg.tasks_illustrative", lang))}</div>'
               if _reports_illustrative(frame) else "")
     return Snippet(f'{_banner(run, lang)}{banner}<h1 id="title">{_e(t("h.task_tracker", lang))}'
-                   f"</h1>{_run_info(run, lang)}<p>{_e(source)}</p>"
+                   f"</h1>{_run_info(run, lang)}{territory_html(run, None, lang)}<p>{_e(source)}</p>"
                    f'<p class="kh-note">{_e(t("msg.tasks_rule", lang))}</p>')
 
 
@@ -184,8 +187,9 @@ def tracker_by_department(run: Run, lang: str = "vi") -> Snippet:
     linked = _scorecards(run)
     for dept, sub in frame.groupby("lead_current", sort=False):
         counts = _counts(sub)
-        link = (Snippet(f'<a href="scorecard_{_e(department_slug(dept))}.html">{_e(dept)}</a>')
-                if dept in linked else dept)
+        label = agency_names.agency_label(run.catalog, dept, lang)
+        link = (Snippet(f'<a href="scorecard_{_e(department_slug(dept))}.html">{_e(label)}</a>')
+                if dept in linked else label)
         rows.append([link, len(sub), *(counts[s] for s in shown)])
     return _section("task-by-department", t("h.task_by_department", lang), _table(
         [t("col.department", lang), t("col.n_tasks", lang), *(task_label(s, lang) for s in shown)],
@@ -211,10 +215,11 @@ def scorecard_title(run: Run, department: str, lang: str = "vi") -> Snippet:
     """The department's name, the run, and how many indicators and tasks it leads."""
     check_lang(lang)
     inds, tasks = department_items(run.catalog, department)
-    head = t("h.scorecard", lang, name=resolve_department(run.catalog, department))
+    head = t("h.scorecard", lang, name=agency_names.agency_label(
+        run.catalog, resolve_department(run.catalog, department), lang))
     facts = t("msg.dept_leads", lang, n_ind=len(inds), n_tasks=len(tasks))
     return Snippet(f'{_banner(run, lang)}<h1 id="title">{_e(head)}</h1>{_run_info(run, lang)}'
-                   f"<p>{_e(facts)}</p>")
+                   f"{territory_html(run, lang=lang, ids=[i.id for i in inds])}<p>{_e(facts)}</p>")
 
 
 def _change(r: Any, run: Run, lang: str) -> str:
@@ -259,9 +264,18 @@ def department_tasks(run: Run, department: str, lang: str = "vi") -> Snippet:
 # --------------------------------------------------------------------------------------------
 # data requests
 # --------------------------------------------------------------------------------------------
-def _requests(run: Run, ids: set[str] | None, lang: str, scenario: str | None) -> list[Any]:
-    req = data_requests(run.catalog, run.assessment, place=run.place,
-                        scenario=scenario or run.scenario, until=run.as_of.year - 1)
+def _requests(run: Run, ids: set[str] | None, lang: str, scenario: str | None,
+              notes: Footnotes) -> list[Any]:
+    """The request rows of the indicators ``ids`` could not assess (their target's plan text
+    in ``notes`` where it differs from the reading shown)."""
+    # the 2030 targets' gaps, then those of indicators with only a 2025 target to assess
+    req = [data_requests(run.catalog, run.assessment, place=run.place,
+                         scenario=scenario or run.scenario, until=run.as_of.year - 1,
+                         target_year=year) for year in (2030, 2025)]
+    req = pd.concat([req[0], req[1][~req[1]["indicator_id"].isin(req[0]["indicator_id"])]],
+                    ignore_index=True)
+    order = {ind_id: k for k, ind_id in enumerate(run.catalog.indicators)}
+    req = req.iloc[req["indicator_id"].map(order).argsort(kind="stable")]
     if ids is not None:
         req = req[req["indicator_id"].isin(ids)]
     rows = []
@@ -272,24 +286,31 @@ def _requests(run: Run, ids: set[str] | None, lang: str, scenario: str | None) -
                  years=years, unit=r.unit or "–")
         if r.n_missing:
             send += t("msg.send_more", lang, n=r.n_missing)
-        source = f"{r.source_vi if lang == 'vi' else r.source_en} ({t('kind.' + r.kind, lang)})"
-        rows.append((r.indicator_id, _name(run.catalog.get(r.indicator_id), lang),
-                     _status(r.status, lang), source,
+        source = (f"{r.source_vi if lang == 'vi' else r.source_en} ({t('kind.' + r.kind, lang)}"
+                  f"; {t('freq.' + r.frequency, lang)})")
+        ind = run.catalog.get(r.indicator_id)
+        year = 2030 if getattr(ind.targets.get(2030), "kind", "none") != "none" else 2025
+        label = target_label(ind, ind.targets.get(year), lang)
+        target = _e(label.text) + notes.mark(label.footnote)
+        if year == 2025:
+            target += f" ({_e(t('fig.target', lang, year=year))})"
+        target = Snippet(target)
+        rows.append((r.indicator_id, _name(ind, lang), target, _status(r.status, lang), source,
                      r.publisher_vi if lang == "vi" else r.publisher_en,
-                     t("freq." + r.frequency, lang),
-                     lead_label(run, run.catalog.get(r.indicator_id), lang), send))
+                     lead_label(run, ind, lang), send))
     return rows
 
 
-def _request_section(key: str, title: str, rows: list[Any], lang: str, lead: str = "") -> Snippet:
+def _request_section(key: str, title: str, rows: list[Any], lang: str, lead: str = "",
+                     notes: Footnotes | None = None) -> Snippet:
     if not rows:
         return _section(key, title, lead, f"<p>{_e(t('msg.no_requests', lang))}</p>")
-    table = _table([t(k, lang) for k in ("col.id", "col.indicator", "col.status",
-                                         "col.source_expected", "col.publisher", "col.frequency",
+    table = _table([t(k, lang) for k in ("col.id", "col.indicator", "col.target_2030",
+                                         "col.status", "col.source_expected", "col.publisher",
                                          "col.responsible", "col.what_to_send")], rows,
                    "kh-requests")
     return _section(key, title, lead, f"<p>{_e(t('msg.requests', lang, n=len(rows)))}</p>",
-                    table, f'<p class="kh-note">{_e(t("msg.sources_reading", lang))}</p>')
+                    table, notes.html() if notes else "", f'<p class="kh-note">{_e(t("msg.sources_reading", lang))}</p>')
 
 
 def _assessed(rows: pd.DataFrame) -> bool:
@@ -301,8 +322,10 @@ def department_data_requests(run: Run, department: str, lang: str = "vi",
                              scenario: str | None = None) -> Snippet:
     """The data the department owes: its indicators the run could not assess."""
     inds, _ = department_items(run.catalog, department)
+    notes = Footnotes()
     return _request_section("dept-data-requests", t("h.data_requests", lang),
-                            _requests(run, {i.id for i in inds}, lang, scenario), lang)
+                            _requests(run, {i.id for i in inds}, lang, scenario, notes), lang,
+                            notes=notes)
 
 
 def data_gaps(run: Run, sector: str, lang: str = "vi",
@@ -315,8 +338,9 @@ def data_gaps(run: Run, sector: str, lang: str = "vi",
     rows = _rows(run, year=2030, scenario=scenario, sector=sector)
     lead = ("" if _assessed(rows) or rows.empty
             else f"<p><strong>{_e(t('msg.not_assessable', lang))}</strong></p>")
+    notes = Footnotes()
     return _request_section("data-gaps", t("h.data_gaps", lang),
-                            _requests(run, ids, lang, scenario), lang, lead)
+                            _requests(run, ids, lang, scenario, notes), lang, lead, notes)
 
 
 def agencies_at_risk(run: Run, sector: str, lang: str = "vi",
@@ -341,7 +365,8 @@ def agencies_at_risk(run: Run, sector: str, lang: str = "vi",
     for k, (dept, ids) in enumerate(by_dept.items()):
         names = ", ".join(f"{i}. {_name(run.catalog.get(i), lang)}" for i in ids)
         _, tasks = department_items(run.catalog, dept)
-        parts.append(f'<h3 id="agency-{k}">{_e(dept)}</h3><p><strong>'
+        parts.append(f'<h3 id="agency-{k}">{_e(agency_names.agency_label(run.catalog, dept, lang))}'
+                     "</h3><p><strong>"
                      f"{_e(t('col.indicators_at_risk', lang))}:</strong> {_e(names)}</p>"
                      + (task_rows(run, [tk.id for tk in tasks], lang) if tasks else ""))
     return _section("agencies-at-risk", title, *parts)

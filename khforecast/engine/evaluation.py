@@ -12,6 +12,10 @@ cells and the pool's series this module
 - tabulates coverage by stratum (:func:`stratified_table`): domain x horizon group (1-2, 3-5,
   6-10) x history shape (smooth / noisy) x bound (``on``: a percent at 0 or 100; ``near``:
   within 5 points of one; ``far``).
+
+Why one module of ~575 lines: fitting, scoring and the command that writes calibration.json all
+read one table of back-test cells and one definition of its strata; split, the strata would be
+defined twice and the fitted and the scored calibration could drift apart.
 """
 from __future__ import annotations
 
@@ -30,8 +34,9 @@ from khforecast._io import atomic_write_text
 from khforecast.engine.calibration.backtest import backtest
 from khforecast.engine.calibration.derive import models_fingerprint
 from khforecast.engine.pool import PoolSeries, load_pool, thin
-from khforecast.engine.predictive import (DEPART_LEVELS, HORIZONS, LEVELS, NEAR, WIDTH_EDGES,
-                                   PooledCalibration, bound_of, history_shape, width_class)
+from khforecast.engine.predictive import (DEPART_LEVELS, HORIZONS, LENGTH_EDGES, LEVELS, NEAR,
+                                          WIDTH_EDGES, PooledCalibration, bound_of, history_shape,
+                                          length_class, width_class)
 from khforecast.engine.scales import Scale, fit_scale
 
 __all__ = ["COVERAGE_LEVELS", "PanelStats", "attach_features", "pool_stats", "coverage_table", "derive", "fit_pooled",
@@ -178,9 +183,91 @@ def _scale(df: pd.DataFrame, min_move: Mapping[str, float]) -> np.ndarray:
     return np.sqrt(df["w"].to_numpy() ** 2 + m ** 2 * df["horizon"].to_numpy())
 
 
-def _standardised(df: pd.DataFrame, min_move: Mapping[str, float]) -> np.ndarray:
-    """u = z / s_h of every cell."""
-    return df["z"].to_numpy() / _scale(df, min_move)
+def _length_factors(u: np.ndarray, h: np.ndarray, lc: np.ndarray, dom: np.ndarray
+                    ) -> dict[str, tuple[tuple[float, ...], ...]]:
+    """Per domain (and ``all``), horizon and length class: how much wider that domain's and
+    class's standardised errors are than all cells' (the mean of the ratios of their 80 % and
+    95 % central ranges; horizons h-1..h+1 pooled; a class with too few cells gets its
+    domain's factor, a domain with too few 1). The percents' errors
+    on the logit scale are wider than the positive series' on the log scale: the quantiles are
+    pooled over both, the factor carries the difference."""
+    out = {"all": _length_rows(u, h, lc, u, h)}
+    for d in sorted(set(dom)):
+        m = dom == d
+        out[str(d)] = _length_rows(u[m], h[m], lc[m], u, h)
+    return out
+
+
+def _length_rows(u: np.ndarray, h: np.ndarray, lc: np.ndarray, ref_u: np.ndarray,
+                 ref_h: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """:func:`_length_factors` of one domain (``ref_*``: every cell)."""
+    def spread(x: np.ndarray) -> np.ndarray:
+        q = np.quantile(x, (0.025, 0.1, 0.9, 0.975))
+        return np.array([q[2] - q[1], q[3] - q[0]])
+
+    rows = []
+    for hh in range(1, HORIZONS + 1):
+        near = np.abs(h - hh) <= 1
+        ref = spread(ref_u[np.abs(ref_h - hh) <= 1])
+        whole = float(np.mean(spread(u[near]) / ref)) if near.sum() >= MIN_CELLS else 1.0
+        rows.append(tuple(float(np.mean(spread(u[near & (lc == k)]) / ref))
+                          if (near & (lc == k)).sum() >= MIN_CELLS else whole
+                          for k in range(len(LENGTH_EDGES) + 1)))
+    return tuple(rows)
+
+
+#: damping factors tried (the share of the models' projected change kept)
+DAMPING_GRID = np.round(np.arange(0.0, 1.2001, 0.05), 2)
+
+
+def _fit_damping(df: pd.DataFrame) -> dict[str, tuple[float, ...]]:
+    """Per domain (and ``all``), shape and length class: the damping factor ``d`` with the least
+    mean absolute error of ``last + d x (model median - last)`` on the modelling scale."""
+    z, zl = df["z"].to_numpy(), df["z_last"].to_numpy()
+    lc = length_class(df["n_train"].to_numpy())
+    dom, shape = df["domain"].to_numpy(), df["shape"].to_numpy()
+    out: dict[str, tuple[float, ...]] = {}
+    for d in ("all", *sorted(set(dom))):
+        for sh in ("smooth", "noisy"):
+            row = []
+            for k in range(len(LENGTH_EDGES) + 1):
+                sel = (shape == sh) & (lc == k) & ((dom == d) | (d == "all"))
+                if sel.sum() < MIN_CELLS:
+                    row.append(out[f"all|{sh}"][k] if d != "all" else 1.0)
+                    continue
+                err = [np.mean(np.abs(z[sel] + (g - 1.0) * zl[sel])) for g in DAMPING_GRID]
+                row.append(float(DAMPING_GRID[int(np.argmin(err))]))
+            out[f"{d}|{sh}"] = tuple(row)
+    return out
+
+
+def _damped(df: pd.DataFrame, damping: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """``df`` with ``z`` and ``z_last`` measured from the damped median (the engine's centre);
+    ``shift`` is that median minus the models' (modelling scale)."""
+    lc = length_class(df["n_train"].to_numpy())
+    keys = (df["domain"] + "|" + df["shape"]).to_numpy()
+    lam = np.array([(damping.get(k) or damping["all|" + k.split("|")[1]])[c]
+                    for k, c in zip(keys, lc)], dtype=float) if len(df) else np.zeros(0)
+    zl = df["z_last"].to_numpy()
+    out = df.copy()
+    out["shift"] = -(lam - 1.0) * zl
+    out["z"] = df["z"].to_numpy() - out["shift"].to_numpy()
+    out["z_last"] = zl - out["shift"].to_numpy()
+    return out
+
+
+def _factor(df: pd.DataFrame, length_factor: Mapping[str, Sequence[Sequence[float]]]
+            ) -> np.ndarray:
+    """Each cell's length factor (:meth:`~khforecast.engine.predictive.PooledCalibration.length_factors`)."""
+    h = np.minimum(df["horizon"].to_numpy(), HORIZONS) - 1
+    lc = length_class(df["n_train"].to_numpy())
+    dom = df["domain"].to_numpy()
+    out = np.empty(len(df))
+    for d in set(dom):
+        m = dom == d
+        lf = np.asarray(length_factor.get(d, length_factor["all"]), dtype=float)
+        out[m] = lf[h[m], lc[m]]
+    return out
 
 
 MIN_CELLS = 200
@@ -203,12 +290,17 @@ def fit_pooled(cells: pd.DataFrame, stats: Mapping[str, PanelStats], meta: dict 
                ) -> PooledCalibration:
     """Fit the calibration from back-test cells (:func:`attach_features`) and :func:`pool_stats`."""
     free = cells[cells["near"] != "on"]
+    damping = _fit_damping(free)
+    free = _damped(free, damping)
     mm = _min_move(free)
-    u = _standardised(free, mm)
+    s = _scale(free, mm)
     h = free["horizon"].to_numpy()
+    lf = _length_factors(free["z"].to_numpy() / s, h, length_class(free["n_train"].to_numpy()),
+                         free["domain"].to_numpy())
+    u = free["z"].to_numpy() / (s * _factor(free, lf))
     shape = free["shape"].to_numpy()
     near = free["near"].to_numpy()
-    wc = width_class(_scale(free, mm), h)
+    wc = width_class(s, h)
     quantiles = {}
     for hh in range(1, HORIZONS + 1):
         for sh in ("smooth", "noisy"):
@@ -218,8 +310,8 @@ def fit_pooled(cells: pd.DataFrame, stats: Mapping[str, PanelStats], meta: dict 
                         u, np.abs(h - hh), [(shape == sh) & (near == nr) & (wc == k),
                                             (near == nr) & (wc == k), wc == k], hh)
     stay, depart = _bound_stats(list(stats.values()))
-    return PooledCalibration(quantiles, mm, _ratio_up(list(stats.values())), stay, depart,
-                             meta or {})
+    return PooledCalibration(quantiles, mm, lf, damping, _ratio_up(list(stats.values())), stay,
+                             depart, meta or {})
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,10 +329,11 @@ def score(cells: pd.DataFrame, cal: PooledCalibration, rng: np.random.Generator 
     """Each cell's PIT and coverage of the central intervals under ``cal``.
 
     Adds ``pit`` (randomised at a point mass), ``cov50 ... cov99`` (bool) and ``p_above_last``
-    (P(value > the last training value)) to a copy of ``cells``.
+    (P(value > the last training value)) to a copy of ``cells``, whose ``z`` and ``z_last`` are
+    measured from the damped median there (``shift``: it minus the models' median).
     """
     rng = rng or np.random.default_rng(0)
-    df = cells.copy()
+    df = _damped(cells, cal.damping)
     n = len(df)
     pit = np.full(n, np.nan)
     lo = {a: np.full(n, np.nan) for a in COVERAGE_LEVELS}
@@ -248,8 +341,9 @@ def score(cells: pd.DataFrame, cal: PooledCalibration, rng: np.random.Generator 
     levels = np.asarray(LEVELS)
     free = (df["near"] != "on").to_numpy()
     s = _scale(df, cal.min_move)
-    u = df["z"].to_numpy() / s
     wc = width_class(s, df["horizon"].to_numpy())
+    s = s * _factor(df, cal.length_factor)
+    u = df["z"].to_numpy() / s
     zl = df["z_last"].to_numpy()
     p_last = np.full(n, np.nan)
     keys = (df["horizon"].astype(str) + "|" + df["shape"] + "|" + df["near"] + "|"
@@ -316,6 +410,8 @@ def prob_at_least(cells: pd.DataFrame, threshold: np.ndarray, cal: PooledCalibra
     levels = np.asarray(LEVELS)
     s = _scale(cells, cal.min_move)
     wc = width_class(s, cells["horizon"].to_numpy())
+    s = s * _factor(cells, cal.length_factor)
+    shift = _damped(cells, cal.damping)["shift"].to_numpy()
     for i, r in enumerate(cells.itertuples(index=False)):
         if r.near == "on":
             st, dq = cal.stay_prob(r.horizon, r.run), cal.depart_quantiles(r.horizon)
@@ -327,7 +423,7 @@ def prob_at_least(cells: pd.DataFrame, threshold: np.ndarray, cal: PooledCalibra
             continue
         sc = Scale(r.domain, r.scale_eps, r.scale_offset,
                    r.scale_offset if r.scale_offset > 0 else np.finfo(float).tiny)
-        zt = float(sc.forward(thr[i]) - sc.forward(r.median))
+        zt = float(sc.forward(thr[i]) - sc.forward(r.median)) - shift[i]
         q = cal.error_quantiles(r.horizon, r.shape, r.near, int(wc[i]))
         out[i] = 1.0 - np.interp(zt / s[i], q, levels, left=0.0, right=1.0)
     return out

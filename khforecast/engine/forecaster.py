@@ -35,6 +35,7 @@ from khforecast.engine.statespace import STATSMODELS_MODELS, preload
 from khforecast.errors import KhforecastError, ModelFitError, ParamsError
 from khforecast.observations.places import COMPARISON_PLACES, merge_places
 from khforecast.plan.catalog import Catalog
+from khforecast.plan.targets import DOMAIN_RANGE
 
 __all__ = [
     "ForecastResults",
@@ -63,8 +64,6 @@ class _Task:
     choice: SeriesChoice | None = None
 
 
-#: the values each domain can hold (paths modelled on another scale are held inside them)
-_DOMAIN_RANGE = {"percent": (0.0, 100.0), "positive": (0.0, np.inf), "real": (-np.inf, np.inf)}
 
 
 def _fill_gaps(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +125,7 @@ def _run_series(task: _Task) -> SeriesPaths:
         model += "+excluded(" + ", ".join(str(int(y)) for y in years[~kept]) + ")"
     drawn = res.paths
     if domain != task.domain or choice.bounds is not None:
-        lo, hi = _DOMAIN_RANGE[task.domain]
+        lo, hi = DOMAIN_RANGE[task.domain]  # paths modelled on another scale are held inside
         if choice.bounds is not None:
             lo, hi = max(lo, choice.bounds[0]), min(hi, choice.bounds[1])
         drawn = np.clip(drawn, lo, hi)
@@ -291,13 +290,21 @@ class ForecastResults:
             tasks.append(_Task(key[0], key[1], str(ind.domain), str(ind.observed_as), yrs, vals,
                                until, fc.sims, child, cal, models, choice))
         jobs = fc.jobs if fc.jobs is not None else (1 if len(tasks) < 16 else None)
-        if any(m in STATSMODELS_MODELS for t in tasks for m in (t.models or ())):
+        if any(_may_fit_statsmodels(t) for t in tasks):
             preload()  # once here: forked workers inherit the import
         done = run_map(_run_series, tasks, executor=fc.executor, jobs=jobs)
         _warn_fallbacks(done)
         return SamplePaths(place=self.place, scenario="bau", until=until,
                            series={(s.indicator_id, s.place): s for s in done},
                            n_sims=fc.sims, seed=fc.seed)
+
+
+def _may_fit_statsmodels(task: _Task) -> bool:
+    """Whether the series names a statsmodels member its span of years is long enough for
+    (else it falls back without one, and the ~1 CPU-second import is not needed)."""
+    span = int(task.years[-1] - task.years[0]) + 1 if len(task.years) >= MIN_OBS else 0
+    return any(span >= STATSMODELS_MODELS[m].min_obs
+               for m in (task.models or ()) if m in STATSMODELS_MODELS)
 
 
 def _warn_fallbacks(done: Sequence[SeriesPaths]) -> None:

@@ -39,6 +39,7 @@ from khforecast.engine.paths import SamplePaths, SeriesPaths
 from khforecast.engine.scales import Scale, fit_scale
 from khforecast.errors import ParamsError
 from khforecast.plan.catalog import Catalog, Indicator
+from khforecast.plan.targets import clip_to_domain
 
 __all__ = [
     "SCENARIO_KINDS",
@@ -274,7 +275,7 @@ def _target_path(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
     steps = (s.years - s.last_year).astype(float)
     line = np.full(s.years.shape, rate) if s.observed_as == "flow" else s.last_value + rate * steps
     scale = _scale(s)
-    line = _clip(line, s.domain)
+    line = clip_to_domain(line, s.domain)
     z = scale.forward(s.paths)
     med = np.median(z, axis=0)
     z[:, act] += (scale.forward(line) - med)[act]
@@ -295,15 +296,7 @@ def _shock(s: SeriesPaths, sc: Scenario, ind: Indicator) -> np.ndarray:
         size = -direction * abs(size)
     x = s.paths.copy()
     x = x * (1.0 + size * weight) if sc.relative else x + size * weight
-    return _clip(x, s.domain)
-
-
-def _clip(x: np.ndarray, domain: str) -> np.ndarray:
-    if domain == "percent":
-        return np.clip(x, 0.0, 100.0)
-    if domain == "positive":
-        return np.maximum(x, 0.0)
-    return x
+    return clip_to_domain(x, s.domain)
 
 
 def _back(scale: Scale, z: np.ndarray, x: np.ndarray, fut: np.ndarray) -> np.ndarray:

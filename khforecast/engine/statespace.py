@@ -29,13 +29,25 @@ A fit that raises, warns of non-convergence or returns non-finite values raises
 :class:`~khforecast.errors.ModelFitError`, so the registry's fallback chain takes over and the
 ``model`` column says so. BLAS runs single-threaded inside the fits: on a busy machine
 OpenBLAS threads made each tiny Kalman filter step 25 times slower.
+
+The state-space likelihoods are maximised with statsmodels' complex-step score
+(``optim_score="approx", optim_complex_step=True``) instead of L-BFGS-B's own finite
+differences: the gradient is exact to rounding, so the optimiser stops at the maximum instead
+of failing its line search in the finite-difference noise near it; a line search that stalls
+where the exact gradient is nil counts as converged (:func:`_converged`), and the local linear
+trend starts from equal variances (:func:`_uc_start`). On the bundled batch's series with every
+statsmodels member: no state-space fit falls back instead of 9 of 63, and 6,031 likelihood
+evaluations instead of 8,944. Each fit is memoised by content within a process (:func:`_memoised`):
+the forecast, the deep dive's back-tests of a member alone and its diagnostics meet the same
+(member, series, interventions) more than once, and a fit is a pure function of them.
 """
 from __future__ import annotations
 
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -64,7 +76,30 @@ def preload() -> None:
     _threads()
 
 
-def _fit_quietly(fit: Callable[[], Any], name: str) -> Any:
+#: largest |gradient| of the mean log-likelihood at which a stopped optimiser is at the maximum
+_STALL_GTOL = 1e-3
+
+
+def _converged(res: Any, warned: bool, exact_score: bool) -> bool:
+    """Whether the optimiser reached the maximum.
+
+    L-BFGS-B converged, or (with an exact, complex-step gradient) it stopped, its line search
+    finding no better point (warnflag 2) or at its iteration limit (warnflag 1), where the
+    gradient is below :data:`_STALL_GTOL`. The first happens at the maximum when a variance is
+    estimated at zero (on the bundled batch's series the two such stops had gradients of 3e-4
+    and 7e-4; fits L-BFGS-B called converged had up to 0.16), the second on the flat ridge of
+    an MA coefficient near 1 (the likelihood by then above finite differences' converged one)."""
+    retvals = getattr(res, "mle_retvals", None) or {}
+    if "converged" not in retvals:
+        return not warned
+    if retvals["converged"]:
+        return True
+    gopt = np.abs(np.asarray(retvals.get("gopt", np.inf), dtype=float))
+    return (exact_score and retvals.get("warnflag") in (1, 2)
+            and float(gopt.max()) <= _STALL_GTOL)
+
+
+def _fit_quietly(fit: Callable[[], Any], name: str, exact_score: bool = False) -> Any:
     """Run a statsmodels fit with one BLAS thread; non-convergence and failures -> ModelFitError."""
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
@@ -75,14 +110,37 @@ def _fit_quietly(fit: Callable[[], Any], name: str) -> Any:
         except (ValueError, np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError,
                 IndexError) as exc:
             raise ModelFitError(f"{name}: statsmodels fit failed ({type(exc).__name__}: {exc})") from exc
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        raise ModelFitError(f"{name}: maximum likelihood did not converge")
-    retvals = getattr(res, "mle_retvals", None) or {}
-    if retvals.get("converged") is False:
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    if not _converged(res, warned, exact_score):
         raise ModelFitError(f"{name}: maximum likelihood did not converge")
     if not np.all(np.isfinite(np.asarray(res.params, dtype=float))):
         raise ModelFitError(f"{name}: non-finite parameters")
     return res
+
+
+#: fitted members (or the ModelFitError a fit raised) by content, most recently used last
+_FITS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_FITS_MAX = 256
+
+
+def _memoised(spec: Any, y: np.ndarray, iv: Interventions, fit: Callable[[], Any]) -> Any:
+    """``fit()``, or what it returned (or raised) for the same spec, values and interventions
+    earlier in this process: a fit is a pure function of them, so the result is the same."""
+    key = (spec, y.shape, y.tobytes(), iv)
+    if key in _FITS:
+        _FITS.move_to_end(key)
+        hit = _FITS[key]
+    else:
+        try:
+            hit = fit()
+        except ModelFitError as exc:
+            hit = exc
+        _FITS[key] = hit
+        if len(_FITS) > _FITS_MAX:
+            _FITS.popitem(last=False)
+    if isinstance(hit, ModelFitError):
+        raise ModelFitError(str(hit))
+    return hit
 
 
 def _interventions(iv: Interventions | None) -> Interventions:
@@ -103,6 +161,22 @@ def _psd_sqrt(m: np.ndarray) -> np.ndarray:
     return vecs * np.sqrt(np.clip(vals, 0.0, None))[None, :]
 
 
+#: steps of the one statsmodels forecast a fitted member makes (shorter horizons are its head)
+_FORECAST_STEPS = 30
+
+
+def _forecast_head(cache: dict[str, np.ndarray], h: int, compute: Callable[[int], Any]) -> np.ndarray:
+    """The first ``h`` steps of one forecast of ``max(h, _FORECAST_STEPS)`` steps, made once.
+
+    A state-space forecast costs several milliseconds whatever its horizon (statsmodels builds
+    an extended model for it) and the engine asks a member for it four or five times (the fit's
+    check, the combination's trim, its recentring, the point); step ``k`` does not depend on
+    the horizon (identical bits on the bundled batch's 80 fits, horizons 1-11)."""
+    if "mean" not in cache or cache["mean"].shape[0] < h:
+        cache["mean"] = np.asarray(compute(max(h, _FORECAST_STEPS)), dtype=float)
+    return cache["mean"][:h].copy()
+
+
 # -- ETS ------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class _FittedETS:
@@ -112,9 +186,10 @@ class _FittedETS:
     name: str = "ets_damped"
     interventions: Interventions = Interventions()
     estimates: ClassVar[str] = "alpha, beta, phi, initial level and trend, sigma2 (maximum likelihood)"
+    _forecasts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def forecast(self, h: int) -> np.ndarray:
-        return np.asarray(self.result.forecast(h), dtype=float)
+        return _forecast_head(self._forecasts, h, self.result.forecast)
 
     def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
         sims = self.result.simulate(h, anchor="end", repetitions=n, rng=rng)
@@ -132,13 +207,16 @@ class ETSDamped:
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedETS:
         """Fit by maximum likelihood; pulse years bridged by interpolation (no regressors)."""
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
         iv = _interventions(interventions)
         if iv.step is not None:
             raise ModelFitError(f"{self.name}: takes no step intervention (no regressors)")
-        y = np.asarray(y, dtype=float)
+        y = np.ascontiguousarray(y, dtype=float)
         _enough(self.name, self.min_obs, len(y), iv)
+        return _memoised(self, y, iv, lambda: self._fit(y, iv))
+
+    def _fit(self, y: np.ndarray, iv: Interventions) -> _FittedETS:
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
         keep = iv.keep(len(y))
         z = iv.bridge(y)
         res = _fit_quietly(lambda: ETSModel(z, error="add", trend="add", damped_trend=True)
@@ -158,13 +236,17 @@ class _FittedStateSpace:
     n_obs: int
     mse: float
     name: str
+    _forecasts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def _exog(self, h: int) -> np.ndarray | None:
         return self.interventions.future(h) if self.interventions.n_regressors else None
 
     def forecast(self, h: int) -> np.ndarray:
+        return _forecast_head(self._forecasts, h, self._forecast)
+
+    def _forecast(self, h: int) -> np.ndarray:
         with _threads().limit(limits=1, user_api="blas"):
-            return np.asarray(self.result.forecast(h, exog=self._exog(h)), dtype=float)
+            return self.result.forecast(h, exog=self._exog(h))
 
     def _matrices(self) -> tuple[np.ndarray, ...]:
         fr = self.result.filter_results  # its matrices carry a concentrated-out variance
@@ -196,10 +278,18 @@ class _FittedStateSpace:
 
 
 def _state_space_fit(name: str, make: Callable[[np.ndarray | None], Any], y: np.ndarray,
-                     iv: Interventions) -> _FittedStateSpace:
-    y = np.asarray(y, dtype=float)
+                     iv: Interventions, start: Callable[[Any], np.ndarray] | None = None
+                     ) -> _FittedStateSpace:
+    """Fit ``make(exog)`` by maximum likelihood (complex-step score), from ``start(model)`` if
+    given, else statsmodels' own start; score it by its one-step residuals."""
     exog = iv.regressors(len(y)) if iv.n_regressors else None
-    res = _fit_quietly(lambda: make(exog).fit(disp=False, cov_type="none"), name)
+
+    def fit() -> Any:
+        model = make(exog)
+        return model.fit(start_params=start(model) if start else None, disp=False,
+                         cov_type="none", optim_score="approx", optim_complex_step=True)
+
+    res = _fit_quietly(fit, name, exact_score=True)
     burn = int(getattr(res, "loglikelihood_burn", 0))
     keep = iv.keep(len(y))
     keep[:burn] = False
@@ -210,6 +300,19 @@ def _state_space_fit(name: str, make: Callable[[np.ndarray | None], Any], y: np.
     if not np.all(np.isfinite(fitted.forecast(1))):
         raise ModelFitError(f"{name}: non-finite forecast")
     return fitted
+
+
+def _uc_start(model: Any) -> np.ndarray:
+    """statsmodels' start with each variance a third of the variance of the yearly change.
+
+    Its own start takes the variances from Hodrick-Prescott filters; on the bundled batch's 21
+    series this start reached the higher likelihood of the two in every fit (by up to 0.87) with
+    a third fewer likelihood evaluations."""
+    sp = np.array(model.start_params, dtype=float)
+    v = float(np.var(np.diff(model.endog[:, 0])))
+    if v > 0:
+        sp[[n.startswith("sigma2.") for n in model.param_names]] = v / 3
+    return sp
 
 
 @dataclass(frozen=True)
@@ -227,9 +330,11 @@ class LocalLinearTrend:
         from statsmodels.tsa.statespace.structural import UnobservedComponents
 
         iv = _interventions(interventions)
+        y = np.ascontiguousarray(y, dtype=float)
         _enough(self.name, self.min_obs, len(y), iv)
-        return _state_space_fit(self.name, lambda x: UnobservedComponents(
-            y, level="local linear trend", exog=x), y, iv)
+        return _memoised(self, y, iv, lambda: _state_space_fit(
+            self.name, lambda x: UnobservedComponents(y, level="local linear trend", exog=x), y, iv,
+            start=_uc_start))
 
 
 @dataclass(frozen=True)
@@ -248,9 +353,10 @@ class ARIMADrift:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
 
         iv = _interventions(interventions)
+        y = np.ascontiguousarray(y, dtype=float)
         _enough(self.name, self.min_obs, len(y), iv)
-        return _state_space_fit(self.name, lambda x: SARIMAX(
-            y, order=self.order, trend="c", exog=x, concentrate_scale=True), y, iv)
+        return _memoised(self, y, iv, lambda: _state_space_fit(self.name, lambda x: SARIMAX(
+            y, order=self.order, trend="c", exog=x, concentrate_scale=True), y, iv))
 
 
 STATSMODELS_MODELS = {

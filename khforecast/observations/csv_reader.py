@@ -13,10 +13,10 @@ from khforecast.observations.records import (
     _CONTROL_RE,
     _REQUIRED,
     INPUT_COLUMNS,
+    _column_index,
     _Loc,
     _Raw,
     _Record,
-    _show,
     _Sink,
     _text,
 )
@@ -114,18 +114,7 @@ def _pick_delimiter(header_line: str) -> str:
 def _header(names: list[object], locs: list[_Loc], sink: _Sink, require_source: bool
             ) -> dict[str, int] | None:
     """Map known column names to positions; report missing/duplicate/unknown columns."""
-    known = INPUT_COLUMNS
-    index: dict[str, int] = {}
-    for i, (name, loc) in enumerate(zip(names, locs, strict=True)):
-        key = _text(name).lower().lstrip("\ufeff")
-        if key in index:
-            sink.add(loc, "each column once", f"a second column '{key}'")
-        elif key in known:
-            index[key] = i
-        else:
-            sink.add(loc, "a known column (" + ", ".join(known) + ")",
-                     f"the column {_show(name)}" if key else "a column without a name",
-                     severity="warning", hint="it is ignored")
+    index = _column_index(names, locs, sink, INPUT_COLUMNS)
     required = _REQUIRED + (("source",) if require_source else ())
     missing = [c for c in required if c not in index]
     found = ", ".join(repr(_text(n)) for n in names if _text(n)) or "no column names"

@@ -35,6 +35,7 @@ import pandas as pd
 from khforecast._io import atomic_write_text
 from khforecast.observations.records import DEFAULT_PLACE, INPUT_COLUMNS
 from khforecast.plan.catalog import load_catalog
+from khforecast.plan.kinds import KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from khforecast.plan.catalog import Catalog, Indicator
@@ -104,9 +105,9 @@ def _series(ind: Indicator, i: int, rng: np.random.Generator) -> tuple[np.ndarra
     """Years and values of the illustrative series of one indicator."""
     t = _driver(ind)
     direction = int(getattr(ind, "direction", 1))
-    if t.kind == "cumulative" or ind.observed_as == "flow":
+    if KINDS[t.kind].flows or ind.observed_as == "flow":
         starts = [x.start_year for x in ind.targets.values()
-                  if x.kind == "cumulative" and x.start_year is not None]
+                  if KINDS[x.kind].flows and x.start_year is not None]
         start = min(starts) if starts else _FIRST
         start = start if start <= _LAST - 2 else _LAST - 4
         years = np.arange(start, 2025 + 1 if i % 4 == 3 else _LAST + 1)

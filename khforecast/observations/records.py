@@ -25,6 +25,7 @@ import datetime as _dt
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -300,3 +301,25 @@ def _slug(text: str) -> str:
     t = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     t = "".join(c for c in t if not unicodedata.combining(c)).lower()
     return re.sub(r"[^a-z0-9]+", "_", t).strip("_")
+
+
+def _column_index(names: list[object], locs: list[_Loc], sink: _Sink, known: tuple[str, ...],
+                  skip: Callable[[object, str], bool] = lambda name, key: False
+                  ) -> dict[str, int]:
+    """Known column names (case-blind, BOM dropped) -> positions, for every reader of a header
+    row: a second column of a name is an error, an unknown one a warning (it is ignored);
+    ``skip(name, key)`` passes a column over silently."""
+    index: dict[str, int] = {}
+    for i, (name, loc) in enumerate(zip(names, locs, strict=True)):
+        key = _text(name).lower().lstrip("\ufeff")
+        if skip(name, key):
+            continue
+        if key in index:
+            sink.add(loc, "each column once", f"a second column '{key}'")
+        elif key in known:
+            index[key] = i
+        else:
+            sink.add(loc, "a known column (" + ", ".join(known) + ")",
+                     f"the column {_show(name)}" if key else "a column without a name",
+                     severity="warning", hint="it is ignored")
+    return index

@@ -37,7 +37,7 @@ import pandas as pd
 from khforecast.errors import Problem, TaskReportError
 from khforecast.observations.csv_reader import _decode, _load_bytes
 from khforecast.observations.excel import _open_workbook
-from khforecast.observations.records import _Loc, _show, _Sink, _text
+from khforecast.observations.records import _column_index, _Loc, _show, _Sink, _text
 from khforecast.plan.catalog import Catalog, Task
 
 __all__ = [
@@ -142,18 +142,8 @@ class _Row:
 # files -> rows
 # --------------------------------------------------------------------------------------------
 def _header(names: list[object], locs: list[_Loc], sink: _Sink) -> dict[str, int] | None:
-    index: dict[str, int] = {}
-    for i, (name, loc) in enumerate(zip(names, locs, strict=True)):
-        key = _text(name).lower().lstrip("\ufeff")
-        if not key or _text(name) in TASK_REFERENCE_HEADERS:
-            continue
-        if key in index:
-            sink.add(loc, "each column once", f"a second column '{key}'")
-        elif key in TASK_INPUT_COLUMNS:
-            index[key] = i
-        else:
-            sink.add(loc, "a known column (" + ", ".join(TASK_INPUT_COLUMNS) + ")",
-                     f"the column {_show(name)}", severity="warning", hint="it is ignored")
+    index = _column_index(names, locs, sink, tuple(TASK_INPUT_COLUMNS),
+                          lambda name, key: not key or _text(name) in TASK_REFERENCE_HEADERS)
     first = locs[0] if locs else _Loc(1, None)
     found = ", ".join(repr(_text(n)) for n in names if _text(n)) or "no column names"
     missing = [c for c in _REQUIRED if c not in index]

@@ -168,7 +168,8 @@ class Catalog:
 
     def __init__(self, indicators: Mapping[str, Indicator], tasks: Iterable[Task],
                  sectors: Mapping[str, Sector], task_groups: Mapping[str, Sector],
-                 agencies: Iterable[Agency], meta: Mapping[str, Any]):
+                 agencies: Iterable[Agency], meta: Mapping[str, Any],
+                 bodies_en: Mapping[str, str] | None = None):
         self.indicators: Mapping[str, Indicator] = MappingProxyType(dict(indicators))
         self.tasks: tuple[Task, ...] = tuple(tasks)
         self.sectors: Mapping[str, Sector] = MappingProxyType(dict(sectors))
@@ -176,6 +177,8 @@ class Catalog:
         self.agencies: tuple[Agency, ...] = tuple(agencies)
         self.meta: Mapping[str, Any] = MappingProxyType(dict(meta))
         self._by_name = {n: a for a in self.agencies for n in a.names}
+        self._name_en = {**{n: a.name_en for a in self.agencies for n in a.names},
+                         **dict(bodies_en or {})}
 
     def __repr__(self) -> str:
         return (f"Catalog({len(self.numbered())} numbered indicators, "
@@ -274,6 +277,15 @@ class Catalog:
         except KeyError:
             raise CatalogError(f"unknown agency {name!r}: not a name or alias in "
                                "agencies.yaml") from None
+
+    def agency_name_en(self, name: str) -> str:
+        """The English name of an agency (any plan spelling) or of a body formed in 2025;
+        raises :class:`CatalogError` when ``agencies.yaml`` gives none."""
+        try:
+            return self._name_en[name.strip()]
+        except KeyError:
+            raise CatalogError(f"agencies.yaml: no English name for {name!r}: expected it among "
+                               "the agencies' names and aliases or in 'current_bodies'") from None
 
     def tasks_frame(self) -> pd.DataFrame:
         """One row per Appendix II task.
@@ -428,7 +440,8 @@ def _load_sectors() -> tuple[dict[str, Sector], dict[str, Sector]]:
     return sectors, groups
 
 
-def _load_agencies() -> list[Agency]:
+def _load_agencies() -> tuple[list[Agency], dict[str, str]]:
+    """The agencies the plan names, and the English names of the bodies formed in 2025."""
     doc = yaml.safe_load(_read_text("agencies.yaml"))
     out = []
     for n, a in enumerate(doc.get("agencies") or [], start=1):
@@ -440,7 +453,14 @@ def _load_agencies() -> list[Agency]:
         except (KeyError, TypeError) as exc:
             raise CatalogError(f"agencies.yaml entry {n}: missing or malformed field {exc}") \
                 from None
-    return out
+    bodies = {}
+    for n, b in enumerate(doc.get("current_bodies") or [], start=1):
+        if not (isinstance(b, Mapping) and isinstance(b.get("name"), str)
+                and isinstance(b.get("name_en"), str) and b["name_en"].strip()):
+            raise CatalogError(f"agencies.yaml current_bodies entry {n}: expected a mapping "
+                               f"with text fields 'name' and 'name_en', found {b!r}")
+        bodies[b["name"]] = b["name_en"]
+    return out, bodies
 
 
 def _load_tasks(groups: Mapping[str, Sector]) -> list[Task]:
@@ -483,9 +503,12 @@ def load_catalog() -> Catalog:
     """
     sectors, groups = _load_sectors()
     indicators, meta = _load_indicators(sectors)
-    agencies = _load_agencies()
+    agencies, bodies_en = _load_agencies()
     tasks = _load_tasks(groups)
-    cat = Catalog(indicators, tasks, sectors, groups, agencies, meta)
+    cat = Catalog(indicators, tasks, sectors, groups, agencies, meta, bodies_en)
+    for agency in agencies:
+        for body in agency.successors.values():
+            cat.agency_name_en(body)  # every body a page can name has an English name
     for ind in indicators.values():
         for lead in ind.leads:
             cat.agency(lead)  # every lead must be a known agency

@@ -105,18 +105,20 @@ def leads_of(catalog: Catalog, item: Indicator | Task) -> tuple[Lead, ...]:
     return tuple(out)
 
 
-def lead_text(leads: Sequence[Lead], now: Callable[[str], str] = "nay là {}".format) -> str:
-    """The one name rule: each plan name, followed by ``(now(current))`` only where it changed.
+def lead_text(leads: Sequence[Lead], now: Callable[[str], str] = " (nay là {})".format,
+              name: Callable[[str], str] = str) -> str:
+    """The one name rule: each plan name, followed by ``now(current)`` only where it changed.
 
-    ``now`` words the successor (default Vietnamese ``nay là X``); the briefings pass their
-    language's wording. No parentheses nest: current names hold none (tests check it).
+    ``name`` writes a body's name (English pages gloss it: ``Department of Home Affairs (Sở Nội
+    vụ)``); ``now`` writes the successor after it, separator included (default Vietnamese
+    `` (nay là X)``). No parentheses nest: current names hold none (tests check it).
 
     >>> lead_text([Lead("Sở LĐTB&XH", "ldtbxh", "Sở Nội vụ", True, False),
     ...            Lead("Sở Y tế", "yt", "Sở Y tế", False, True)])
     'Sở LĐTB&XH (nay là Sở Nội vụ); Sở Y tế'
     """
-    return "; ".join(f"{x.plan_name} ({now(x.current)})" if x.changed else x.plan_name
-                     for x in leads)
+    return "; ".join(f"{name(x.plan_name)}{now(name(x.current))}" if x.changed
+                     else name(x.plan_name) for x in leads)
 
 
 def lead_current_mismatches(catalog: Catalog) -> list[str]:

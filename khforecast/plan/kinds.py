@@ -17,6 +17,15 @@ Each :class:`KindRule` says, for one kind of target:
 - **display**: ``level`` (the test is on the target year's level, so illustrative data and the
   data checks treat it as a level) and ``chart`` (``"line"`` at ``value``, ``"band"`` between
   ``low`` and ``high``, or None: nothing drawn on a chart of levels).
+- **planning figures** (:meth:`~khforecast.plan.targets.Target.threshold_level`,
+  :meth:`~khforecast.plan.targets.Target.required_annual_change` and the assessment's
+  helpers): ``threshold(t, base)`` the target year's level that just meets it (``base``: the
+  base year's level when ``base`` is set, the kind being relative to it); ``band(t)`` the
+  ``(low, high)`` a level must stay inside when the test is two-sided (no single threshold:
+  the needed change is 0 inside, else towards the nearer edge, and no trend "just meets"
+  it); ``flows`` when the test is on a sum of yearly flows since ``start_year`` (the needed
+  change is the yearly flow still needed; no level trajectory to extrapolate);
+  ``no_test_status`` the assessment's status of a kind without a numeric test.
 
 :func:`register_kind` adds a rule (see ``tests/test_target_kinds.py`` for a toy kind, and the
 walk-through in docs/architecture.md).
@@ -61,6 +70,14 @@ def _only_target_year(t: Target) -> tuple[int, ...]:
     return (t.year,)
 
 
+def _value(t: Target, base: float | None) -> float | None:
+    return float(t.value)  # type: ignore[arg-type]
+
+
+def _no_band(t: Target) -> tuple[float, float] | None:
+    return None
+
+
 @dataclass(frozen=True)
 class KindRule:
     """The rules of one target kind (see the module docstring)."""
@@ -76,6 +93,11 @@ class KindRule:
     quantity: Quantity = _level
     meets: Meets | None = None
     parse: Callable[[str, dict[str, Any], dict[str, Any]], Target | None] | None = None
+    threshold: Callable[[Target, float | None], float | None] = _value
+    base: bool = False
+    band: Callable[[Target], tuple[float, float] | None] = _no_band
+    flows: bool = False
+    no_test_status: str = "qualitative"
     #: ``meets`` on a level is monotone in it (the paths that meet are the highest ones, or the
     #: lowest; ``between`` with direction 0 excepted): the assessment's bisection of the
     #: required change then reads one path per step instead of all
@@ -89,6 +111,18 @@ def _between(t: Target, q: np.ndarray, r: np.ndarray) -> np.ndarray:
     if t.direction == -1:
         return r <= t.high
     return (r >= t.low) & (r <= t.high)
+
+
+def _between_threshold(t: Target, base: float | None) -> float | None:
+    if t.direction == 1:
+        return t.low
+    if t.direction == -1:
+        return t.high
+    return None  # a band: no single level (see _between_band)
+
+
+def _between_band(t: Target) -> tuple[float, float] | None:
+    return (float(t.low), float(t.high)) if t.direction == 0 else None  # type: ignore[arg-type]
 
 
 def _cumulative_years(t: Target) -> tuple[int, ...]:
@@ -112,6 +146,25 @@ def _ratio(t: Target, arr: np.ndarray, first: int) -> np.ndarray:
     base = arr[:, int(t.base_year) - first]  # type: ignore[arg-type]
     with np.errstate(divide="ignore", invalid="ignore"):
         return arr[:, t.year - first] / base
+
+
+def _ratio_threshold(t: Target, base: float | None) -> float | None:
+    return float(t.value) * base  # type: ignore[arg-type, operator]
+
+
+def _binding_rate(t: Target) -> float:
+    """The yearly change an ``annual_change`` target binds on (a band's middle for direction 0)."""
+    lo, hi = t.low, t.high
+    if t.direction == -1:
+        return float(hi if hi is not None else lo)  # type: ignore[arg-type]
+    if t.direction == 1:
+        return float(lo if lo is not None else hi)  # type: ignore[arg-type]
+    vals = [v for v in (lo, hi) if v is not None]
+    return float(sum(vals) / len(vals))
+
+
+def _change_threshold(t: Target, base: float | None) -> float | None:
+    return base + _binding_rate(t) * (t.year - int(t.base_year))  # type: ignore[arg-type, operator]
 
 
 def _ratio_meets(t: Target, q: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -149,17 +202,20 @@ KINDS: dict[str, KindRule] = {rule.name: rule for rule in (
     KindRule("gt", ("value",), chart="line", meets=lambda t, q, r: q > t.value, monotone=True),
     KindRule("ge", ("value",), chart="line", meets=lambda t, q, r: r >= t.value, monotone=True),
     KindRule("eq", ("value",), chart="line", meets=lambda t, q, r: r == t.rounded(t.value)),
-    KindRule("between", ("low", "high"), chart="band", meets=_between, monotone=True),
+    KindRule("between", ("low", "high"), chart="band", meets=_between,
+             threshold=_between_threshold, band=_between_band, monotone=True),
     KindRule("maintain", ("value",), chart="line", monotone=True,
              meets=lambda t, q, r: r <= t.value if t.direction == -1 else r >= t.value),
     KindRule("cumulative", ("value", "start_year"), level=False, years=_cumulative_years,
-             quantity=_cumulative, meets=lambda t, q, r: r >= t.value),
+             quantity=_cumulative, meets=lambda t, q, r: r >= t.value, flows=True),
     KindRule("annual_change", ("base_year",), ("low", "high"), level=False, years=_base_years,
-             quantity=_annual_change, meets=_change_meets),
+             quantity=_annual_change, meets=_change_meets, threshold=_change_threshold,
+             base=True),
     KindRule("ratio_to_base", ("value", "base_year"), level=False, years=_base_years,
-             quantity=_ratio, meets=_ratio_meets),
+             quantity=_ratio, meets=_ratio_meets, threshold=_ratio_threshold, base=True),
     KindRule("qualitative", quantitative=False, level=False, years=_no_years),
-    KindRule("none", quantitative=False, level=False, years=_no_years),
+    KindRule("none", quantitative=False, level=False, years=_no_years,
+             no_test_status="no_target"),
 )}
 
 

@@ -29,7 +29,8 @@ from khforecast.errors import TargetParseError
 from khforecast.plan.kinds import KINDS
 
 __all__ = [
-    "TargetKind",
+    "DOMAIN_RANGE",
+    "clip_to_domain",
     "Domain",
     "DOMAINS",
     "TARGET_KINDS",
@@ -38,11 +39,21 @@ __all__ = [
     "parse_vn_number",
 ]
 
-TargetKind = Literal["lt", "le", "gt", "ge", "eq", "between", "maintain", "cumulative",
-                     "annual_change", "ratio_to_base", "qualitative", "none"]
 #: the value domain of an indicator: a share in [0, 100], a positive amount, any real number
 Domain = Literal["percent", "positive", "real"]
 DOMAINS: tuple[str, ...] = get_args(Domain)
+#: the values each domain can hold
+DOMAIN_RANGE: dict[str, tuple[float, float]] = {"percent": (0.0, 100.0), "positive": (0.0, np.inf),
+                                                "real": (-np.inf, np.inf)}
+
+
+def clip_to_domain(x: np.ndarray, domain: str) -> np.ndarray:
+    """``x`` held inside ``domain``'s range (paths moved by a scenario or a planning shift)."""
+    if domain == "percent":
+        return np.clip(x, 0.0, 100.0)
+    if domain == "positive":
+        return np.maximum(x, 0.0)
+    return x
 TARGET_KINDS: tuple[str, ...] = tuple(KINDS)  # the plan's kinds (the table may gain more)
 
 # units whose targets are a yearly change of the level ("Mức giảm ... hàng năm": %/năm)
@@ -63,7 +74,7 @@ class Target:
 
     year: int
     text: str
-    kind: TargetKind
+    kind: str  # a name in plan.kinds.KINDS (checked below)
     value: float | None = None
     low: float | None = None
     high: float | None = None
@@ -204,29 +215,10 @@ class Target:
         """
         if not self.is_quantitative:
             return None
-        if self.kind == "between":
-            if self.direction == 1:
-                return self.low
-            if self.direction == -1:
-                return self.high
-            return None  # a band: no single level, see required_annual_change
-        if self.kind in ("annual_change", "ratio_to_base"):
-            if base_value is None or not math.isfinite(base_value):
-                return None
-            if self.kind == "ratio_to_base":
-                return float(self.value) * base_value  # type: ignore[arg-type]
-            rate = self._binding_rate()
-            return base_value + rate * (self.year - int(self.base_year))  # type: ignore[arg-type]
-        return float(self.value)  # type: ignore[arg-type]
-
-    def _binding_rate(self) -> float:
-        lo, hi = self.low, self.high
-        if self.direction == -1:
-            return float(hi if hi is not None else lo)  # type: ignore[arg-type]
-        if self.direction == 1:
-            return float(lo if lo is not None else hi)  # type: ignore[arg-type]
-        vals = [v for v in (lo, hi) if v is not None]
-        return float(sum(vals) / len(vals))
+        rule = KINDS[self.kind]
+        if rule.base and (base_value is None or not math.isfinite(base_value)):
+            return None
+        return rule.threshold(self, base_value if rule.base else None)
 
     def required_annual_change(self, last_year: int, last_value: float,
                                history: pd.Series) -> float | None:
@@ -252,14 +244,15 @@ class Target:
         n = self.year - last_year
         hist = pd.Series(history, dtype=float)
         hist.index = [int(i) for i in hist.index]
-        if self.kind == "cumulative":
+        rule = KINDS[self.kind]
+        if rule.flows:
             span = range(int(self.start_year), last_year + 1)  # type: ignore[arg-type]
             if any(y not in hist.index or not math.isfinite(hist[y]) for y in span):
                 return None
             done = float(sum(hist[y] for y in span))
             return (float(self.value) - done) / n  # type: ignore[arg-type]
         base = None
-        if self.kind in ("annual_change", "ratio_to_base"):
+        if rule.base:
             by = int(self.base_year)  # type: ignore[arg-type]
             if by == last_year:
                 base = float(last_value)
@@ -267,11 +260,12 @@ class Target:
                 base = float(hist[by])
             else:
                 return None
-        if self.kind == "between" and self.direction == 0:
-            if float(self.low) <= last_value <= float(self.high):  # type: ignore[arg-type]
+        band = rule.band(self)
+        if band is not None:
+            low, high = band
+            if low <= last_value <= high:
                 return 0.0
-            edge = self.low if last_value < float(self.low) else self.high  # type: ignore[arg-type]
-            return (float(edge) - last_value) / n  # type: ignore[arg-type]
+            return ((low if last_value < low else high) - last_value) / n
         level = self.threshold_level(base)
         if level is None:
             return None

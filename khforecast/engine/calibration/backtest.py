@@ -1,4 +1,16 @@
-"""Offline derivation, step 2: rolling-origin back-tests of the models on the panel series."""
+"""Rolling-origin back-tests, in one place: hide the years after an origin, forecast them from
+the years up to it, place the realised values in the forecast.
+
+Two uses, two origin schemes, the same windows (a training span ``start..origin``, the later
+years checked):
+
+- :func:`backtest`: the models' own paths (no calibration) on the reference pool's series,
+  at most one origin per training-length bucket (:data:`N_OBS_BUCKETS`): the cells the
+  calibration is fitted and scored on (:mod:`khforecast.engine.evaluation`);
+- :func:`backtest_indicators`: the full engine (:class:`~khforecast.engine.forecaster.Forecaster`:
+  calibration, model choices) on one indicator's own history, every origin with at least
+  ``MIN_OBS`` points (:func:`_expanding_origins`): the deep dive's check of what a run printed.
+"""
 from __future__ import annotations
 
 import math
@@ -8,15 +20,20 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
+from khforecast.engine.defaults import MIN_OBS
 from khforecast.engine.executor import run_map
+from khforecast.engine.forecaster import Forecaster
+from khforecast.engine.model_choices import ModelChoices
 from khforecast.engine.models import simulate_paths
 from khforecast.engine.pool import PoolSeries
 from khforecast.engine.predictive import HORIZONS
 from khforecast.engine.scales import Domain, fit_scale
+from khforecast.plan.catalog import Catalog
 
 __all__ = [
     "N_OBS_BUCKETS",
     "backtest",
+    "backtest_indicators",
 ]
 
 #: training-length buckets (inclusive lower bounds): 3-4, 5-7, 8-11, 12+ (models need >= 3
@@ -50,6 +67,12 @@ def _origins(n: int, rng: np.random.Generator, max_cases: int) -> list[tuple[int
         cases.append((origin - n_train + 1, origin))
     rng.shuffle(cases)
     return cases[:max_cases]
+
+
+def _expanding_origins(n: int) -> list[tuple[int, int]]:
+    """(train_start, origin) index pairs: every origin with at least ``MIN_OBS`` points up to
+    it and a later point to check, training from the first point."""
+    return [(0, k - 1) for k in range(MIN_OBS, n)]
 
 
 def _backtest_one(args: tuple) -> list[dict]:
@@ -124,3 +147,51 @@ def backtest(series: Sequence[PoolSeries], *, n_sims: int = 1000, seed: int = 0,
     if "z" not in df:
         df["z"] = np.nan
     return df.reset_index(drop=True)
+
+
+def backtest_indicators(observations: pd.DataFrame, catalog: Catalog,
+                        indicator_ids: Sequence[str], *, sims: int, seed: int,
+                        place: str = "khanh_hoa", executor: Executor | None = None,
+                        choices: ModelChoices | None = None,
+                        models: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rolling-origin back-test of the full engine on each indicator's own history.
+
+    For every origin with at least ``MIN_OBS`` observations up to it, the same
+    :class:`~khforecast.engine.forecaster.Forecaster` (same sims, seed, calibration, model
+    choices; ``models`` to back-test other members) is fitted on the years up to the origin
+    and its paths are compared with each later observed year.
+
+    Returns
+    -------
+    DataFrame
+        ``indicator_id, origin, horizon, year, value, median, abs_error, q10, q90, covered80,
+        pit, model``: one row per origin and later observed year (none for short series).
+    """
+    columns = ["indicator_id", "origin", "horizon", "year", "value", "median", "abs_error",
+               "q10", "q90", "covered80", "pit", "model"]
+    rows = []
+    spec = Forecaster(models=tuple(models) if models else None, sims=sims, seed=seed,
+                      executor=executor, choices=choices)
+    for ind_id in indicator_ids:
+        obs = observations[(observations["indicator_id"] == ind_id)
+                           & (observations["place"] == place)].sort_values("year")
+        years = obs["year"].astype(int).tolist()
+        actual = dict(zip(years, obs["value"].astype(float)))
+        for _, last in _expanding_origins(len(years)):
+            origin = years[last]
+            paths = spec.fit(obs[obs["year"] <= origin], catalog, place=place).simulate(
+                until=years[-1])
+            series = paths.get(ind_id)
+            if series is None or not series.forecastable:
+                continue
+            sim_years = series.years.tolist()
+            for year in years[last + 1:]:
+                draws = series.paths[:, sim_years.index(year)]
+                q10, median, q90 = np.quantile(draws, (0.10, 0.5, 0.90))
+                value = actual[year]
+                rows.append({"indicator_id": ind_id, "origin": origin, "horizon": year - origin,
+                             "year": year, "value": value, "median": float(median),
+                             "abs_error": abs(float(median) - value), "q10": float(q10),
+                             "q90": float(q90), "covered80": bool(q10 <= value <= q90),
+                             "pit": float(np.mean(draws <= value)), "model": series.model})
+    return pd.DataFrame(rows, columns=columns)
