@@ -6,11 +6,14 @@
 Runs the streaming pipeline of ``khforecast forecast --communes`` (ILLUSTRATIVE generated data,
 97 indicators per commune, partitioned Parquet out) and prints, for each series count and each
 number of dask workers (a fresh ``LocalCluster`` each time, one thread per worker): the wall
-time of the compute, series per second, peak RSS of each worker, and the load average of the
-machine before and after (the 2 cores are shared). Then parallel efficiency (throughput at W
-workers / (W x throughput at 1)), the time extrapolated to 332,000 series (3,321 communes x
-100 indicators), and whether processes and dask wrote identical bytes on ``--identical``
-series. Figures are measured, never asserted.
+time of the compute, series per second, the CPU seconds the workers spent (series per
+CPU-second does not depend on how busy the machine is, wall time does), peak RSS of each
+worker, and the load average of the machine before and after (the 2 cores are shared). Then
+parallel efficiency (throughput at W workers / (W x throughput at 1); on a loaded machine it
+mixes the speed-up with the load's changes), the time extrapolated to 332,000 series (3,321
+communes x 100 indicators), and whether processes and dask wrote identical bytes on
+``--identical`` series (0 skips it; ``--small 0`` runs one size). Figures are measured, never
+asserted.
 """
 from __future__ import annotations
 
@@ -47,6 +50,17 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu_s() -> float:
+    """This process's CPU time so far (user + system), s."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def _load() -> str:
+    """The load average (1, 5, 15 min), as ``uptime`` prints it."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _run(executor, codes, recipe, spec, chunk, out: Path) -> float:
     sink = StreamingParquetSink(out, province_of, {"illustrative": True, "benchmark": True})
     t = time.perf_counter()
@@ -55,23 +69,27 @@ def _run(executor, codes, recipe, spec, chunk, out: Path) -> float:
     return time.perf_counter() - t
 
 
-def _dask_run(n_workers: int, codes, recipe, spec, chunk, out: Path) -> tuple[float, list[float]]:
-    """One run on a fresh LocalCluster (as ``open_executor('dask')`` makes it); wall s, RSS/worker."""
+def _dask_run(n_workers: int, codes, recipe, spec, chunk, out: Path
+              ) -> tuple[float, list[float], float]:
+    """One run on a fresh LocalCluster (as ``open_executor('dask')`` makes it): wall s, peak RSS
+    per worker, and the CPU seconds the workers spent in the run."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
         ex = client.get_executor(pure=False, retries=2)
+        cpu0 = sum(client.run(_cpu_s).values())
         wall = _run(ex, codes, recipe, spec, chunk, out)
+        cpu = sum(client.run(_cpu_s).values()) - cpu0
         rss = sorted(client.run(_peak_rss_mib).values())
-    return wall, rss
+    return wall, rss, cpu
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--series", type=int, default=50_000)
-    p.add_argument("--small", type=int, default=10_000)
-    p.add_argument("--identical", type=int, default=5_000)
+    p.add_argument("--small", type=int, default=10_000, help="0: skip")
+    p.add_argument("--identical", type=int, default=5_000, help="0: skip")
     p.add_argument("--sims", type=int, default=4000)
     p.add_argument("--chunk", type=int, default=4, help="communes per unit of work")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -93,29 +111,34 @@ def main() -> None:
           f"series, {args.chunk} communes per unit; {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="khf-scale-") as tmp:
         root = Path(tmp)
-        # processes vs dask, same series: identical bytes?
-        codes = codes_for(args.identical)
-        n = len(codes) * per_commune
-        load0 = os.getloadavg()[0]
-        with open_executor("processes", workers=2) as ex:
-            wp = _run(ex, codes, recipe, spec, args.chunk, root / "processes")
-        wd, _ = _dask_run(2, codes, recipe, spec, 1, root / "dask")
-        same = _digest(root / "processes") == _digest(root / "dask")
-        print(f"identical bytes, processes (2, chunk {args.chunk}) vs dask (2 workers, chunk 1), "
-              f"{n} series: {'YES' if same else 'NO'} ({wp:.0f} s / {wd:.0f} s; load {load0:.1f})")
+        if args.identical:  # processes vs dask, same series: identical bytes?
+            codes = codes_for(args.identical)
+            n = len(codes) * per_commune
+            load0 = _load()
+            with open_executor("processes", workers=2) as ex:
+                wp = _run(ex, codes, recipe, spec, args.chunk, root / "processes")
+            wd, _, _ = _dask_run(2, codes, recipe, spec, 1, root / "dask")
+            same = _digest(root / "processes") == _digest(root / "dask")
+            print(f"identical bytes, processes (2, chunk {args.chunk}) vs dask (2 workers, chunk "
+                  f"1), {n} series: {'YES' if same else 'NO'} ({wp:.0f} s / {wd:.0f} s; load "
+                  f"average {load0} -> {_load()})", flush=True)
 
         rates: dict[tuple[int, int], float] = {}
-        for n_target in sorted({args.small, args.series}):
+        cpu_rates: dict[tuple[int, int], float] = {}
+        for n_target in sorted({n for n in (args.small, args.series) if n > 0}):
             codes = codes_for(n_target)
             n = len(codes) * per_commune
             for w in args.workers:
-                load_before = os.getloadavg()[0]
+                load_before = _load()
                 out = root / f"run-{n}-{w}"
-                wall, rss = _dask_run(w, codes, recipe, spec, args.chunk, out)
+                wall, rss, cpu = _dask_run(w, codes, recipe, spec, args.chunk, out)
                 rates[(n, w)] = n / wall
+                cpu_rates[(n, w)] = n / cpu
                 print(f"{n:>7} series, {w} dask worker(s): {wall:8.1f} s, {n / wall:7.1f} series/s, "
-                      f"peak RSS per worker {', '.join(f'{r:.0f}' for r in rss)} MiB; load average "
-                      f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")
+                      f"workers' CPU {cpu:.0f} s ({n / cpu:.1f} series per CPU-second, "
+                      f"{cpu / wall / w:.0%} of their wall time on a core), peak RSS per worker "
+                      f"{', '.join(f'{r:.0f}' for r in rss)} MiB; load average {load_before} -> "
+                      f"{_load()}", flush=True)
                 for child in out.iterdir():  # keep the disk use of a big run bounded
                     if child.is_dir():
                         for f in child.rglob("*.parquet"):
@@ -125,12 +148,18 @@ def main() -> None:
         for w in args.workers:
             if w > 1 and one:
                 eff = rates[(big, w)] / (w * one)
-                print(f"parallel efficiency at {w} workers, {big} series: {eff:.2f}")
+                print(f"parallel efficiency at {w} workers, {big} series: {eff:.2f} (wall); "
+                      f"CPU per series at {w} workers vs 1: "
+                      f"{cpu_rates[(big, 1)] / cpu_rates[(big, w)]:.2f}x")
         best_w = max(args.workers)
         rate = rates[(big, best_w)]
         print(f"extrapolated time for {TARGET_SERIES:,} series at {best_w} worker(s): "
               f"{TARGET_SERIES / rate / 3600:.2f} h ({rate:.1f} series/s); per worker-hour "
               f"{rate / best_w * 3600:,.0f} series")
+        per_cpu = cpu_rates[(big, best_w)]
+        print(f"if {best_w} cores were the run's alone (an estimate from the CPU time, not a "
+              f"measurement): {TARGET_SERIES / (per_cpu * best_w) / 3600:.2f} h at {per_cpu:.1f} "
+              f"series per CPU-second")
 
 
 if __name__ == "__main__":

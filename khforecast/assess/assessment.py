@@ -223,11 +223,8 @@ class _ShiftedProb:
         d = np.asarray(ds, dtype=float)[:, None]
         add = np.where(self.steps > 0, d, 0.0) if self.flow else d * self.steps  # (m, k)
         n, k = self.paths.shape
-        x = (self.paths[None, :, :] + add[:, None, :]).reshape(len(d) * n, k)
-        if self.domain == "percent":
-            np.clip(x, 0.0, 100.0, out=x)
-        elif self.domain == "positive":
-            np.maximum(x, 0.0, out=x)
+        x = clip_to_domain((self.paths[None, :, :] + add[:, None, :]).reshape(len(d) * n, k),
+                           self.domain)
         q = self.rule.quantity(self.target, x, self.first)
         return self.rule.meets(self.target, q, self.target.rounded(q)).reshape(len(d), n)
 
