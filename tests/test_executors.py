@@ -128,3 +128,19 @@ def test_lost_work_fails_located_never_partial(tmp_path):
             list(map_ordered(ex, _always_die, [1, 2]))
     sink.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_commune_units_never_cross_a_province():
+    # a chunk size that does not divide the first province's commune count: the unit at the
+    # boundary used to hold communes of two provinces, which the Parquet sink refuses
+    codes = commune_codes(load_places())
+    first = sum(1 for c in codes if province_of(c) == province_of(codes[0]))
+    per = 5 if first % 5 else 7
+    units = list(plan_units(codes[: first + per], RunSpec(), per_unit=per,
+                            make_observations=lambda group: None, partition_of=province_of))
+    assert all(len({province_of(p) for p in u.places}) == 1 for u in units)
+    assert [p for u in units for p in u.places] == list(codes[: first + per])  # none lost or moved
+    assert max(len(u.places) for u in units) == per
+    without = list(plan_units(codes[: first + per], RunSpec(), per_unit=per,
+                              make_observations=lambda group: None))
+    assert any(len({province_of(p) for p in u.places}) > 1 for u in without)

@@ -152,20 +152,36 @@ def _sample(paths: Any, k: int) -> pd.DataFrame:
                         columns=list(SAMPLE_COLUMNS))
 
 
+def _groups(places: Sequence[str], size: int,
+            partition_of: Callable[[str], str] | None) -> Iterator[tuple[str, ...]]:
+    """Consecutive runs of at most ``size`` places, cut where ``partition_of`` changes."""
+    group: list[str] = []
+    for p in places:
+        if group and (len(group) == size or (partition_of is not None
+                                             and partition_of(p) != partition_of(group[0]))):
+            yield tuple(group)
+            group = []
+        group.append(p)
+    if group:
+        yield tuple(group)
+
+
 def plan_units(places: Sequence[str], spec: RunSpec, observations: pd.DataFrame | None = None, *,
                per_unit: int = 1,
                make_observations: Callable[[tuple[str, ...]], pd.DataFrame] | None = None,
-               parts: Mapping[str, tuple[str, ...]] | None = None) -> Iterator[PlaceUnit]:
+               parts: Mapping[str, tuple[str, ...]] | None = None,
+               partition_of: Callable[[str], str] | None = None) -> Iterator[PlaceUnit]:
     """Group ``places`` (in the order given) into units of ``per_unit``, each with its own rows.
 
-    ``parts`` maps a merged place to its former provinces: their rows travel with it.
+    ``parts`` maps a merged place to its former provinces: their rows travel with it. With
+    ``partition_of`` (e.g. a commune's province) a unit never spans two partitions: a new one
+    starts where the partition changes, as the streaming Parquet sink writes one per partition.
     """
     size = max(1, per_unit)
     by_place = ({p: g for p, g in observations.groupby("place", sort=False)}
                 if observations is not None else {})
     empty = observations.iloc[0:0] if observations is not None else None
-    for i in range(0, len(places), size):
-        group = tuple(places[i:i + size])
+    for group in _groups(places, size, partition_of):
         own = {p: tuple(x for x in (parts or {}).get(p, ()) if x != p) for p in group}
         rows = None
         if make_observations is None:
