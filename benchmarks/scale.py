@@ -11,9 +11,10 @@ CPU-second does not depend on how busy the machine is, wall time does), peak RSS
 worker, and the load average of the machine before and after (the 2 cores are shared). Then
 parallel efficiency (throughput at W workers / (W x throughput at 1); on a loaded machine it
 mixes the speed-up with the load's changes), the time extrapolated to 332,000 series (3,321
-communes x 100 indicators), and whether processes and dask wrote identical bytes on
-``--identical`` series (0 skips it; ``--small 0`` runs one size). Figures are measured, never
-asserted.
+communes x 100 indicators), and whether processes and dask wrote identical bytes on at least
+``--identical`` series, the first communes of each of the 34 provinces, so that units are cut
+at every province boundary (0 skips it; ``--small 0`` runs one size). Figures are measured,
+never asserted.
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def _load() -> str:
 def _run(executor, codes, recipe, spec, chunk, out: Path) -> float:
     sink = StreamingParquetSink(out, province_of, {"illustrative": True, "benchmark": True})
     t = time.perf_counter()
-    stream_to_parquet(executor, plan_units(codes, spec, per_unit=chunk, make_observations=recipe),
+    stream_to_parquet(executor, plan_units(codes, spec, per_unit=chunk, make_observations=recipe,
+                                           partition_of=province_of),
                       sink, window=8)
     return time.perf_counter() - t
 
@@ -107,21 +109,34 @@ def main() -> None:
     def codes_for(n_series: int) -> tuple[str, ...]:
         return all_codes[: math.ceil(n_series / per_commune)]
 
+    def spread_codes(n_series: int) -> tuple[str, ...]:
+        """The first k communes of every province, at least ``n_series`` series in all."""
+        provinces = sorted({province_of(c) for c in all_codes})
+        k = math.ceil(n_series / per_commune / len(provinces))
+        taken: dict[str, int] = {}
+        out = []
+        for c in all_codes:
+            if taken.setdefault(province_of(c), 0) < k:
+                taken[province_of(c)] += 1
+                out.append(c)
+        return tuple(out)
+
     print(f"ILLUSTRATIVE commune data, {per_commune} indicators per commune, {args.sims} paths per "
           f"series, {args.chunk} communes per unit; {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="khf-scale-") as tmp:
         root = Path(tmp)
         if args.identical:  # processes vs dask, same series: identical bytes?
-            codes = codes_for(args.identical)
+            codes = spread_codes(args.identical)
             n = len(codes) * per_commune
+            n_prov = len({province_of(c) for c in codes})
             load0 = _load()
             with open_executor("processes", workers=2) as ex:
                 wp = _run(ex, codes, recipe, spec, args.chunk, root / "processes")
             wd, _, _ = _dask_run(2, codes, recipe, spec, 1, root / "dask")
             same = _digest(root / "processes") == _digest(root / "dask")
             print(f"identical bytes, processes (2, chunk {args.chunk}) vs dask (2 workers, chunk "
-                  f"1), {n} series: {'YES' if same else 'NO'} ({wp:.0f} s / {wd:.0f} s; load "
-                  f"average {load0} -> {_load()})", flush=True)
+                  f"1), {n} series in {n_prov} provinces: {'YES' if same else 'NO'} ({wp:.0f} s "
+                  f"/ {wd:.0f} s; load average {load0} -> {_load()})", flush=True)
 
         rates: dict[tuple[int, int], float] = {}
         cpu_rates: dict[tuple[int, int], float] = {}
