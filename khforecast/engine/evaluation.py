@@ -13,7 +13,7 @@ cells and the pool's series this module
   6-10) x history shape (smooth / noisy) x bound (``on``: a percent at 0 or 100; ``near``:
   within 5 points of one; ``far``).
 
-Why one module of ~575 lines: fitting, scoring and the command that writes calibration.json all
+Why one module of ~620 lines: fitting, scoring and the command that writes calibration.json all
 read one table of back-test cells and one definition of its strata; split, the strata would be
 defined twice and the fitted and the scored calibration could drift apart.
 """
