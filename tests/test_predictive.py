@@ -13,8 +13,8 @@ from khforecast.cli import main
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.models import simulate_paths
 from khforecast.engine.predictive import (LEVELS, PooledCalibration, at_precision, bound_of,
-                                   history_shape, load_pooled_calibration, predictive_paths,
-                                   width_class, width_scale)
+                                   history_shape, load_pooled_calibration, percent_move_floor,
+                                   predictive_paths, width_class, width_scale)
 
 PROBE_LEVELS = (0.005, 0.025, 0.05, 0.5, 0.95, 0.975, 0.995)
 
@@ -145,6 +145,25 @@ def test_a_percent_at_zero_keeps_mass_at_zero():
     assert np.all(share > 0.5) and np.all(np.diff(share) <= 0) and res.paths.max() <= 100
 
 
+def test_a_flat_percent_near_a_bound_gets_a_width_in_points_like_one_in_the_middle():
+    """The pooled floor on the yearly movement is in points as well as in logit units, so a
+    history flat at 99 is not given a band a tenth of a point wide (the logit is steep there)."""
+    cal = load_pooled_calibration()
+    assert cal.min_move["percent_points"] > 0
+    z = np.log(np.array([0.5, 0.9, 0.99]) / (1 - np.array([0.5, 0.9, 0.99])))
+    floor = percent_move_floor(cal.min_move["percent_points"], z)
+    assert floor[0] < floor[1] < floor[2]  # the same points are more logit units near 100
+    np.testing.assert_allclose(percent_move_floor(0.2, -z), percent_move_floor(0.2, z))  # about 50
+    widths = {}
+    for level in (50.0, 99.0):
+        res = predictive_paths(np.full(6, level), 6, 4000, np.random.default_rng(1),
+                               domain="percent", calibration=cal)
+        lo, hi = np.quantile(res.paths[:, -1], [0.1, 0.9])
+        assert lo <= level <= hi <= 100
+        widths[level] = hi - lo
+    assert widths[99.0] > 0.3 * widths[50.0]
+
+
 def test_bound_of_and_precision():
     assert bound_of(np.array([98.0, 100, 100]), "percent") == (100.0, 2)
     assert bound_of(np.array([100.0, 99.9]), "percent") == (None, 0)
@@ -156,7 +175,7 @@ def test_bound_of_and_precision():
 def test_calibration_file_errors_name_the_file():
     from khforecast.errors import KhforecastError
 
-    with pytest.raises(KhforecastError, match="cal.json.*format 4"):
+    with pytest.raises(KhforecastError, match="cal.json.*format 5"):
         PooledCalibration.from_json('{"format": 3}', source="cal.json")
     cal = load_pooled_calibration()
     assert PooledCalibration.from_json(cal.to_json()) == cal

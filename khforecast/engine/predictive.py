@@ -15,13 +15,17 @@ year's distribution come from pooled back-tests (:class:`PooledCalibration`):
    a series' error at horizon ``h`` is ``s_h = sqrt(w_h^2 + m^2 h)``: ``w_h`` the models' own
    spread (their 10-90 % range over 2.563), ``m`` the history's typical yearly movement (root
    mean square of its changes; at least the pooled ``min_move`` of the domain, so a constant
-   history still gets a width learned from how real series move, never zero), times a pooled
+   history still gets a width learned from how real series move, never zero; for a percent
+   also at least the pooled floor in percentage points carried to the logit at the last value,
+   :func:`move_floor`: the logit is steep near 0 or 100, so a history flat at 99 % would
+   otherwise get a band a fraction of a point wide), times a pooled
    factor by domain, horizon and history length (``length_factor``: a 3-4 point history's own
    scale says less, its errors run about 1.2 times wider; a 12+ point one's 0.7-0.85 times).
 2. **Shape.** The realised error divided by ``s_h`` has, over thousands of pooled back-tests, a
    distribution of its own; its quantiles are stored per horizon (1-10) and history shape
-   (``smooth``: the trend dominates the yearly noise; ``noisy``: it does not) and, for a
-   percent, by whether the last value is within 5 points of 0 or 100, and by the size of
+   (``smooth``: the trend dominates the yearly noise; ``noisy``: it does not), by band
+   (:func:`quantile_band`: a percent within 5 points of 0 or 100, any other percent, or a
+   positive / real series, whose quantiles pool every cell away from a bound), and by the size of
    ``s_h`` itself (a series whose own scale is tiny has heavy-tailed standardised errors, one
    with a large scale light ones). Each path's rank
    among the model's paths at that horizon is mapped to that quantile, so every year gets the
@@ -62,6 +66,10 @@ __all__ = [
     "bound_of",
     "history_shape",
     "near_of",
+    "BANDS",
+    "quantile_band",
+    "percent_move_floor",
+    "move_floor",
     "series_stratum",
     "load_strata_table",
     "width_class",
@@ -131,6 +139,45 @@ def near_of(last: float, domain: str) -> str:
     return "near" if domain == "percent" and min(last, 100.0 - last) < NEAR else "far"
 
 
+#: the strata of the error quantiles by place in the domain: ``near`` a bound (a percent within
+#: :data:`NEAR` points of 0 or 100), ``mid`` (any other percent) and ``far`` (positive and real
+#: series). Percents away from a bound get their own quantiles: held out a family at a time,
+#: their errors run above the damped median (pooled median of the standardised error +0.3 to
+#: +0.6 at 3-10 years), which quantiles shared with the positive series did not carry
+BANDS: tuple[str, ...] = ("near", "mid", "far")
+
+
+def quantile_band(domain: str, near: str) -> str:
+    """The quantile band (:data:`BANDS`) of a series: ``near`` as given, else ``mid`` for a
+    percent, ``far`` for the others."""
+    if near == "near":
+        return "near"
+    return "mid" if domain == "percent" else "far"
+
+
+def percent_move_floor(points: float, z_last: np.ndarray | float) -> np.ndarray:
+    """The pooled least yearly movement of a percent, ``points`` (percentage points), carried to
+    the logit at the last value ``z_last``: the logit distance from it to a value ``points``
+    closer to 50. Near 0 or 100 a point is many logit units, so a history that sat flat at 99
+    gets the width that the pool's flat series near a bound bear out (with the domain's logit
+    floor alone, held out a family at a time, only 61 % of such 6-10-year errors fell in the 80 %
+    band)."""
+    z = np.asarray(z_last, dtype=float)
+    p = 1.0 / (1.0 + np.exp(-z))
+    step = float(points) / 100.0
+    q = np.clip(np.where(p > 0.5, p - step, p + step), 1e-12, 1 - 1e-12)
+    return np.abs(z - (np.log(q) - np.log1p(-q)))
+
+
+def move_floor(min_move: Mapping[str, float], domain: str, z_last: float) -> float:
+    """The least yearly movement assumed for a history (modelling scale): the domain's pooled
+    ``min_move``, for a percent at least :func:`percent_move_floor` too."""
+    m = float(min_move.get(domain, 0.01))
+    if domain == "percent" and "percent_points" in min_move:
+        m = max(m, float(percent_move_floor(min_move["percent_points"], z_last)))
+    return m
+
+
 def width_scale(model_width: np.ndarray, move: float, min_move: float) -> np.ndarray:
     """``s_h = sqrt(w_h^2 + max(move, min_move)^2 h)`` for horizons 1..len(model_width)."""
     w = np.asarray(model_width, dtype=float)
@@ -170,11 +217,12 @@ class PooledCalibration:
     Attributes
     ----------
     quantiles
-        ``{"<h>|<shape>|<near>|<w>": (len(LEVELS),)}`` quantiles of the standardised error,
-        h = 1..10, shape ``smooth``/``noisy``, near ``near``/``far`` (:func:`near_of`), w the
-        width class (:func:`width_class`).
+        ``{"<h>|<shape>|<band>|<w>": (len(LEVELS),)}`` quantiles of the standardised error,
+        h = 1..10, shape ``smooth``/``noisy``, band ``near``/``mid``/``far``
+        (:func:`quantile_band`), w the width class (:func:`width_class`).
     min_move
-        ``{domain: m}`` the least yearly movement assumed on the modelling scale.
+        ``{domain: m}`` the least yearly movement assumed on the modelling scale, and
+        ``percent_points``: the same for percents in percentage points (:func:`move_floor`).
     length_factor
         ``{domain: (HORIZONS, len(LENGTH_EDGES) + 1)}`` (and ``all`` for a domain not in the
         pool): ``s_h`` is multiplied by this for a history of that length class
@@ -202,9 +250,10 @@ class PooledCalibration:
     depart: tuple[tuple[float, ...], ...]
     meta: dict = field(default_factory=dict, compare=False)
 
-    def error_quantiles(self, h: int, shape: str, near: str, width: int) -> np.ndarray:
-        """The standardised error's quantiles at horizon ``h`` (past 10: the 10-year ones)."""
-        return np.asarray(self.quantiles[f"{min(h, HORIZONS)}|{shape}|{near}|{width}"],
+    def error_quantiles(self, h: int, shape: str, band: str, width: int) -> np.ndarray:
+        """The standardised error's quantiles at horizon ``h`` (past 10: the 10-year ones);
+        ``band`` as :func:`quantile_band`."""
+        return np.asarray(self.quantiles[f"{min(h, HORIZONS)}|{shape}|{band}|{width}"],
                           dtype=float)
 
     def length_factors(self, domain: str, h: int, n: int) -> np.ndarray:
@@ -245,7 +294,7 @@ class PooledCalibration:
         # the models' projected change, damped as the pool bears it out (ranks unchanged)
         med = med + (self.damping_of(domain, shape, history_z.shape[0]) - 1.0) * (
             med - float(history_z[-1]))
-        s = width_scale(w, move, self.min_move.get(domain, 0.01))
+        s = width_scale(w, move, move_floor(self.min_move, domain, float(history_z[-1])))
         wc = width_class(s, np.arange(1, h + 1))
         s = s * self.length_factors(domain, h, history_z.shape[0])
         p_sorted = (np.arange(n) + 0.5) / n  # the p of the path ranked i at every horizon
@@ -253,8 +302,9 @@ class PooledCalibration:
         mid = levels.tolist().index(0.5)
         centre = np.empty(h)
         offs = np.empty((h, levels.size))  # s_h x (quantile - median quantile), per level
+        band = quantile_band(domain, near)
         for k in range(h):
-            q = self.error_quantiles(k + 1, shape, near, int(wc[k]))
+            q = self.error_quantiles(k + 1, shape, band, int(wc[k]))
             if k + 1 > HORIZONS:  # the 10-year shape, widened like a random walk
                 q = q * np.sqrt((k + 1) / HORIZONS)
             centre[k] = med[k] + s[k] * q[mid]
@@ -288,7 +338,7 @@ class PooledCalibration:
     def to_json(self) -> str:
         """Serialise deterministically (sorted keys, fixed float precision)."""
         doc = {
-            "format": 4,
+            "format": 5,
             "levels": list(LEVELS),
             "depart_levels": list(DEPART_LEVELS),
             "noise_cut": NOISE_CUT,
@@ -310,8 +360,8 @@ class PooledCalibration:
         """Parse the JSON written by :meth:`to_json` (clear error naming the file otherwise)."""
         try:
             doc = json.loads(text)
-            if doc.get("format") != 4:
-                raise ValueError(f"format {doc.get('format')!r}, expected 4")
+            if doc.get("format") != 5:
+                raise ValueError(f"format {doc.get('format')!r}, expected 5")
             if tuple(doc["levels"]) != LEVELS or tuple(doc["depart_levels"]) != DEPART_LEVELS:
                 raise ValueError("quantile levels differ from this version's")
             if tuple(doc["length_edges"]) != LENGTH_EDGES:
@@ -333,10 +383,10 @@ class PooledCalibration:
                       {k: tuple(float(x) for x in v) for k, v in doc["stay"].items()},
                       tuple(tuple(float(x) for x in r) for r in doc["depart"]), doc.get("meta", {}))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise KhforecastError(f"{source}: expected a khforecast calibration file (format 4), "
+            raise KhforecastError(f"{source}: expected a khforecast calibration file (format 5), "
                                   f"could not read it ({exc})") from exc
         want = {f"{h}|{s}|{n}|{w}" for h in range(1, HORIZONS + 1) for s in ("smooth", "noisy")
-                for n in ("near", "far") for w in range(len(WIDTH_EDGES) + 1)}
+                for n in BANDS for w in range(len(WIDTH_EDGES) + 1)}
         bad = sorted(want - set(q)) or [k for k, v in q.items() if len(v) != len(LEVELS)
                                         or np.any(np.diff(v) < 0)]
         if bad:
