@@ -230,3 +230,18 @@ def test_the_optimiser_gets_statsmodels_own_score_and_loglike(labour_force, name
     np.testing.assert_array_equal(gradient, model.score(x, transformed=False,
                                                         approx_complex_step=True) / nobs)
     assert value == pytest.approx(model.loglike(x, transformed=False) / nobs, rel=1e-13)
+
+
+def test_ets_from_the_registry_grid_reaches_at_least_statsmodels_own_maximum(labour_force):
+    """ETSModel starts from the damped-trend least-squares grid (the same likelihood on a grid),
+    and its maximum is at least as high as from statsmodels' own start."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    for y in (labour_force, labour_force[:9], np.log(np.r_[3.49, 3.4, 3.3, 3.2, 4.7, 5.72, 3.37,
+                                                           3.1, 3.0, 2.9])):
+        fitted = STATSMODELS_MODELS["ets_damped"].fit(y)
+        model = ETSModel(y, error="add", trend="add", damped_trend=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            own = model.fit(disp=False)
+        assert fitted.result.llf >= own.llf - 1e-6

@@ -205,6 +205,27 @@ class _FittedETS:
         return np.asarray(sims, dtype=float).reshape(h, n).T
 
 
+def _ets_start(model: Any, z: np.ndarray) -> np.ndarray | None:
+    """The registry's own least-squares ETS(A,Ad,N) fit as ETSModel's start (None if it fails).
+
+    :class:`~khforecast.engine.models.DampedTrend` minimises the same model's sum of squared
+    one-step errors on a refined grid of alpha, beta* and phi with the initial states
+    concentrated out, i.e. it maximises the same concentrated Gaussian likelihood on a grid;
+    ETSModel's maximum likelihood polishes it. From statsmodels' own start L-BFGS-B stopped
+    at a lower local maximum (alpha at its lower bound) on 12 of the bundled batch's 17 ETS
+    series (by 0.05 to 24.6 in log-likelihood; equal on the other 5), with 3.7 times the
+    likelihood evaluations."""
+    from khforecast.engine.models import DampedTrend  # models imports this module
+
+    try:
+        grid = DampedTrend().fit(z)
+    except ModelFitError:
+        return None
+    start = np.array(model.start_params, dtype=float)
+    start[:5] = (grid.alpha, grid.alpha * grid.beta, grid.phi, *grid.init)  # beta = alpha beta*
+    return start
+
+
 @dataclass(frozen=True)
 class ETSDamped:
     """Additive damped trend ETS(A,Ad,N) by maximum likelihood, paths from its own simulate."""
@@ -228,8 +249,9 @@ class ETSDamped:
 
         keep = iv.keep(len(y))
         z = iv.bridge(y)
-        res = _fit_quietly(lambda: ETSModel(z, error="add", trend="add", damped_trend=True)
-                           .fit(disp=False), self.name)
+        model = ETSModel(z, error="add", trend="add", damped_trend=True)
+        res = _fit_quietly(lambda: model.fit(start_params=_ets_start(model, z), disp=False),
+                           self.name)
         resid = np.asarray(res.resid, dtype=float)[keep]
         fitted = _FittedETS(res, len(y), float(np.mean(resid ** 2)), self.name, iv)
         if not np.all(np.isfinite(fitted.forecast(1))):
