@@ -104,6 +104,10 @@ def test_non_convergence_is_a_fit_error():
 
     with pytest.raises(ModelFitError, match="did not converge"):
         _fit_quietly(fit, "uc_trend")
+    # an exact gradient that is nil where the optimiser stopped: at the maximum after all
+    assert _fit_quietly(lambda: fit() or np.ones(2), "uc_trend", lambda p: np.full(2, 1e-4)) is not None
+    with pytest.raises(ModelFitError, match="did not converge"):
+        _fit_quietly(lambda: fit() or np.ones(2), "uc_trend", lambda p: np.full(2, 0.1))
 
 
 def test_diagnostics_are_statsmodels_tests_and_reproducible(labour_force):
@@ -160,7 +164,7 @@ def test_a_fit_is_memoised_by_content_and_draws_the_same_paths(labour_force):
 def test_a_failed_fit_is_remembered_and_raised_again(monkeypatch, labour_force):
     calls = []
 
-    def failing(fit, name, exact_score=False):
+    def failing(fit, name, gradient=None):
         calls.append(name)
         raise ModelFitError(f"{name}: maximum likelihood did not converge")
 

@@ -34,7 +34,7 @@ The state-space likelihoods are maximised with statsmodels' complex-step score
 (``optim_score="approx", optim_complex_step=True``) instead of L-BFGS-B's own finite
 differences: the gradient is exact to rounding, so the optimiser stops at the maximum instead
 of failing its line search in the finite-difference noise near it; a line search that stalls
-where the exact gradient is nil counts as converged (:func:`_converged`), and the local linear
+where the exact gradient is nil counts as converged (:func:`_fit_quietly`), and the local linear
 trend starts from equal variances (:func:`_uc_start`). The series is divided by a power of two
 near the spread of its yearly changes for the search (:func:`_fitting_scale`: the models are
 scale-equivariant, and on the logit/log scale the drift and the variances were otherwise
@@ -88,41 +88,33 @@ def preload() -> None:
 _STALL_GTOL = 1e-3
 
 
-def _converged(res: Any, warned: bool, exact_score: bool) -> bool:
-    """Whether the optimiser reached the maximum.
+def _fit_quietly(fit: Callable[[], Any], name: str,
+                 gradient: Callable[[Any], np.ndarray] | None = None) -> Any:
+    """Run a statsmodels fit with one BLAS thread; non-convergence and failures -> ModelFitError.
 
-    L-BFGS-B converged, or (with an exact, complex-step gradient) it stopped, its line search
-    finding no better point (warnflag 2) or at its iteration limit (warnflag 1), where the
-    gradient is below :data:`_STALL_GTOL`. The first happens at the maximum when a variance is
-    estimated at zero (on the bundled batch's series the two such stops had gradients of 3e-4
-    and 7e-4; fits L-BFGS-B called converged had up to 0.16), the second on the flat ridge of
-    an MA coefficient near 1 (the likelihood by then above finite differences' converged one).
-    The gradient is that of the series divided by :func:`_fitting_scale`."""
-    retvals = getattr(res, "mle_retvals", None) or {}
-    if "converged" not in retvals:
-        return not warned
-    if retvals["converged"]:
-        return True
-    gopt = np.abs(np.asarray(retvals.get("gopt", np.inf), dtype=float))
-    return (exact_score and retvals.get("warnflag") in (1, 2)
-            and float(gopt.max()) <= _STALL_GTOL)
-
-
-def _fit_quietly(fit: Callable[[], Any], name: str, exact_score: bool = False) -> Any:
-    """Run a statsmodels fit with one BLAS thread; non-convergence and failures -> ModelFitError."""
+    statsmodels warns when L-BFGS-B did not converge, i.e. stopped at its iteration limit or
+    with a line search finding no better point. Given ``gradient`` (the exact, complex-step
+    gradient of the mean log-likelihood at what ``fit`` returned; for the state-space members, of
+    the series divided by :func:`_fitting_scale`), such a stop still counts as converged where the gradient is below :data:`_STALL_GTOL`: a stalled line search happens at
+    the maximum when a variance is estimated at zero (on the bundled batch's series the two such
+    stops had gradients of 3e-4 and 7e-4; fits L-BFGS-B called converged had up to 0.16), the
+    iteration limit on the flat ridge of an MA coefficient near 1 (the likelihood by then above
+    finite differences' converged one)."""
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     with warnings.catch_warnings(record=True) as caught, _threads().limit(limits=1, user_api="blas"):
         warnings.simplefilter("always")
         try:
             res = fit()
+            warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            stalled = (warned and gradient is not None
+                       and float(np.max(np.abs(gradient(res)))) <= _STALL_GTOL)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError,
                 IndexError) as exc:
             raise ModelFitError(f"{name}: statsmodels fit failed ({type(exc).__name__}: {exc})") from exc
-    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    if not _converged(res, warned, exact_score):
+    if warned and not stalled:
         raise ModelFitError(f"{name}: maximum likelihood did not converge")
-    if not np.all(np.isfinite(np.asarray(res.params, dtype=float))):
+    if not np.all(np.isfinite(np.asarray(getattr(res, "params", res), dtype=float))):
         raise ModelFitError(f"{name}: non-finite parameters")
     return res
 
@@ -260,6 +252,12 @@ class ETSDamped:
 
 
 # -- linear Gaussian state-space models (UC, SARIMAX) --------------------------------------
+_SYSTEM_MATRICES = ("design", "obs_intercept", "obs_cov", "transition", "state_intercept",
+                    "selection", "state_cov")
+#: the dummies' effects among the parameters (UC: beta.x1, SARIMAX: x1)
+_EXOG_PARAM = re.compile(r"(beta\.)?x\d+$")
+
+
 @dataclass(frozen=True, eq=False)
 class _FittedStateSpace:
     result: Any  # statsmodels MLEResults
@@ -276,8 +274,24 @@ class _FittedStateSpace:
         return _forecast_head(self._forecasts, h, self._forecast)
 
     def _forecast(self, h: int) -> np.ndarray:
+        """statsmodels' forecast, given the system matrices of the ``h`` future years.
+
+        Each member's matrices are constant in time but for the dummies' effects in the
+        observation intercept (``exog @ beta``) and SARIMAX's drift term, which it stores per
+        year; ``result.forecast`` rebuilds (clones) the model to extend them, this passes them to
+        ``get_prediction(extend_model=False)``: the same numbers to the bit (tests), in half
+        the time."""
+        fr, n = self.result.filter_results, self.n_obs
+        future = {m: np.repeat(getattr(fr, m)[..., -1:], h, axis=-1) for m in _SYSTEM_MATRICES
+                  if getattr(fr, m).shape[-1] > 1}
+        if self.interventions.n_regressors:
+            names = self.result.model.param_names
+            beta = np.asarray(self.result.params)[[i for i, p in enumerate(names)
+                                                   if _EXOG_PARAM.match(p)]]
+            future["obs_intercept"] = np.dot(self._exog(h), beta)[None, :]
         with _threads().limit(limits=1, user_api="blas"):
-            return self.result.forecast(h, exog=self._exog(h))
+            return self.result.get_prediction(start=n, end=n + h - 1, extend_model=False,
+                                              **future).predicted_mean
 
     def _matrices(self) -> tuple[np.ndarray, ...]:
         fr = self.result.filter_results  # its matrices carry a concentrated-out variance
@@ -311,7 +325,7 @@ class _FittedStateSpace:
 #: parameter name -> power of the data's scale it carries (variances 2, AR/MA coefficients 0,
 #: the drift and the dummies' effects 1)
 _SCALE_POWERS = ((re.compile(r"sigma2(\..+)?$"), 2), (re.compile(r"(ar|ma)\.L\d+$"), 0),
-                 (re.compile(r"(intercept|(beta\.)?x\d+)$"), 1))
+                 (re.compile(r"intercept$"), 1), (_EXOG_PARAM, 1))
 
 
 def _fitting_scale(y: np.ndarray) -> float:
@@ -367,16 +381,21 @@ def _state_space_fit(name: str, make: Callable[[np.ndarray, np.ndarray | None], 
     (:func:`_rescaled`); the fit is scored by its one-step residuals."""
     exog = iv.regressors(len(y)) if iv.n_regressors else None
     scale = _fitting_scale(y)
+    scaled: Any = None
 
-    def fit() -> Any:
-        model = make(y / scale, exog)
-        return model.fit(start_params=start(model) if start else None, disp=False,
-                         cov_type="none", low_memory=True, optim_score="approx",
-                         optim_complex_step=True, loglike_and_score=_loglike_and_score(model))
+    def fit() -> np.ndarray:
+        nonlocal scaled
+        scaled = make(y / scale, exog)
+        return scaled.fit(start_params=start(scaled) if start else None, disp=False,
+                          return_params=True, optim_score="approx", optim_complex_step=True,
+                          loglike_and_score=_loglike_and_score(scaled))
 
-    scaled = _fit_quietly(fit, name, exact_score=True)
+    def gradient(params: np.ndarray) -> np.ndarray:
+        return _loglike_and_score(scaled)(scaled.untransform_params(params))[1]
+
+    found = _fit_quietly(fit, name, gradient)
     model = make(y, exog)
-    params = _rescaled(model.param_names, scaled.params, scale)
+    params = _rescaled(model.param_names, found, scale)
     res = _fit_quietly(lambda: model.filter(params, cov_type="none"), name)
     burn = int(getattr(res, "loglikelihood_burn", 0))
     keep = iv.keep(len(y))
