@@ -415,10 +415,13 @@ def _uc_start(model: Any) -> np.ndarray:
     Its own start takes the variances from Hodrick-Prescott filters; on the bundled batch's 21
     series this start reached the higher likelihood of the two in every fit (by up to 0.87) with
     a third fewer likelihood evaluations."""
-    sp = np.array(model.start_params, dtype=float)
     v = float(np.var(np.diff(model.endog[:, 0])))
+    variances = np.array([n.startswith("sigma2.") for n in model.param_names])
+    if v > 0 and variances.all():  # no dummies: nothing of statsmodels' start is left to take
+        return np.full(variances.size, v / 3)
+    sp = np.array(model.start_params, dtype=float)
     if v > 0:
-        sp[[n.startswith("sigma2.") for n in model.param_names]] = v / 3
+        sp[variances] = v / 3
     return sp
 
 
