@@ -21,6 +21,10 @@ Acceptance (issue): >= 50 series per second per core for the full pipeline, meas
 per CPU-second of the single process (the wall-clock rate is printed too; it is lower when
 other jobs share the machine's cores).
 
+Then ``forecast-series`` (issue 8: >= 150 series per CPU-second, calibrated, 4,000 paths,
+horizon 6) on the first ``--m4-series`` M4 yearly series, beside statsforecast's ``AutoETS`` on
+the same series in the same run (``benchmarks/speed_series.py``'s timings).
+
 Last, the bundled batch's compute step (``khforecast.batch.compute_results`` on the bundled
 observations with ``params/batch.yaml``: forecasts, assessments, draws, the files of a run) with
 ``params/models.yaml`` as shipped, and with the statsmodels members (ETS, local linear trend,
@@ -61,6 +65,9 @@ from khforecast.observations.panels import load_panel
 from khforecast.observations.read import bundled_observations_path, read_observations
 from khforecast.plan.catalog import load_catalog
 from khforecast.plan.targets import Target
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import speed_series  # noqa: E402  (the forecast-series timing, shared with its own script)
 
 _PANELS = {  # panel -> (indicator, domain, direction)
     "trained_labour_force_share": ("trained_labour_force_share_15plus", "percent", 1),
@@ -222,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sims", type=int, default=4000)
     p.add_argument("--statsforecast-python", default=os.environ.get("KHFORECAST_STATSFORECAST_PYTHON"))
     p.add_argument("--repeat", type=int, default=3, help="runs of the bundled batch's compute step")
+    p.add_argument("--m4-series", type=int, default=200,
+                   help="M4 yearly series for the forecast-series rate (issue 8)")
     p.add_argument("--batch-only", action="store_true", help="only the bundled batch comparison")
     p.add_argument("--one-batch", choices=["default", "statsmodels"], help=argparse.SUPPRESS)
     p.add_argument("--one-import", action="store_true", help=argparse.SUPPRESS)
@@ -273,7 +282,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n## Acceptance (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     print(f"{'PASS' if n / cpu >= 50 else 'FAIL'}  >= 50 series/s/core: {n / cpu:.1f} series per "
           f"CPU-second ({rate:.1f} per wall-clock second)")
+    _report_series(args.m4_series, args.sims, args.statsforecast_python)
     return _report_batch(args.repeat)
+
+
+def _report_series(n: int, sims: int, statsforecast_python: str | None) -> None:
+    """forecast-series (the calibrated engine, issue 8) beside statsforecast AutoETS, same run."""
+    rows = speed_series.measure(n, sims, "m4", statsforecast_python)
+    print(f"\n## forecast-series: first {n} M4 yearly series, {sims} paths, h = 6, one core "
+          f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    for row in rows:
+        speed_series.print_rate(*row)
+    _, k, _, cpu = rows[1]
+    print(f"{'PASS' if k / cpu >= 150 else 'FAIL'}  >= 150 series per CPU-second (calibrated "
+          f"forecast_series): {k / cpu:.1f}" + (f"; statsforecast AutoETS {rows[2][1] / rows[2][3]:.1f}"
+                                                if len(rows) > 2 else ""))
 
 
 def _report_batch(repeat: int) -> int:

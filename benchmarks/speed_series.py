@@ -51,9 +51,45 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - 
 """
 
 
-def _rate(label: str, n: int, wall: float, cpu: float) -> None:
+def print_rate(label: str, n: int, wall: float, cpu: float) -> None:
     print(f"{label:44s} {n / wall:7.1f} series/s wall-clock, {n / cpu:7.1f} per CPU-second "
           f"({1000 * cpu / n:.2f} CPU-ms per series)")
+
+
+def measure(n: int = 500, sims: int = 4000, dataset: str = "m4",
+            statsforecast_python: str | None = None) -> list[tuple[str, int, float, float]]:
+    """``(label, series, wall seconds, CPU seconds)`` of the three timings on the first ``n``
+    series (statsforecast's only when a Python with it is given and it ran)."""
+    df = pd.read_csv(DATA / FILES[dataset], usecols=["series_id", "t", "value", "split"])
+    df = df[df["split"] == "train"]
+    ids = df["series_id"].drop_duplicates().iloc[:n]
+    df = df[df["series_id"].isin(ids)][["series_id", "t", "value"]]
+    series = [g["value"].to_numpy(dtype=float) for _, g in df.groupby("series_id", sort=False)]
+    n = len(series)
+    out = []
+    forecast_series(df[df["series_id"].isin(ids.iloc[:3])], 6, domain="positive", seed=1,
+                    sims=200, jobs=1)  # first-call costs outside the timing
+    seeds = np.random.SeedSequence(1).spawn(n)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for y, ss in zip(series, seeds):
+        res = simulate_paths(y, 6, sims, np.random.default_rng(ss), domain="positive")
+        np.quantile(res.paths, QUANTILES, axis=0)
+    out.append(("simulate_paths + quantiles (uncalibrated)", n, time.perf_counter() - t0,
+                time.process_time() - c0))
+    t0, c0 = time.perf_counter(), time.process_time()
+    forecast_series(df, 6, domain="positive", seed=1, sims=sims, jobs=1)
+    out.append(("forecast_series(jobs=1), calibrated", n, time.perf_counter() - t0,
+                time.process_time() - c0))
+    if statsforecast_python:
+        proc = subprocess.run([statsforecast_python, "-c", _SF_SCRIPT], check=False,
+                              input=json.dumps([list(map(float, y)) for y in series]),
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            sf = json.loads(proc.stdout.strip().splitlines()[-1])
+            out.append(("statsforecast AutoETS (80/95 % intervals)", n, sf["wall"], sf["cpu"]))
+        else:
+            print(f"statsforecast run failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,39 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--statsforecast-python",
                    default=os.environ.get("KHFORECAST_STATSFORECAST_PYTHON"))
     args = p.parse_args(argv)
-    df = pd.read_csv(DATA / FILES[args.dataset], usecols=["series_id", "t", "value", "split"])
-    df = df[df["split"] == "train"]
-    ids = df["series_id"].drop_duplicates().iloc[: args.n]
-    df = df[df["series_id"].isin(ids)][["series_id", "t", "value"]]
-    series = [g["value"].to_numpy(dtype=float) for _, g in df.groupby("series_id", sort=False)]
-    lengths = np.array([len(y) for y in series])
-    print(f"{len(series)} {args.dataset.upper()} yearly series, length median "
-          f"{np.median(lengths):.0f} (max {lengths.max()}), {args.sims} paths, h = 6, one core")
-
-    n = len(series)
-    forecast_series(df[df["series_id"].isin(ids.iloc[:3])], 6, domain="positive", seed=1,
-                    sims=200, jobs=1)  # first-call costs outside the timing
-    seeds = np.random.SeedSequence(1).spawn(n)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for y, ss in zip(series, seeds):
-        res = simulate_paths(y, 6, args.sims, np.random.default_rng(ss), domain="positive")
-        np.quantile(res.paths, QUANTILES, axis=0)
-    _rate("simulate_paths + quantiles (uncalibrated)", n, time.perf_counter() - t0,
-          time.process_time() - c0)
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    forecast_series(df, 6, domain="positive", seed=1, sims=args.sims, jobs=1)
-    _rate("forecast_series(jobs=1), calibrated", n, time.perf_counter() - t0,
-          time.process_time() - c0)
-    if args.statsforecast_python:
-        proc = subprocess.run([args.statsforecast_python, "-c", _SF_SCRIPT], check=False,
-                              input=json.dumps([list(map(float, y)) for y in series]),
-                              capture_output=True, text=True)
-        if proc.returncode == 0:
-            sf = json.loads(proc.stdout.strip().splitlines()[-1])
-            _rate("statsforecast AutoETS (80/95 % intervals)", n, sf["wall"], sf["cpu"])
-        else:
-            print(f"statsforecast run failed: {proc.stderr.strip().splitlines()[-1:]}")
+    print(f"first {args.n} {args.dataset.upper()} yearly series, {args.sims} paths, h = 6, "
+          "one core")
+    for row in measure(args.n, args.sims, args.dataset, args.statsforecast_python):
+        print_rate(*row)
     print(f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
     return 0
 

@@ -21,6 +21,7 @@ from khforecast.engine.models import (
     Level,
     LinearTrend,
     Theta,
+    fit_many_series,
     simulate_paths,
 )
 from khforecast.engine.scales import fit_scale
@@ -231,3 +232,27 @@ def test_every_registered_model_runs_alone():
     for name in MODELS:
         res = simulate_paths(y, 4, 300, np.random.default_rng(0), models=[name])
         assert res.model == name and res.paths.shape == (300, 4)
+
+
+# -- many series at once ----------------------------------------------------------------------
+def test_fitting_many_series_together_gives_the_same_paths_as_one_at_a_time():
+    """forecast-series fits a chunk's series together (fit_many_series); every draw must be
+    the one a series alone gets, bit for bit: lengths from 2 to 40 (members dropping out below
+    7 and 3 points, a series too short for any), a constant, zeros, both scales' members."""
+    rng = np.random.default_rng(5)
+    series = [np.exp(_walk(s, n=n, drift=0.02, start=1.0) / 10.0)
+              for s, n in enumerate([40, 7, 6, 3, 2, 25, 12, 31, 9, 4])]
+    series += [np.full(8, 3.0), np.r_[0.0, 0.0, 1.0, 2.0, 0.0, 3.0, 4.0], rng.gamma(2.0, 5.0, 18)]
+    for domain, ys in (("positive", series), ("percent", [np.clip(y, 0, 100) for y in series]),
+                       ("real", [np.log1p(y) - 1.0 for y in series])):
+        fits = fit_many_series(ys, domain=domain)
+        assert fits[4] is None  # 2 points: left to simulate_paths, which raises
+        for y, fitted in zip(ys, fits):
+            if fitted is None:
+                continue
+            alone = simulate_paths(y, 6, 300, np.random.default_rng(1), domain=domain)
+            together = simulate_paths(y, 6, 300, np.random.default_rng(1), domain=domain,
+                                      fitted=fitted)
+            assert together.model == alone.model
+            assert together.paths.tobytes() == alone.paths.tobytes()
+            assert together.point.tobytes() == alone.point.tobytes()

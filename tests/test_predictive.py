@@ -15,6 +15,7 @@ from khforecast.engine.models import simulate_paths
 from khforecast.engine.predictive import (LEVELS, PooledCalibration, at_precision, bound_of,
                                    history_shape, load_pooled_calibration, percent_move_floor,
                                    predictive_paths, width_class, width_scale)
+from khforecast.engine.ranks import draw_quantiles
 
 PROBE_LEVELS = (0.005, 0.025, 0.05, 0.5, 0.95, 0.975, 0.995)
 
@@ -179,3 +180,27 @@ def test_calibration_file_errors_name_the_file():
         PooledCalibration.from_json('{"format": 3}', source="cal.json")
     cal = load_pooled_calibration()
     assert PooledCalibration.from_json(cal.to_json()) == cal
+
+
+def test_tied_model_draws_are_ranked_in_path_order():
+    """Equal model draws (a constant history's) are ranked by path index, as a stable sort
+    ranks them, so the calibrated paths do not depend on the sorting algorithm."""
+    z = np.zeros((500, 3))
+    z[:, 1] = np.repeat([0.2, 0.1], 250)
+    out = load_pooled_calibration().calibrate(z, np.linspace(0.0, 1.0, 8), "positive")
+    assert np.all(np.diff(out[:, 0]) > 0)
+    assert np.all(np.diff(out[:250, 1]) > 0) and np.all(np.diff(out[250:, 1]) > 0)
+    assert out[:250, 1].min() > out[250:, 1].max()
+
+
+@pytest.mark.parametrize("y, domain", [([3.1, 3.4, 3.2, 3.9, 4.4, 4.1], "positive"),
+                                       ([0.0, 1.0, 0.0, 2.0, 1.0, 0.0], "positive"),
+                                       ([97.0, 98.0, 99.0, 99.0, 98.0], "percent"),
+                                       ([-0.3, 0.2, -0.1, 0.4, 0.1, -0.2], "real")])
+def test_quantiles_from_the_sorted_draws_are_numpys(y, domain):
+    """forecast-series takes its quantiles from the engine's sorted draws: the same numbers as
+    np.quantile and np.median of the paths (draws rounded to ties, zeros, -0.0 included)."""
+    levels = np.array([0.001, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.999])
+    res = predictive_paths(np.array(y), 5, 2000, np.random.default_rng(3), domain=domain)
+    assert draw_quantiles(res, levels).tobytes() == np.quantile(res.paths, levels, axis=0).tobytes()
+    assert res.point.tobytes() == np.median(res.paths, axis=0).tobytes()

@@ -19,14 +19,17 @@ combination leaves out members that cannot run (``"combination(drift,theta,...)"
 back to ``drift`` only when none can be fitted. ``SimResult.model`` names what ran, e.g.
 ``"theta(fallback)"``.
 
-Why one module of ~700 lines: the models, the fallback chain, the combination and
+Why one module of ~1,150 lines: the models, the fallback chain, the combination and
 :func:`simulate_paths` are the one unit the shipped calibration was derived for (its fingerprint
 hashes this module's code); they change together, and a change anywhere here means re-deriving.
+The batched fits (``fit_many``: many series' grid searches in one time loop, for
+forecast-series) sit beside the one-series code they must match bit for bit.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar, Literal, Protocol
 
 import numpy as np
@@ -34,7 +37,7 @@ import numpy as np
 from khforecast.engine.scales import Domain, Scale, fit_scale
 from khforecast.engine.interventions import Interventions
 from khforecast.engine.statespace import STATSMODELS_MODELS
-from khforecast.errors import ModelFitError
+from khforecast.errors import KhforecastError, ModelFitError
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -46,12 +49,15 @@ __all__ = [
     "DampedTrend",
     "Drift",
     "FittedModel",
+    "FittedSeries",
     "InsufficientDataError",
     "Level",
     "LinearTrend",
     "Model",
     "SimResult",
     "Theta",
+    "fit_many_series",
+    "fit_series",
     "simulate_paths",
 ]
 
@@ -306,6 +312,8 @@ def _fit_ses(y: np.ndarray, l0: float | None, kind: np.ndarray | None = None
 
     The errors of pulse and step years (``kind``) are returned as 0: they count in no sum.
     """
+    if kind is None and l0 is not None:
+        return _ses_search([np.asarray(y, dtype=float)], [float(l0)])[0]
     w = None if kind is None else (kind == _NORMAL).astype(float)
     alphas = _ALPHA_GRID
     for _ in range(3):
@@ -322,6 +330,65 @@ def _fit_ses(y: np.ndarray, l0: float | None, kind: np.ndarray | None = None
     gain = alpha if kind is None or kind[-1] == _NORMAL else float(kind[-1] == _STEP)
     level = float(y[-1] - errs[-1] + gain * errs[-1])  # l_T = yhat_T + alpha e_T
     return alpha, level, errs if w is None else errs * w
+
+
+def _linspace_rows(start: np.ndarray, stop: np.ndarray, num: int) -> np.ndarray:
+    """``np.linspace(start[i], stop[i], num)`` as row ``i``, bit for bit (numpy's own array form
+    switches every row to another formula when any one row has a zero step)."""
+    delta = stop - start
+    step = delta / (num - 1)
+    k = np.arange(num, dtype=float)
+    y = np.where((step == 0)[:, None], (k / (num - 1))[None, :] * delta[:, None],
+                 k[None, :] * step[:, None])
+    y += start[:, None]
+    y[:, -1] = stop
+    return y
+
+
+def _ses_search(ys: Sequence[np.ndarray], l0s: Sequence[float]
+                ) -> list[tuple[float, float, np.ndarray]]:
+    """:func:`_fit_ses` with a fixed initial level and no interventions, for many series at once.
+
+    The time loop runs once for all series (a series that has ended drops out of the active
+    prefix of rows); every element sees the operations of the one-series recursion in the same
+    order (the sums over time accumulate step by step, as numpy sums a ``(T, G)`` column).
+    """
+    order = sorted(range(len(ys)), key=lambda j: -ys[j].shape[0])  # stable: longest first
+    ys = [ys[j] for j in order]
+    n = np.array([y.shape[0] for y in ys])
+    S, T = len(ys), int(n[0])
+    Y = np.zeros((S, T))
+    for j, y in enumerate(ys):
+        Y[j, :y.shape[0]] = y
+    l0 = np.array([float(l0s[j]) for j in order])[:, None]
+    active = np.sum(n[None, :] > np.arange(T)[:, None], axis=1)  # series longer than t
+    rows = np.arange(S)
+    alphas = np.broadcast_to(_ALPHA_GRID, (S, _ALPHA_GRID.shape[0]))
+    for _ in range(3):
+        lev = np.repeat(l0, alphas.shape[1], axis=1)
+        sse = np.zeros(alphas.shape)
+        for t in range(T):
+            m = int(active[t])
+            e = Y[:m, t:t + 1] - lev[:m]
+            sse[:m] += e * e
+            lev[:m] = lev[:m] + alphas[:m] * e
+        k = np.argmin(sse, axis=1)
+        step = alphas[:, 1] - alphas[:, 0]
+        centre = alphas[rows, k]
+        alphas = np.clip(_linspace_rows(centre - step, centre + step, 11), 0.0001, 0.9999)
+    alpha = alphas[:, 5:6]
+    errs = np.empty((S, T))
+    lev = l0.copy()
+    for t in range(T):
+        m = int(active[t])
+        errs[:m, t:t + 1] = Y[:m, t:t + 1] - lev[:m]
+        lev[:m] = lev[:m] + alpha[:m] * errs[:m, t:t + 1]
+    out: list = [None] * S
+    for i, j in enumerate(order):
+        e = errs[i, :n[i]].copy()
+        a = float(alpha[i, 0])
+        out[j] = (a, float(ys[i][-1] - e[-1] + a * e[-1]), e)  # l_T = yhat_T + alpha e_T
+    return out
 
 
 @dataclass(frozen=True)
@@ -384,8 +451,20 @@ class Theta:
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedSES:
         """Fit the OLS slope and the SES part; pulse and step years as in both parts."""
         y = np.asarray(y, dtype=float)
+        kind = _kinds(y.shape[0], interventions)
+        l0 = float(y[0] if kind is None else y[np.flatnonzero(kind != _PULSE)[0]])
+        return self._fitted(y, kind, interventions, _fit_ses(y, l0, kind))
+
+    def fit_many(self, ys: Sequence[np.ndarray]) -> list[_FittedSES]:
+        """:meth:`fit` of many series without interventions (the SES searches run together)."""
+        ys = [np.asarray(y, dtype=float) for y in ys]
+        ses = _ses_search(ys, [float(y[0]) for y in ys])
+        return [self._fitted(y, None, None, r) for y, r in zip(ys, ses)]
+
+    def _fitted(self, y: np.ndarray, kind: np.ndarray | None, interventions: Interventions | None,
+                ses: tuple[float, float, np.ndarray]) -> _FittedSES:
+        """The fitted model from the SES part ``(alpha, level, errors)`` and the OLS slope."""
         t = y.shape[0]
-        kind = _kinds(t, interventions)
         if kind is None:
             tt = np.arange(t, dtype=float)
             tc = tt - tt.mean()
@@ -395,8 +474,7 @@ class Theta:
         else:
             fitted = LinearTrend().fit(y, interventions)
             b0, slope_se = float(fitted.coef[1]), float(np.sqrt(fitted.cov[1, 1]))
-        l0 = float(y[0] if kind is None else y[np.flatnonzero(kind != _PULSE)[0]])
-        alpha, level, errs = _fit_ses(y, l0, kind)
+        alpha, level, errs = ses
         sse = float(errs @ errs)
         sigma = np.sqrt(sse / max(_n_fit(t, kind) - 2, 1))
         half = b0 / 2.0
@@ -451,6 +529,131 @@ def _damped_sse_grid(y: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np
     b0 = -(s[3] * s[2] - s[4] * s[1]) / det
     sse = s[0] + 2 * (l0 * s[1] + b0 * s[2]) + l0 * l0 * s[3] + 2 * l0 * b0 * s[4] + b0 * b0 * s[5]
     return sse, np.vstack([l0, b0])
+
+
+_DAMP_BASE = tuple(g.ravel() for g in np.meshgrid(_DAMP_ALPHA, _DAMP_BETA, _DAMP_PHI, indexing="ij"))
+
+
+@lru_cache(maxsize=None)
+def _unit_responses(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """The base grid's responses to a unit initial level and trend (rows 1 and 2 of
+    :func:`_damped_sse_grid`): they do not depend on the data, so many series share them.
+
+    Returns ``(e, sums)``: ``e[t]`` the two rows' one-step errors at step ``t``, ``sums[t]`` the
+    running sums of e1e1, e1e2, e2e2 after step ``t``, for ``t < capacity``; the same floating
+    point operations in the same order as the one-series recursion.
+    """
+    a, b, p = _DAMP_BASE
+    ab = a * b
+    lev = np.zeros((2, a.shape[0]))
+    lev[0] = 1.0
+    tr = np.zeros((2, a.shape[0]))
+    tr[1] = 1.0
+    acc = np.zeros((3, a.shape[0]))
+    e_all = np.empty((capacity, 2, a.shape[0]))
+    sums = np.empty((capacity, 3, a.shape[0]))
+    with np.errstate(all="ignore"):  # steps past a series' end may overflow; never used
+        for i in range(capacity):
+            ptr = p * tr
+            fc = lev + ptr
+            e = -fc
+            acc[0] += e[0] * e[0]
+            acc[1] += e[0] * e[1]
+            acc[2] += e[1] * e[1]
+            lev = fc + a * e
+            tr = ptr + ab * e
+            e_all[i] = e
+            sums[i] = acc
+    return e_all, sums
+
+
+def _damped_sse_batch(ys: Sequence[np.ndarray], a: np.ndarray, b: np.ndarray, p: np.ndarray,
+                      base: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_damped_sse_grid` (no interventions) for many series at once, bit for bit.
+
+    ``ys`` sorted by length, longest first; ``a, b, p`` of shape ``(S, G)``, one grid per series
+    (``base``: the shared base grid, whose unit responses come from :func:`_unit_responses`).
+    The time loop runs once for all series (a series that has ended drops out of the active
+    prefix of rows); every element sees the same operations as in the one-series recursion.
+    Returns ``(sse, l0, b0)``, each ``(S, G)``.
+    """
+    n = np.array([y.shape[0] for y in ys])
+    S, G = a.shape
+    Y = np.zeros((S, int(n[0])))
+    for j, y in enumerate(ys):
+        Y[j, :y.shape[0]] = y
+    ab = a * b
+    rows = 1 if base else 3  # the data's response, then (refined grids) the unit ones
+    lev, tr = np.zeros((rows, S, G)), np.zeros((rows, S, G))
+    if not base:
+        lev[1] = 1.0
+        tr[2] = 1.0
+    acc = np.zeros((3 if base else 6, S, G))  # sums e0e0, e0e1, e0e2[, e1e1, e1e2, e2e2]
+    ptr, fc, e, tmp = (np.empty((rows, S, G)) for _ in range(4))
+    if base:
+        unit_e, unit_sums = _unit_responses(1 << max(6, int(n[0] - 1).bit_length()))
+    active = np.sum(n[None, :] > np.arange(int(n[0]))[:, None], axis=1)  # series longer than t
+    for t in range(int(n[0])):
+        m = int(active[t])  # in place on the active rows: the same operations, no temporaries
+        L, R, P, F, E, X = (v[:, :m] for v in (lev, tr, ptr, fc, e, tmp))
+        np.multiply(p[:m], R, out=P)
+        np.add(L, P, out=F)
+        np.negative(F, out=E)
+        E[0] += Y[:m, t:t + 1]
+        e1, e2 = (unit_e[t, 0], unit_e[t, 1]) if base else (E[1], E[2])
+        x = X[0]
+        for k, (u, v) in enumerate(((E[0], E[0]), (E[0], e1), (E[0], e2)) if base else
+                                   ((E[0], E[0]), (E[0], e1), (E[0], e2), (e1, e1), (e1, e2),
+                                    (e2, e2))):
+            np.multiply(u, v, out=x)
+            acc[k, :m] += x
+        np.multiply(a[:m], E, out=X)
+        np.add(F, X, out=L)
+        np.multiply(ab[:m], E, out=X)
+        np.add(P, X, out=R)
+    s0, s1, s2 = acc[0], acc[1], acc[2]
+    s3, s4, s5 = ((unit_sums[n - 1, r] for r in range(3)) if base else (acc[3], acc[4], acc[5]))
+    det = s3 * s5 - s4 * s4
+    det = np.where(np.abs(det) < 1e-300, 1e-300, det)
+    l0 = -(s5 * s1 - s4 * s2) / det
+    b0 = -(s3 * s2 - s4 * s1) / det
+    sse = s0 + 2 * (l0 * s1 + b0 * s2) + l0 * l0 * s3 + 2 * l0 * b0 * s4 + b0 * b0 * s5
+    return sse, l0, b0
+
+
+def _damped_search(ys: Sequence[np.ndarray], kind: np.ndarray | None = None
+                   ) -> list[tuple[float, float, float, float, float]]:
+    """``(alpha, beta, phi, l0, b0)`` of :class:`DampedTrend`'s least squares on a grid refined
+    twice around its best point, for many series without interventions at once (the same
+    numbers as one at a time), or for one series whose years have a ``kind`` (:func:`_kinds`)."""
+    order = sorted(range(len(ys)), key=lambda j: -ys[j].shape[0])  # stable: longest first
+    ys = [ys[j] for j in order]
+    S = len(ys)
+    a, b, p = (np.broadcast_to(g, (S, g.shape[0])) for g in _DAMP_BASE)
+    steps = [_DAMP_ALPHA[1] - _DAMP_ALPHA[0], _DAMP_BETA[1] - _DAMP_BETA[0],
+             _DAMP_PHI[1] - _DAMP_PHI[0]]
+    lo = (0.0001, 0.0001, _PHI_BOUNDS[0])
+    hi = (0.9999, 0.9999, _PHI_BOUNDS[1])
+    rows = np.arange(S)
+    for it in range(3):
+        if kind is None:
+            sse, l0, b0 = _damped_sse_batch(ys, a, b, p, base=it == 0)
+        else:
+            sse, init = _damped_sse_grid(ys[0], a[0], b[0], p[0], kind)
+            sse, l0, b0 = sse[None, :], init[:1], init[1:]
+        sse = np.where(np.isfinite(sse), sse, np.inf)
+        k = np.argmin(sse, axis=1)
+        best = [g[rows, k] for g in (a, b, p, l0, b0)]
+        grids = [np.clip(_linspace_rows(c - st, c + st, 5), l, u)
+                 for c, st, l, u in zip(best[:3], steps, lo, hi)]
+        a = np.broadcast_to(grids[0][:, :, None, None], (S, 5, 5, 5)).reshape(S, 125)
+        b = np.broadcast_to(grids[1][:, None, :, None], (S, 5, 5, 5)).reshape(S, 125)
+        p = np.broadcast_to(grids[2][:, None, None, :], (S, 5, 5, 5)).reshape(S, 125)
+        steps = [st / 2.0 for st in steps]
+    out: list = [None] * S
+    for i, j in enumerate(order):
+        out[j] = tuple(float(v[i]) for v in best)
+    return out
 
 
 @dataclass(frozen=True)
@@ -521,23 +724,18 @@ class DampedTrend:
         """Fit by concentrated least squares on a refined grid (interventions as in the grid)."""
         y = np.asarray(y, dtype=float)
         kind = _kinds(y.shape[0], interventions)
-        a, b, p = (g.ravel() for g in np.meshgrid(_DAMP_ALPHA, _DAMP_BETA, _DAMP_PHI, indexing="ij"))
-        steps = np.array([_DAMP_ALPHA[1] - _DAMP_ALPHA[0], _DAMP_BETA[1] - _DAMP_BETA[0],
-                          _DAMP_PHI[1] - _DAMP_PHI[0]])
-        lo = np.array([0.0001, 0.0001, _PHI_BOUNDS[0]])
-        hi = np.array([0.9999, 0.9999, _PHI_BOUNDS[1]])
-        best = None
-        for _ in range(3):
-            sse, init = _damped_sse_grid(y, a, b, p, kind)
-            sse = np.where(np.isfinite(sse), sse, np.inf)
-            k = int(np.argmin(sse))
-            best = (a[k], b[k], p[k], init[0, k], init[1, k])
-            centre = np.array(best[:3])
-            grids = [np.clip(np.linspace(c - s, c + s, 5), l, u)
-                     for c, s, l, u in zip(centre, steps, lo, hi)]
-            a, b, p = (g.ravel() for g in np.meshgrid(*grids, indexing="ij"))
-            steps = steps / 2.0
-        alpha, beta, phi, l0, b0 = (float(v) for v in best)
+        return self._fitted(y, kind, _damped_search([y], kind)[0])
+
+    def fit_many(self, ys: Sequence[np.ndarray]) -> list[_FittedDamped]:
+        """:meth:`fit` of many series without interventions (the grid searches run together)."""
+        ys = [np.asarray(y, dtype=float) for y in ys]
+        return [self._fitted(y, None, best) for y, best in zip(ys, _damped_search(ys))]
+
+    @staticmethod
+    def _fitted(y: np.ndarray, kind: np.ndarray | None,
+                best: tuple[float, float, float, float, float]) -> _FittedDamped:
+        """The fitted model at the grid's best ``(alpha, beta, phi, l0, b0)``."""
+        alpha, beta, phi, l0, b0 = best
         lev, tr, errs = _holt_states(y, alpha, beta, phi, l0, b0, kind)
         t = y.shape[0]
         m = _n_fit(t, kind)
@@ -559,6 +757,25 @@ _FIT_ERRORS = (FloatingPointError, np.linalg.LinAlgError, ValueError, ZeroDivisi
 def _n_effective(n: int, iv: Interventions | None) -> int:
     """Points that inform a fit: a pulse year's value is set aside (compared with ``min_obs``)."""
     return n - (len(iv.pulse) if iv else 0)
+
+
+def _fit_each(spec: Model, ys: Sequence[np.ndarray], interventions: Interventions | None = None
+              ) -> list[FittedModel | Exception]:
+    """``spec`` fitted to each series, or the error its fit raised; series without interventions
+    are fitted together when the spec has ``fit_many`` (one at a time if that fails)."""
+    many = getattr(spec, "fit_many", None)
+    if many is not None and not interventions and ys:
+        try:
+            return list(many(ys))
+        except (*_FIT_ERRORS, ModelFitError):
+            pass  # each series on its own below, so each gets its own error
+    out: list[FittedModel | Exception] = []
+    for y in ys:
+        try:
+            out.append(spec.fit(y, interventions))
+        except (*_FIT_ERRORS, ModelFitError) as exc:
+            out.append(exc)
+    return out
 
 
 @dataclass(frozen=True)
@@ -608,7 +825,9 @@ class _FittedCombination:
         counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
         blocks = [m.simulate(h, int(c), rng) for m, c in zip(self.parts, counts) if c > 0]
         paths = np.concatenate(blocks, axis=0)[rng.permutation(n)]
-        return paths + (self.forecast(h) - np.median(paths, axis=0))[None, :]
+        # the median of each step's draws, from contiguous rows (the same numbers, sooner)
+        med = np.median(np.ascontiguousarray(paths.T), axis=1)
+        return paths + (self.forecast(h) - med)[None, :]
 
 
 @dataclass(frozen=True)
@@ -663,27 +882,58 @@ class Combination:
     def fit(self, y: np.ndarray, scale: Scale | None = None,
             interventions: Interventions | None = None) -> _FittedCombination:
         """Fit every member that has enough data (``y`` on the modelling scale of ``scale``)."""
-        y = np.asarray(y, dtype=float)
-        n_eff = _n_effective(y.shape[0], interventions)
-        inputs: list[tuple[np.ndarray, Scale | None]] = [(y, None)]
-        if self.original_scale and scale is not None and scale.domain == "positive":
-            inputs.append((scale.backward(y), scale))
-        parts: list[_Member] = []
-        groups: list[int] = []
-        for gi, (data, sc) in enumerate(inputs):
-            for m in self.members:
-                if n_eff < MODELS[m].min_obs or (sc is not None and m in STATSMODELS_MODELS):
-                    continue  # statsmodels members are fitted on the modelling scale only
-                try:
-                    parts.append(_Member(MODELS[m].fit(data, interventions), sc))
-                    groups.append(gi)
-                except (*_FIT_ERRORS, ModelFitError):
+        fitted = self.fit_many([y], [scale], [interventions])[0]
+        if isinstance(fitted, Exception):
+            raise fitted
+        return fitted
+
+    def fit_many(self, ys: Sequence[np.ndarray], scales: Sequence[Scale | None],
+                 interventions: Sequence[Interventions | None] | None = None
+                 ) -> list[_FittedCombination | ModelFitError]:
+        """:meth:`fit` of many series: each member's fits to the series without interventions
+        run together where the member can (``fit_many``: the same numbers, in less time); a
+        series no member could be fitted to gets the error :meth:`fit` would raise."""
+        ys = [np.asarray(y, dtype=float) for y in ys]
+        ivs = list(interventions) if interventions is not None else [None] * len(ys)
+        inputs: list[list[tuple[np.ndarray, Scale | None]]] = []
+        for y, scale in zip(ys, scales):
+            inputs.append([(y, None)])
+            if self.original_scale and scale is not None and scale.domain == "positive":
+                inputs[-1].append((scale.backward(y), scale))
+        fits: dict[tuple[int, int, str], FittedModel | Exception] = {}
+        for m in dict.fromkeys(self.members):
+            plain: list[tuple[int, int]] = []
+            for j, (y, iv) in enumerate(zip(ys, ivs)):
+                if _n_effective(y.shape[0], iv) < MODELS[m].min_obs:
                     continue
+                for gi, (data, sc) in enumerate(inputs[j]):
+                    if sc is not None and m in STATSMODELS_MODELS:
+                        continue  # statsmodels members are fitted on the modelling scale only
+                    if iv:
+                        fits[j, gi, m] = _fit_each(MODELS[m], [data], iv)[0]
+                    else:
+                        plain.append((j, gi))
+            done = _fit_each(MODELS[m], [inputs[j][gi][0] for j, gi in plain])
+            fits.update(((j, gi, m), f) for (j, gi), f in zip(plain, done))
+        out: list[_FittedCombination | ModelFitError] = []
+        for j, y in enumerate(ys):
+            got = [(fits[j, gi, m], sc, gi) for gi, (_, sc) in enumerate(inputs[j])
+                   for m in self.members if (j, gi, m) in fits]
+            out.append(self._assemble(y, inputs[j], [g for g in got
+                                                     if not isinstance(g[0], Exception)]))
+        return out
+
+    def _assemble(self, y: np.ndarray, inputs: list[tuple[np.ndarray, Scale | None]],
+                  fitted: list[tuple[FittedModel, Scale | None, int]]
+                  ) -> _FittedCombination | ModelFitError:
+        """The combination of the members fitted to one series (or the error if none was)."""
+        parts = [_Member(f, sc) for f, sc, _ in fitted]
+        groups = [gi for _, _, gi in fitted]
         if not parts:
             if y.shape[0] < self.min_obs:
-                raise InsufficientDataError(y.shape[0], self.min_obs)
-            raise ModelFitError(f"no member of the combination could be fitted to the series "
-                                f"({y.shape[0]} points)")
+                return InsufficientDataError(y.shape[0], self.min_obs)
+            return ModelFitError(f"no member of the combination could be fitted to the series "
+                                 f"({y.shape[0]} points)")
         on_original = [m for m in self.members if m not in STATSMODELS_MODELS]
         full = len(parts) == len(self.members) + len(on_original) * (len(inputs) - 1)
         keep = np.ones(len(parts), dtype=bool)
@@ -790,10 +1040,89 @@ def _fit_with_fallback(spec: Model, z: np.ndarray, scale: Scale,
         fell_back = True
 
 
+@dataclass(frozen=True)
+class FittedSeries:
+    """One series' models fitted on its modelling scale, ready for :func:`simulate_paths`."""
+
+    scale: Scale
+    model: FittedModel
+    label: str  # what ran, e.g. "combination", "drift(fallback)"
+    notes: tuple[str, ...] = ()
+
+
+def _spec_of(models: Sequence[str] | None) -> Model:
+    """The model spec that ``models`` names (one model, or a combination of several)."""
+    names = tuple(models) if models else DEFAULT_MODELS
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        raise ModelFitError(f"unknown model {unknown[0]!r}: expected one of {', '.join(MODELS)}")
+    if len(names) > 1 and "combination" in names:
+        raise ModelFitError("'combination' cannot be combined with other models: pass it alone "
+                            "or list the members")
+    return MODELS[names[0]] if len(names) == 1 else Combination(members=names)
+
+
+def _scale_of(y: np.ndarray, domain: Domain) -> Scale:
+    """The series' scale, once its values and length are checked."""
+    scale = fit_scale(y, domain)
+    min_all = min(MIN_OBS_BY_MODEL.values())
+    if y.shape[0] < min_all:
+        raise InsufficientDataError(y.shape[0], min_all)
+    return scale
+
+
+def fit_series(y: np.ndarray, *, domain: Domain = "real", models: Sequence[str] | None = None,
+               interventions: Interventions | None = None) -> FittedSeries:
+    """Fit the models of :func:`simulate_paths` to one series (fallbacks included).
+
+    Raises
+    ------
+    InsufficientDataError, DomainError, ModelFitError
+        As :func:`simulate_paths`.
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    scale = _scale_of(y, domain)
+    spec = _spec_of(models)
+    fitted, label, notes = _fit_with_fallback(spec, scale.forward(y), scale, interventions)
+    return FittedSeries(scale, fitted, label, tuple(notes))
+
+
+def fit_many_series(ys: Sequence[np.ndarray], *, domain: Domain = "real",
+                    models: Sequence[str] | None = None) -> list[FittedSeries | None]:
+    """:func:`fit_series` of many series without interventions, in a fraction of the time.
+
+    A combination's members are fitted to all the series together (their grid searches share
+    one time loop; the same numbers as one series at a time). ``None`` for a series this does
+    not settle (an error to raise, a fallback to walk): :func:`simulate_paths` then fits it
+    itself, as it would have.
+    """
+    try:
+        spec = _spec_of(models)
+    except ModelFitError:
+        return [None] * len(ys)
+    ys = [np.asarray(y, dtype=float).ravel() for y in ys]
+    if not isinstance(spec, Combination):
+        return [None] * len(ys)
+    scales: list[Scale | None] = []
+    for y in ys:
+        try:
+            scales.append(_scale_of(y, domain))
+        except KhforecastError:
+            scales.append(None)
+    ok = [j for j, sc in enumerate(scales) if sc is not None]
+    fits = spec.fit_many([scales[j].forward(ys[j]) for j in ok], [scales[j] for j in ok])
+    out: list[FittedSeries | None] = [None] * len(ys)
+    for j, f in zip(ok, fits):
+        if not isinstance(f, Exception):
+            out[j] = FittedSeries(scales[j], f, f.name)
+    return out
+
+
 def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
                    domain: Domain = "real", spread: np.ndarray | None = None,
                    models: Sequence[str] | None = None,
-                   interventions: Interventions | None = None) -> SimResult:
+                   interventions: Interventions | None = None,
+                   fitted: FittedSeries | None = None) -> SimResult:
     """Fit, simulate ``n_sims`` connected paths ``h`` steps ahead, and return them in the domain.
 
     Parameters
@@ -809,6 +1138,8 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
         combined by :class:`Combination`'s default rule; default: ``("combination",)``
     interventions : pulse and step positions within ``y``
         (:class:`~khforecast.interventions.Interventions`), given to every member
+    fitted : the series' models already fitted (:func:`fit_series`, :func:`fit_many_series`
+        with the same ``y``, ``domain``, ``models`` and ``interventions``); ``None`` fits here
 
     Returns
     -------
@@ -826,22 +1157,11 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
     y = np.asarray(y, dtype=float).ravel()
     if h < 1 or n_sims < 1:
         raise ValueError(f"h and n_sims must be >= 1, got h={h}, n_sims={n_sims}")
-    scale = fit_scale(y, domain)
-    min_all = min(MIN_OBS_BY_MODEL.values())
-    if y.shape[0] < min_all:
-        raise InsufficientDataError(y.shape[0], min_all)
-    names = tuple(models) if models else DEFAULT_MODELS
-    unknown = [m for m in names if m not in MODELS]
-    if unknown:
-        raise ModelFitError(f"unknown model {unknown[0]!r}: expected one of {', '.join(MODELS)}")
-    if len(names) > 1 and "combination" in names:
-        raise ModelFitError("'combination' cannot be combined with other models: pass it alone "
-                            "or list the members")
-    spec = MODELS[names[0]] if len(names) == 1 else Combination(members=names)
-    z = scale.forward(y)
-    fitted, label, notes = _fit_with_fallback(spec, z, scale, interventions)
-    paths = fitted.simulate(h, n_sims, rng)
-    point = fitted.forecast(h)
+    if fitted is None:
+        fitted = fit_series(y, domain=domain, models=models, interventions=interventions)
+    scale, label, notes = fitted.scale, fitted.label, fitted.notes
+    paths = fitted.model.simulate(h, n_sims, rng)
+    point = fitted.model.forecast(h)
     if spread is not None:
         spread = np.asarray(spread, dtype=float)
         if spread.shape != (h,):

@@ -55,7 +55,9 @@ import pandas as pd
 
 from khforecast.errors import KhforecastError
 from khforecast.engine.interventions import Interventions
-from khforecast.engine.models import SimResult, simulate_paths
+from khforecast.engine.models import FittedSeries, SimResult, simulate_paths
+from khforecast.engine.ranks import (PredictiveResult, has_negative_zero, sorted_draws,
+                                     stable_order, unrank)
 from khforecast.engine.scales import Domain, data_resolution, fit_scale
 
 __all__ = [
@@ -203,21 +205,6 @@ def _sorted_quantile(zs: np.ndarray, q: float) -> np.ndarray:
     return zs[:, lo] + (pos - lo) * (zs[:, hi] - zs[:, lo])
 
 
-def _stable_order(zt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(order, sorted)`` of each row of ``zt`` as a stable argsort gives them, faster.
-
-    An unstable (SIMD) argsort orders distinct values exactly as a stable one does; only a row
-    with equal values or NaNs (their order is arbitrary there) is sorted again stably.
-    """
-    order = np.argsort(zt, axis=1)
-    zs = np.take_along_axis(zt, order, axis=1)
-    redo = np.isnan(zs[:, -1]) | np.any(zs[:, 1:] == zs[:, :-1], axis=1)
-    for k in np.flatnonzero(redo):
-        order[k] = np.argsort(zt[k], kind="stable")
-        zs[k] = zt[k, order[k]]
-    return order, zs
-
-
 def at_precision(x: np.ndarray, resolution: float) -> np.ndarray:
     """Values as they would be published at ``resolution`` (e.g. 0.1): rounded half away from 0."""
     d = max(0, round(-np.log10(resolution)))
@@ -300,9 +287,15 @@ class PooledCalibration:
     def calibrate(self, z: np.ndarray, history_z: np.ndarray, domain: str, near: str = "far"
                   ) -> np.ndarray:
         """Map model paths on the modelling scale to calibrated ones (same shape, ranks kept)."""
+        return unrank(*self.calibrate_ranked(z, history_z, domain, near))
+
+    def calibrate_ranked(self, z: np.ndarray, history_z: np.ndarray, domain: str,
+                         near: str = "far") -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`calibrate` as ``(order, ranked)``, both ``(h, n)``: ``ranked[k, i]`` is the
+        calibrated value of the path ranked ``i`` at step ``k``, the path ``order[k, i]``."""
         n, h = z.shape
         # one sort per horizon (rows of the transposed paths) gives ranks and quantiles
-        order, zs = _stable_order(np.ascontiguousarray(z.T))
+        order, zs = stable_order(np.ascontiguousarray(z.T))
         med = _sorted_quantile(zs, 0.5)
         w = (_sorted_quantile(zs, 0.9) - _sorted_quantile(zs, 0.1)) / _IQ80
         move, shape = history_shape(history_z)
@@ -331,10 +324,10 @@ class PooledCalibration:
         lo, hi = levels.tolist().index(0.05), levels.tolist().index(0.95)
         offs[:, mid:hi + 1] = np.maximum.accumulate(offs[:, mid:hi + 1], axis=0)
         offs[:, lo:mid] = np.minimum.accumulate(offs[:, lo:mid], axis=0)
-        out = np.empty((h, n))
+        ranked = np.empty((h, n))
         for k in range(h):
-            out[k, order[k]] = centre[k] + np.interp(p_sorted, levels, offs[k])
-        return np.ascontiguousarray(out.T)  # (n, h) in C order, as the paths came
+            ranked[k] = centre[k] + np.interp(p_sorted, levels, offs[k])
+        return order, ranked
 
     def bound_paths(self, bound: float, run: int, h: int, n: int, rng: np.random.Generator
                     ) -> np.ndarray:
@@ -438,7 +431,8 @@ def load_pooled_calibration() -> PooledCalibration:
 def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
                      domain: Domain = "real", calibration: PooledCalibration | None = None,
                      models: Sequence[str] | None = None,
-                     interventions: Interventions | None = None) -> SimResult:
+                     interventions: Interventions | None = None,
+                     fitted: FittedSeries | None = None) -> SimResult:
     """Calibrated sample paths of one series: THE engine behind every command.
 
     Parameters
@@ -451,6 +445,8 @@ def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generato
     models : model names (default: the combination)
     interventions : declared shocks / level shifts the models fit around (see
         :mod:`khforecast.engine.interventions`)
+    fitted : the models already fitted to ``y`` (:func:`khforecast.engine.models.fit_many_series`);
+        ``None`` fits them here
 
     Returns
     -------
@@ -468,20 +464,26 @@ def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generato
     cal = calibration if calibration is not None else load_pooled_calibration()
     y = np.asarray(y, dtype=float).ravel()
     res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models,
-                         interventions=interventions)
+                         interventions=interventions, fitted=fitted)
     resolution = data_resolution(y)
     bound, run = bound_of(y, domain)
     if bound is not None:
         paths = at_precision(cal.bound_paths(bound, run, h, n_sims, rng), resolution)
         return SimResult(paths, f"{res.model}+bound", np.median(paths, axis=0), res.notes)
     scale = fit_scale(y, domain)
-    z = cal.calibrate(scale.forward(np.asarray(res.paths, dtype=float)), scale.forward(y), domain,
-                      near_of(float(y[-1]), domain))
+    # the work runs on the draws ordered by rank at each step (h, n): elementwise, so the same
+    # numbers as on the paths, and the result comes out sorted for the median and quantiles
+    order, z = cal.calibrate_ranked(scale.forward(np.asarray(res.paths, dtype=float)),
+                                    scale.forward(y), domain, near_of(float(y[-1]), domain))
     if domain == "positive":
         ref = float(y[-1]) if y[-1] > 0 else float(np.max(y))
         if ref > 0:
             ratio = np.exp([cal.ratio_cap(k + 1) for k in range(h)])
             cap = np.log(ref * ratio + scale.offset)
-            z = np.minimum(z, cap[None, :])
-    paths = at_precision(scale.backward(z), resolution)
-    return SimResult(paths, res.model, np.median(paths, axis=0), res.notes)
+            z = np.minimum(z, cap[:, None])
+    ranked = at_precision(scale.backward(z), resolution)
+    paths = unrank(order, ranked)
+    draws = sorted_draws(ranked)
+    point = (np.median(paths, axis=0) if has_negative_zero(draws)
+             else np.median(draws, axis=1))
+    return PredictiveResult(paths, res.model, point, res.notes, draws)

@@ -62,11 +62,18 @@ class Scale:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Map values from the original scale to the modelling scale."""
         x = np.asarray(x, dtype=float)
+        # in place on one temporary: the same operations as the formulas, less memory traffic
         if self.domain == "percent":
-            p = np.clip(x, self.eps, 100.0 - self.eps) / 100.0
-            return np.log(p) - np.log1p(-p)
+            p = np.clip(x, self.eps, 100.0 - self.eps, out=np.empty_like(x))
+            p /= 100.0
+            z = np.log(p)
+            np.negative(p, out=p)
+            z -= np.log1p(p, out=p)  # log(p) - log1p(-p)
+            return z
         if self.domain == "positive":
-            return np.log(np.maximum(x + self.offset, self.floor))
+            t = np.add(x, self.offset, out=np.empty_like(x))
+            np.maximum(t, self.floor, out=t)
+            return np.log(t, out=t)[()]  # log(max(x + offset, floor)); a scalar for a scalar
         return x.copy()
 
     def backward(self, z: np.ndarray) -> np.ndarray:
@@ -76,7 +83,10 @@ class Scale:
             return 100.0 * expit(z)
         if self.domain == "positive":
             # capped below exp's overflow, so even a runaway draw stays a finite number
-            return np.maximum(np.exp(np.minimum(z, 700.0)) - self.offset, 0.0)
+            t = np.minimum(z, 700.0, out=np.empty_like(z))
+            np.exp(t, out=t)
+            t -= self.offset
+            return np.maximum(t, 0.0, out=t)[()]  # max(exp(min(z, 700)) - offset, 0)
         return z.copy()
 
 

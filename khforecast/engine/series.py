@@ -19,9 +19,10 @@ import pandas as pd
 from khforecast._io import atomic_write_csv
 from khforecast.engine.defaults import DEFAULT_SEED, DEFAULT_SIMS, QUANTILES, VALUE_MAX
 from khforecast.engine.executor import run_map
-from khforecast.engine.models import InsufficientDataError
+from khforecast.engine.models import InsufficientDataError, fit_many_series
 from khforecast.engine.scales import DOMAINS, Domain
 from khforecast.engine.predictive import PooledCalibration, load_pooled_calibration, predictive_paths
+from khforecast.engine.ranks import draw_quantiles
 from khforecast.errors import KhforecastError, ModelFitError
 
 __all__ = [
@@ -177,29 +178,20 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
     """Worker: forecast a chunk of series; a pure function of its arguments."""
     units, h, sims, domain, calibration, levels = task
     out = []
-    for sid, y, seed in units:
+    fits = fit_many_series([y for _, y, _ in units], domain=domain)  # the chunk's fits together
+    for (sid, y, seed), fitted in zip(units, fits):
         rng = np.random.default_rng(seed)
         try:
-            res = predictive_paths(y, h, sims, rng, domain=domain, calibration=calibration)
+            res = predictive_paths(y, h, sims, rng, domain=domain, calibration=calibration,
+                                   fitted=fitted)
         except InsufficientDataError:
             out.append((sid, None, None, "insufficient_data"))
             continue
         except ModelFitError as exc:
             out.append((sid, None, None, f"failed: {exc}"))
             continue
-        out.append((sid, res.paths.mean(axis=0), _quantiles(res.paths, levels), res.model))
+        out.append((sid, res.paths.mean(axis=0), draw_quantiles(res, levels), res.model))
     return out
-
-
-def _quantiles(paths: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """``np.quantile(paths, levels, axis=0)``, faster: from rows sorted once (one SIMD sort beats
-    numpy's selection of 2 x levels order statistics); the same numbers unless a -0.0 is among
-    them (a sort may place it apart from +0.0 differently from the selection: numpy selects)."""
-    rows = np.ascontiguousarray(paths.T)
-    rows.sort(axis=1)
-    if np.any(np.signbit(rows) & (rows == 0.0)):
-        return np.quantile(paths, levels, axis=0)
-    return np.quantile(rows, levels, axis=1)
 
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
