@@ -194,3 +194,39 @@ print(paths.get("09").model, "statsmodels" in sys.modules)
     model, imported = out.stdout.split()
     assert model.startswith("combination(drift")
     assert imported == "False"
+
+
+@pytest.mark.parametrize("name", ["uc_trend", "arima011_drift", "arima110_drift"])
+@pytest.mark.parametrize("iv", [Interventions(), Interventions(pulse=(9, 10), step=5)])
+def test_the_fit_on_the_rescaled_series_is_statsmodels_own_maximum(labour_force, name, iv):
+    """Fitted on the series divided by a power of two, the maximum mapped back is the maximum of
+    the series itself: as high as statsmodels' own fit of it, and a stationary point there."""
+    fitted = STATSMODELS_MODELS[name].fit(labour_force, iv)
+    model = fitted.result.model
+    assert np.array_equal(model.endog[:, 0], labour_force)  # filtered on the series itself
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = model.fit(disp=False, cov_type="none", optim_score="approx", optim_complex_step=True)
+    assert fitted.result.llf >= own.llf - 1e-4
+    np.testing.assert_allclose(fitted.result.llf, model.loglike(fitted.result.params), rtol=1e-12)
+
+
+def test_the_scale_is_a_power_of_two_and_maps_each_parameter_back():
+    assert statespace._fitting_scale(np.array([1.0, 1.03, 1.05, 1.1])) == 2.0 ** -6  # sd 0.0125
+    assert statespace._fitting_scale(np.ones(5)) == 1.0
+    names = ["intercept", "x1", "beta.x2", "ma.L1", "ar.L1", "sigma2", "sigma2.level"]
+    np.testing.assert_array_equal(statespace._rescaled(names, np.ones(7), 0.25),
+                                  [0.25, 0.25, 0.25, 1, 1, 0.0625, 0.0625])
+    with pytest.raises(ValueError, match="no scale rule"):
+        statespace._rescaled(["phi"], np.ones(1), 0.25)
+
+
+@pytest.mark.parametrize("name", ["uc_trend", "arima011_drift"])
+def test_the_optimiser_gets_statsmodels_own_score_and_loglike(labour_force, name):
+    model = STATSMODELS_MODELS[name].fit(labour_force, Interventions(pulse=(9,))).result.model
+    x = model.untransform_params(model.start_params) + 0.05
+    value, gradient = statespace._loglike_and_score(model)(x)
+    nobs = len(labour_force)
+    np.testing.assert_array_equal(gradient, model.score(x, transformed=False,
+                                                        approx_complex_step=True) / nobs)
+    assert value == pytest.approx(model.loglike(x, transformed=False) / nobs, rel=1e-13)

@@ -187,9 +187,19 @@ def _forecast_chunk(task: tuple) -> list[tuple]:
         except ModelFitError as exc:
             out.append((sid, None, None, f"failed: {exc}"))
             continue
-        out.append((sid, res.paths.mean(axis=0), np.quantile(res.paths, levels, axis=0),
-                    res.model))
+        out.append((sid, res.paths.mean(axis=0), _quantiles(res.paths, levels), res.model))
     return out
+
+
+def _quantiles(paths: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``np.quantile(paths, levels, axis=0)``, faster: from rows sorted once (one SIMD sort beats
+    numpy's selection of 2 x levels order statistics); the same numbers unless a -0.0 is among
+    them (a sort may place it apart from +0.0 differently from the selection: numpy selects)."""
+    rows = np.ascontiguousarray(paths.T)
+    rows.sort(axis=1)
+    if np.any(np.signbit(rows) & (rows == 0.0)):
+        return np.quantile(paths, levels, axis=0)
+    return np.quantile(rows, levels, axis=1)
 
 
 def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real",
