@@ -34,7 +34,8 @@ from khforecast.engine.paths import FORECAST_COLUMNS
 from khforecast.engine.predictive import load_pooled_calibration
 from khforecast.engine.scales import fit_scale
 from khforecast.engine.scenarios import default_scenarios_path, load_scenarios
-from khforecast.engine.statespace import STATSMODELS_MODELS, diagnostics
+from khforecast.engine.diagnostics import diagnostics
+from khforecast.engine.statespace import STATSMODELS_MODELS
 from khforecast.errors import ModelFitError
 from khforecast.plan.catalog import Catalog
 
@@ -162,7 +163,7 @@ def compare_members(observations: pd.DataFrame, catalog: Catalog, params: BatchP
         the full engine
         (:func:`~khforecast.engine.calibration.backtest.backtest_indicators`, calibration included); ``fallback`` the
         share of checks where the member could not run. ``diagnostics``: for each indicator,
-        :func:`khforecast.engine.statespace.diagnostics` of the statsmodels member the file names for
+        :func:`khforecast.engine.diagnostics.diagnostics` of the statsmodels member the file names for
         it, else of the one with the least back-test error that ran, fitted on the whole
         history (``{"model": None, "reason": ...}`` when none could run), and
         ``p_meet_without`` (target year -> probability) when interventions are declared. ``without``:

@@ -28,7 +28,7 @@ forecast-series) sit beside the one-series code they must match bit for bit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import ClassVar, Literal, Protocol
 
@@ -963,6 +963,13 @@ class Combination:
         return w / w.sum()
 
 
+def _damped_grid_start(z: np.ndarray) -> tuple[float, ...]:
+    """ETSModel's (alpha, beta, phi, l0, b0) from :class:`DampedTrend`'s least-squares grid fit
+    (statsmodels' beta is alpha * beta*): the start of the ``ets_damped`` member's likelihood."""
+    grid = DampedTrend().fit(z)
+    return (grid.alpha, grid.alpha * grid.beta, grid.phi, *grid.init)
+
+
 MODELS: Mapping[str, Model] = {
     "drift": Drift(),
     "damped_trend": DampedTrend(),
@@ -970,6 +977,7 @@ MODELS: Mapping[str, Model] = {
     "theta": Theta(),
     "level": Level(),
     **STATSMODELS_MODELS,
+    "ets_damped": replace(STATSMODELS_MODELS["ets_damped"], start=_damped_grid_start),
     "combination": Combination(),
 }
 """The registry of stable model names (they become the ``model`` column)."""

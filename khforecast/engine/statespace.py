@@ -65,7 +65,7 @@ from threadpoolctl import ThreadpoolController
 from khforecast.errors import ModelFitError
 from khforecast.engine.interventions import Interventions
 
-__all__ = ["ARIMADrift", "ETSDamped", "LocalLinearTrend", "STATSMODELS_MODELS", "diagnostics", "preload"]
+__all__ = ["ARIMADrift", "ETSDamped", "LocalLinearTrend", "STATSMODELS_MODELS", "preload"]
 
 
 @lru_cache(maxsize=1)
@@ -197,25 +197,26 @@ class _FittedETS:
         return np.asarray(sims, dtype=float).reshape(h, n).T
 
 
-def _ets_start(model: Any, z: np.ndarray) -> np.ndarray | None:
-    """The registry's own least-squares ETS(A,Ad,N) fit as ETSModel's start (None if it fails).
+def _ets_start(model: Any, z: np.ndarray, start: "Callable[[np.ndarray], tuple[float, ...]] | None"
+               ) -> np.ndarray | None:
+    """ETSModel's start with (alpha, beta, phi, l0, b0) from ``start`` (None: statsmodels' own).
 
-    :class:`~khforecast.engine.models.DampedTrend` minimises the same model's sum of squared
-    one-step errors on a refined grid of alpha, beta* and phi with the initial states
-    concentrated out, i.e. it maximises the same concentrated Gaussian likelihood on a grid;
-    ETSModel's maximum likelihood polishes it. From statsmodels' own start L-BFGS-B stopped
-    at a lower local maximum (alpha at its lower bound) on 12 of the bundled batch's 17 ETS
-    series (by 0.05 to 24.6 in log-likelihood; equal on the other 5), with 3.7 times the
-    likelihood evaluations."""
-    from khforecast.engine.models import DampedTrend  # models imports this module
-
+    The registry (:data:`khforecast.engine.models.MODELS`) passes its least-squares ETS(A,Ad,N)
+    fit, :class:`~khforecast.engine.models.DampedTrend`: it minimises the same model's sum of
+    squared one-step errors on a refined grid with the initial states concentrated out, i.e. it
+    maximises the same concentrated Gaussian likelihood on a grid; ETSModel's maximum
+    likelihood polishes it. From statsmodels' own start L-BFGS-B stopped at a lower local
+    maximum (alpha at its lower bound) on 12 of the bundled batch's 17 ETS series (by 0.05 to
+    24.6 in log-likelihood; equal on the other 5), with 3.7 times the likelihood evaluations."""
+    if start is None:
+        return None
     try:
-        grid = DampedTrend().fit(z)
+        grid = start(z)
     except ModelFitError:
         return None
-    start = np.array(model.start_params, dtype=float)
-    start[:5] = (grid.alpha, grid.alpha * grid.beta, grid.phi, *grid.init)  # beta = alpha beta*
-    return start
+    params = np.array(model.start_params, dtype=float)
+    params[:5] = grid
+    return params
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,8 @@ class ETSDamped:
     min_obs: int = 8
     source: str = "statsmodels ETSModel(error='add', trend='add', damped_trend=True)"
     takes: tuple[str, ...] = ("pulse",)
+    start: Callable[[np.ndarray], tuple[float, ...]] | None = field(default=None, repr=False)
+    """(alpha, beta, phi, l0, b0) to start the likelihood from (see :func:`_ets_start`)."""
 
     def fit(self, y: np.ndarray, interventions: Interventions | None = None) -> _FittedETS:
         """Fit by maximum likelihood; pulse years bridged by interpolation (no regressors)."""
@@ -242,7 +245,7 @@ class ETSDamped:
         keep = iv.keep(len(y))
         z = iv.bridge(y)
         model = ETSModel(z, error="add", trend="add", damped_trend=True)
-        res = _fit_quietly(lambda: model.fit(start_params=_ets_start(model, z), disp=False),
+        res = _fit_quietly(lambda: model.fit(start_params=_ets_start(model, z, self.start), disp=False),
                            self.name)
         resid = np.asarray(res.resid, dtype=float)[keep]
         fitted = _FittedETS(res, len(y), float(np.mean(resid ** 2)), self.name, iv)
@@ -476,48 +479,3 @@ STATSMODELS_MODELS = {
     "arima110_drift": ARIMADrift((1, 1, 0), "arima110_drift"),
 }
 """The statsmodels members, by registry name (merged into :data:`khforecast.models.MODELS`)."""
-
-
-# -- diagnostics (the deep dive) ------------------------------------------------------------
-_DATE = re.compile(r"(Date:\s+)\w{3}, \d{2} \w{3} \d{4}")
-_TIME = re.compile(r"(Time:\s+)\d{2}:\d{2}:\d{2}")
-
-
-def diagnostics(fitted: _FittedETS | _FittedStateSpace) -> dict[str, Any]:
-    """statsmodels' summary of a fitted member and tests of its one-step residuals.
-
-    Returns ``summary`` (the text of ``results.summary()``, the date and time of the fit blanked
-    so that a run's files stay byte-identical), ``n_resid``, ``ljung_box`` (statistic, p-value
-    and lag of ``acorr_ljungbox``: no autocorrelation left), ``jarque_bera`` (statistic,
-    p-value, skew, kurtosis) and ``anderson_darling`` (statistic, p-value of ``normal_ad``):
-    normality. Residuals are standardised one-step errors, diffuse start and pulse years left
-    out. Standard errors in the summary come from ``cov_type="approx"`` at the fitted values.
-    """
-    from statsmodels.stats.diagnostic import acorr_ljungbox, normal_ad
-    from statsmodels.stats.stattools import jarque_bera
-
-    keep = fitted.interventions.keep(fitted.n_obs)
-    with warnings.catch_warnings(), _threads().limit(limits=1, user_api="blas"):
-        warnings.simplefilter("ignore")
-        if isinstance(fitted, _FittedStateSpace):
-            res = fitted.result.model.smooth(fitted.result.params, cov_type="approx")
-            burn = int(res.loglikelihood_burn)
-            keep[:burn] = False
-            e = np.asarray(res.standardized_forecasts_error[0], dtype=float)[keep]
-        else:
-            res = fitted.result
-            raw = np.asarray(res.resid, dtype=float)[keep]
-            e = raw / np.sqrt(np.mean(raw ** 2))
-        lag = max(1, min(3, e.size // 2 - 1))
-        lb = acorr_ljungbox(e, lags=[lag])
-        jb = jarque_bera(e)
-        ad = normal_ad(e) if e.size >= 4 else (np.nan, np.nan)
-        text = res.summary().as_text()
-    text = _TIME.sub(lambda m: m.group(1) + "--:--:--", _DATE.sub(
-        lambda m: m.group(1) + "-" * 16, text))
-    return {"model": fitted.name, "summary": text, "n_resid": int(e.size),
-            "ljung_box": {"lag": lag, "statistic": float(lb["lb_stat"].iloc[0]),
-                          "p_value": float(lb["lb_pvalue"].iloc[0])},
-            "jarque_bera": {"statistic": float(jb[0]), "p_value": float(jb[1]),
-                            "skew": float(jb[2]), "kurtosis": float(jb[3])},
-            "anderson_darling": {"statistic": float(ad[0]), "p_value": float(ad[1])}}
