@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 from khforecast.observations.communes import CommuneData, commune_codes, province_of
-from khforecast.engine.executor import open_executor
+from khforecast.engine.executor import local_cluster, open_executor
 from khforecast.batch.multiplace import RunSpec, plan_units, stream_to_parquet
 from khforecast.batch.parquet_out import StreamingParquetSink
 from khforecast.engine.model_choices import load_model_choices
@@ -75,10 +75,9 @@ def _dask_run(n_workers: int, codes, recipe, spec, chunk, out: Path
               ) -> tuple[float, list[float], float]:
     """One run on a fresh LocalCluster (as ``open_executor('dask')`` makes it): wall s, peak RSS
     per worker, and the CPU seconds the workers spent in the run."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
+    with local_cluster(n_workers) as cluster, Client(cluster) as client:
         ex = client.get_executor(pure=False, retries=2)
         cpu0 = sum(client.run(_cpu_s).values())
         wall = _run(ex, codes, recipe, spec, chunk, out)

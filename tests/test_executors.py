@@ -144,3 +144,15 @@ def test_commune_units_never_cross_a_province():
     without = list(plan_units(codes[: first + per], RunSpec(), per_unit=per,
                               make_observations=lambda group: None))
     assert any(len({province_of(p) for p in u.places}) > 1 for u in without)
+
+
+def _profiler_on() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_cluster_workers_run_without_dask_profiler(dask_ex):
+    # its call tree grew with every unit (a worker's memory climbed with the series count)
+    futures = [dask_ex.submit(_profiler_on) for _ in range(4)]
+    assert [f.result() for f in futures] == [False] * 4
