@@ -157,12 +157,14 @@ profile view) keeps a call tree that grew by about 460 dicts and 0.2 MiB a unit 
 the series count; off, the worker's memory stays flat."""
 
 
-def local_cluster(n_workers: int) -> Any:
-    """A ``LocalCluster`` of ``n_workers`` single-threaded worker processes, as dask runs use."""
+def local_cluster(n_workers: int, *, profiler: bool = False) -> Any:
+    """A ``LocalCluster`` of ``n_workers`` single-threaded worker processes, as dask runs use
+    (``profiler``: dask's profiler left on, to measure what :data:`WORKER_CONFIG` saves)."""
     import dask  # optional heavy import, only for dask runs
     from distributed import LocalCluster
 
-    with dask.config.set(WORKER_CONFIG):  # the nannies hand this config to their workers
+    config = {} if profiler else WORKER_CONFIG
+    with dask.config.set(config):  # the nannies hand this config to their workers
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                             dashboard_address=":0", silence_logs=40)
 
