@@ -27,9 +27,9 @@ forecast-series) sit beside the one-series code they must match bit for bit.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import ClassVar, Literal, Protocol
 
 import numpy as np
@@ -58,6 +58,7 @@ __all__ = [
     "Theta",
     "fit_many_series",
     "fit_series",
+    "simulate_on_scale",
     "simulate_paths",
 ]
 
@@ -679,10 +680,12 @@ class _FittedDamped:
         e = rng.standard_normal((n, h)) * self.sigma
         ab = self.alpha * self.beta
         for k in range(h):
-            fc = lev + self.phi * tr
-            out[:, k] = fc + e[:, k]
-            lev = fc + self.alpha * e[:, k]
-            tr = self.phi * tr + ab * e[:, k]
+            ek = e[:, k]
+            ptr = self.phi * tr
+            fc = lev + ptr
+            out[:, k] = fc + ek
+            lev = fc + self.alpha * ek
+            tr = ptr + ab * ek
         return out
 
 
@@ -690,18 +693,20 @@ def _holt_states(y: np.ndarray, alpha: float, beta: float, phi: float, l0: float
                  kind: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
     """Final (level, trend) and one-step errors (0 for pulse and step years, see the grid)."""
     lev, tr = l0, b0
-    errs = np.empty(y.shape[0])
-    for i, yt in enumerate(y):
+    ab = alpha * beta
+    errs = []
+    for i, yt in enumerate(y.tolist()):  # Python floats: the same double arithmetic, sooner
         fc = lev + phi * tr
-        errs[i] = yt - fc
         if kind is not None and kind[i] != _NORMAL:
             lev = yt if kind[i] == _STEP else fc
             tr = phi * tr
-            errs[i] = 0.0
+            errs.append(0.0)
             continue
-        lev = fc + alpha * errs[i]
-        tr = phi * tr + alpha * beta * errs[i]
-    return lev, tr, errs
+        e = yt - fc
+        errs.append(e)
+        lev = fc + alpha * e
+        tr = phi * tr + ab * e
+    return np.float64(lev), np.float64(tr), np.array(errs, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -815,19 +820,27 @@ class _FittedCombination:
         return self.weights @ points
 
     def simulate(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        # a mixture: each path comes whole from one member (counts proportional to the weights),
-        # so disagreement between members widens the intervals; the mixture is then shifted so
-        # its per-step median is the combined point forecast. Paths are shuffled so that their
-        # position carries no information about the member.
+        # the mixture shifted so its per-step median (from contiguous rows: the same numbers,
+        # sooner) is the combined point forecast
+        paths = self.mixture(h, n, rng)
+        return paths + self.recentre(h, np.median(np.ascontiguousarray(paths.T), axis=1))[None, :]
+
+    def mixture(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The paths before :meth:`simulate` recentres them: each comes whole from one member
+        (counts proportional to the weights), so disagreement between members widens the
+        intervals; they are shuffled so that their position carries no information about the
+        member."""
         raw = self.path_weights * n
         counts = np.floor(raw).astype(int)
         rest = n - counts.sum()
         counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
         blocks = [m.simulate(h, int(c), rng) for m, c in zip(self.parts, counts) if c > 0]
-        paths = np.concatenate(blocks, axis=0)[rng.permutation(n)]
-        # the median of each step's draws, from contiguous rows (the same numbers, sooner)
-        med = np.median(np.ascontiguousarray(paths.T), axis=1)
-        return paths + (self.forecast(h) - med)[None, :]
+        return np.concatenate(blocks, axis=0)[rng.permutation(n)]
+
+    def recentre(self, h: int, median: np.ndarray) -> np.ndarray:
+        """The ``(h,)`` shift :meth:`simulate` adds to the mixture whose per-step median is
+        ``median``: its median becomes the combined point forecast."""
+        return self.forecast(h) - median
 
 
 @dataclass(frozen=True)
@@ -1048,6 +1061,10 @@ def _fit_with_fallback(spec: Model, z: np.ndarray, scale: Scale,
         fell_back = True
 
 
+Recentre = Callable[[np.ndarray], np.ndarray]
+"""A combination's shift of its mixture of paths, from their per-step median."""
+
+
 @dataclass(frozen=True)
 class FittedSeries:
     """One series' models fitted on its modelling scale, ready for :func:`simulate_paths`."""
@@ -1126,6 +1143,27 @@ def fit_many_series(ys: Sequence[np.ndarray], *, domain: Domain = "real",
     return out
 
 
+def simulate_on_scale(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
+                      domain: Domain = "real", models: Sequence[str] | None = None,
+                      interventions: Interventions | None = None,
+                      fitted: FittedSeries | None = None, recentre_later: bool = False
+                      ) -> tuple[FittedSeries, np.ndarray, Recentre | None]:
+    """The fitted models and their ``(n_sims, h)`` paths on the modelling scale (what
+    :func:`simulate_paths` sends back to the domain; the same arguments, errors and draws),
+    and ``None``; with ``recentre_later`` a combination's paths come before their recentring,
+    with the function that gives its shift from their per-step median (the caller's sort of
+    the paths then yields the median too)."""
+    y = np.asarray(y, dtype=float).ravel()
+    if h < 1 or n_sims < 1:
+        raise ValueError(f"h and n_sims must be >= 1, got h={h}, n_sims={n_sims}")
+    if fitted is None:
+        fitted = fit_series(y, domain=domain, models=models, interventions=interventions)
+    model = fitted.model
+    if recentre_later and isinstance(model, _FittedCombination):
+        return fitted, model.mixture(h, n_sims, rng), partial(model.recentre, h)
+    return fitted, model.simulate(h, n_sims, rng), None
+
+
 def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator, *,
                    domain: Domain = "real", spread: np.ndarray | None = None,
                    models: Sequence[str] | None = None,
@@ -1162,13 +1200,9 @@ def simulate_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generator,
     ModelFitError
         When a name is unknown or no model in the fallback chain could be fitted.
     """
-    y = np.asarray(y, dtype=float).ravel()
-    if h < 1 or n_sims < 1:
-        raise ValueError(f"h and n_sims must be >= 1, got h={h}, n_sims={n_sims}")
-    if fitted is None:
-        fitted = fit_series(y, domain=domain, models=models, interventions=interventions)
+    fitted, paths, _ = simulate_on_scale(y, h, n_sims, rng, domain=domain, models=models,
+                                         interventions=interventions, fitted=fitted)
     scale, label, notes = fitted.scale, fitted.label, fitted.notes
-    paths = fitted.model.simulate(h, n_sims, rng)
     point = fitted.model.forecast(h)
     if spread is not None:
         spread = np.asarray(spread, dtype=float)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -55,9 +55,9 @@ import pandas as pd
 
 from khforecast.errors import KhforecastError
 from khforecast.engine.interventions import Interventions
-from khforecast.engine.models import FittedSeries, SimResult, simulate_paths
-from khforecast.engine.ranks import (PredictiveResult, has_negative_zero, sorted_draws,
-                                     stable_order, unrank)
+from khforecast.engine.models import FittedSeries, SimResult, simulate_on_scale
+from khforecast.engine.ranks import (PredictiveResult, median_and_draws, rank_interp,
+                                     round_trip_order, stable_order, unrank)
 from khforecast.engine.scales import Domain, data_resolution, fit_scale
 
 __all__ = [
@@ -197,19 +197,30 @@ def bound_of(y: np.ndarray, domain: str) -> tuple[float | None, int]:
     return b, run
 
 
-def _sorted_quantile(zs: np.ndarray, q: float) -> np.ndarray:
-    """Per-row quantile of row-sorted ``zs`` (numpy's default linear interpolation)."""
-    pos = (zs.shape[1] - 1) * q
-    lo = int(np.floor(pos))
-    hi = min(lo + 1, zs.shape[1] - 1)
-    return zs[:, lo] + (pos - lo) * (zs[:, hi] - zs[:, lo])
+def _sorted_quantiles(columns: Callable[[np.ndarray], np.ndarray], n: int,
+                      levels: Sequence[float]) -> list[np.ndarray]:
+    """Per-row quantiles of row-sorted draws, ``columns(i)`` the values ranked ``i`` (an index
+    array) of ``n`` (numpy's default linear interpolation)."""
+    pos = [(n - 1) * q for q in levels]
+    lo = [int(np.floor(p)) for p in pos]
+    at = columns(np.array(lo + [min(i + 1, n - 1) for i in lo]))
+    m = len(levels)
+    return [at[:, j] + (p - i) * (at[:, m + j] - at[:, j])
+            for j, (p, i) in enumerate(zip(pos, lo))]
 
 
 def at_precision(x: np.ndarray, resolution: float) -> np.ndarray:
     """Values as they would be published at ``resolution`` (e.g. 0.1): rounded half away from 0."""
     d = max(0, round(-np.log10(resolution)))
     a = np.asarray(x, dtype=float)
-    return np.round(np.sign(a) * np.floor(np.abs(a) * 10.0 ** d + 0.5) / 10.0 ** d, d)
+    # sign(a) * floor(|a| 10^d + 0.5) / 10^d rounded to d decimals, in place on one temporary
+    t = np.abs(a, out=np.empty_like(a))
+    t *= 10.0 ** d
+    t += 0.5
+    np.floor(t, out=t)
+    t *= np.sign(a)
+    t /= 10.0 ** d
+    return np.round(t, d, out=t)[()]
 
 
 @dataclass(frozen=True)
@@ -293,11 +304,19 @@ class PooledCalibration:
                          near: str = "far") -> tuple[np.ndarray, np.ndarray]:
         """:meth:`calibrate` as ``(order, ranked)``, both ``(h, n)``: ``ranked[k, i]`` is the
         calibrated value of the path ranked ``i`` at step ``k``, the path ``order[k, i]``."""
-        n, h = z.shape
         # one sort per horizon (rows of the transposed paths) gives ranks and quantiles
         order, zs = stable_order(np.ascontiguousarray(z.T))
-        med = _sorted_quantile(zs, 0.5)
-        w = (_sorted_quantile(zs, 0.9) - _sorted_quantile(zs, 0.1)) / _IQ80
+        return order, self.calibrate_sorted(lambda i: zs[:, i], z.shape, history_z, domain, near)
+
+    def calibrate_sorted(self, columns: Callable[[np.ndarray], np.ndarray],
+                         paths_shape: tuple[int, int], history_z: np.ndarray, domain: str,
+                         near: str = "far") -> np.ndarray:
+        """The ``ranked`` half of :meth:`calibrate_ranked` from paths of ``paths_shape``
+        ``(n, h)`` sorted at each step, ``columns(i)`` the ``(h, len(i))`` values ranked ``i``
+        (only the columns of the 10, 50 and 90 % quantiles are read)."""
+        n, h = paths_shape
+        med, q90, q10 = _sorted_quantiles(columns, n, (0.5, 0.9, 0.1))
+        w = (q90 - q10) / _IQ80
         move, shape = history_shape(history_z)
         # the models' projected change, damped as the pool bears it out (ranks unchanged)
         med = med + (self.damping_of(domain, shape, history_z.shape[0]) - 1.0) * (
@@ -305,7 +324,6 @@ class PooledCalibration:
         s = width_scale(w, move, move_floor(self.min_move, domain, float(history_z[-1])))
         wc = width_class(s, np.arange(1, h + 1))
         s = s * self.length_factors(domain, h, history_z.shape[0])
-        p_sorted = (np.arange(n) + 0.5) / n  # the p of the path ranked i at every horizon
         levels = np.asarray(LEVELS)
         mid = levels.tolist().index(0.5)
         centre = np.empty(h)
@@ -324,10 +342,8 @@ class PooledCalibration:
         lo, hi = levels.tolist().index(0.05), levels.tolist().index(0.95)
         offs[:, mid:hi + 1] = np.maximum.accumulate(offs[:, mid:hi + 1], axis=0)
         offs[:, lo:mid] = np.minimum.accumulate(offs[:, lo:mid], axis=0)
-        ranked = np.empty((h, n))
-        for k in range(h):
-            ranked[k] = centre[k] + np.interp(p_sorted, levels, offs[k])
-        return order, ranked
+        # the path ranked i gets p = (i + 0.5) / n at every horizon
+        return centre[:, None] + rank_interp(n, LEVELS, offs)
 
     def bound_paths(self, bound: float, run: int, h: int, n: int, rng: np.random.Generator
                     ) -> np.ndarray:
@@ -463,18 +479,22 @@ def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generato
     """
     cal = calibration if calibration is not None else load_pooled_calibration()
     y = np.asarray(y, dtype=float).ravel()
-    res = simulate_paths(y, h, n_sims, rng, domain=domain, spread=None, models=models,
-                         interventions=interventions, fitted=fitted)
+    fitted, model_z, recentre = simulate_on_scale(y, h, n_sims, rng, domain=domain,
+                                                  models=models, interventions=interventions,
+                                                  fitted=fitted, recentre_later=True)
+    notes = tuple(fitted.notes)
     resolution = data_resolution(y)
     bound, run = bound_of(y, domain)
     if bound is not None:
         paths = at_precision(cal.bound_paths(bound, run, h, n_sims, rng), resolution)
-        return SimResult(paths, f"{res.model}+bound", np.median(paths, axis=0), res.notes)
+        return SimResult(paths, f"{fitted.label}+bound", np.median(paths, axis=0), notes)
     scale = fit_scale(y, domain)
-    # the work runs on the draws ordered by rank at each step (h, n): elementwise, so the same
-    # numbers as on the paths, and the result comes out sorted for the median and quantiles
-    order, z = cal.calibrate_ranked(scale.forward(np.asarray(res.paths, dtype=float)),
-                                    scale.forward(y), domain, near_of(float(y[-1]), domain))
+    # the models' paths as they come back from the domain, ranked at each step; the work runs
+    # on the draws ordered by rank (h, n): elementwise, so the same numbers as on the paths,
+    # and the result comes out sorted for the median and quantiles
+    order, columns = round_trip_order(model_z, fitted.scale, scale, recentre)
+    z = cal.calibrate_sorted(columns, model_z.shape, scale.forward(y), domain,
+                             near_of(float(y[-1]), domain))
     if domain == "positive":
         ref = float(y[-1]) if y[-1] > 0 else float(np.max(y))
         if ref > 0:
@@ -483,7 +503,5 @@ def predictive_paths(y: np.ndarray, h: int, n_sims: int, rng: np.random.Generato
             z = np.minimum(z, cap[:, None])
     ranked = at_precision(scale.backward(z), resolution)
     paths = unrank(order, ranked)
-    draws = sorted_draws(ranked)
-    point = (np.median(paths, axis=0) if has_negative_zero(draws)
-             else np.median(draws, axis=1))
-    return PredictiveResult(paths, res.model, point, res.notes, draws)
+    point, draws = median_and_draws(paths, ranked)
+    return PredictiveResult(paths, fitted.label, point, notes, draws)

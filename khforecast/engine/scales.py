@@ -14,10 +14,13 @@ from scipy.special import expit
 from khforecast.errors import KhforecastError
 from khforecast.plan.targets import DOMAINS, Domain  # defined with the catalog; re-exported
 
-__all__ = ["Domain", "DOMAINS", "DomainError", "Scale", "fit_scale", "data_resolution"]
+__all__ = ["Domain", "DOMAINS", "DomainError", "EXP_CAP", "Scale", "fit_scale",
+           "data_resolution"]
 
 
 _MAX_DECIMALS = 6
+#: a positive series' draws are capped here on the log scale before ``exp`` (no overflow)
+EXP_CAP = 700.0
 
 
 class DomainError(KhforecastError, ValueError):
@@ -83,7 +86,7 @@ class Scale:
             return 100.0 * expit(z)
         if self.domain == "positive":
             # capped below exp's overflow, so even a runaway draw stays a finite number
-            t = np.minimum(z, 700.0, out=np.empty_like(z))
+            t = np.minimum(z, EXP_CAP, out=np.empty_like(z))
             np.exp(t, out=t)
             t -= self.offset
             return np.maximum(t, 0.0, out=t)[()]  # max(exp(min(z, 700)) - offset, 0)

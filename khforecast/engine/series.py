@@ -240,32 +240,31 @@ def forecast_series(frame: pd.DataFrame, horizon: int, *, domain: Domain = "real
     pairs = parse_quantiles(quantiles)
     levels = np.array([lv for _, lv in pairs])
     data = validate_series(frame, domain=domain)
-    groups = {sid: g for sid, g in data.groupby("series_id", sort=True)}
-    ids = sorted(groups)
+    # sorted by (series_id, t): each series is one run of rows
+    sid = data["series_id"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]) if len(sid) else np.array([], int)
+    bounds = dict(zip(sid[starts].tolist(), zip(starts, np.r_[starts[1:], len(sid)])))
+    ids = sorted(bounds)
+    values = data["value"].to_numpy(dtype=float)
     seeds = np.random.SeedSequence(seed).spawn(len(ids))
-    units = [(sid, groups[sid]["value"].to_numpy(dtype=float), ss) for sid, ss in zip(ids, seeds)]
+    units = [(i, values[bounds[i][0]:bounds[i][1]].copy(), ss) for i, ss in zip(ids, seeds)]
     cal = calibration if calibration is not None else load_pooled_calibration()
     chunks = [(units[i:i + _CHUNK], horizon, sims, domain, cal, levels)
               for i in range(0, len(units), _CHUNK)]
     results = [r for part in run_map(_forecast_chunk, chunks, executor=executor, jobs=jobs)
                for r in part]
-    cols: dict[str, list] = {"series_id": [], "t": [], "mean": []}
-    qcols = [f"q_{label}" for label, _ in pairs]
-    for q in qcols:
-        cols[q] = []
-    cols["model"] = []
-    for sid, mean, qs, model in results:
-        last_t = int(groups[sid]["t"].iloc[-1])
-        for k in range(horizon):
-            cols["series_id"].append(sid)
-            cols["t"].append(last_t + k + 1)
-            cols["mean"].append(np.nan if mean is None else float(mean[k]))
-            for j, q in enumerate(qcols):
-                cols[q].append(np.nan if qs is None else float(qs[j, k]))
-            cols["model"].append(model)
-    out = pd.DataFrame(cols)
-    out["t"] = out["t"].astype("int64")
-    return out
+    last_t = data["t"].to_numpy()[[bounds[r[0]][1] - 1 for r in results]]
+    nan = np.full((len(pairs), horizon), np.nan)
+    means = np.array([nan[0] if r[1] is None else r[1] for r in results]).reshape(-1)
+    qs = np.array([nan if r[2] is None else r[2] for r in results]).reshape(-1, len(pairs), horizon)
+    cols: dict[str, object] = {
+        "series_id": [r[0] for r in results for _ in range(horizon)],
+        "t": (last_t.astype("int64")[:, None] + np.arange(1, horizon + 1)).reshape(-1),
+        "mean": means}
+    for j, (label, _) in enumerate(pairs):
+        cols[f"q_{label}"] = qs[:, j, :].reshape(-1)
+    cols["model"] = [r[3] for r in results for _ in range(horizon)]
+    return pd.DataFrame(cols)
 
 
 def write_series_forecasts(out: pd.DataFrame, path: str | os.PathLike[str]) -> None:
