@@ -346,6 +346,34 @@ def _linspace_rows(start: np.ndarray, stop: np.ndarray, num: int) -> np.ndarray:
     return y
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """Many series laid out for one time loop: longest first (stable), zero-padded; at step
+    ``t`` the series still running are the first ``active[t]`` rows."""
+
+    order: list[int]  # input position of each row
+    n: np.ndarray  # (S,) lengths
+    y: np.ndarray  # (S, T) values, zero-padded
+    active: np.ndarray  # (T,) rows longer than t
+
+    @classmethod
+    def of(cls, ys: Sequence[np.ndarray]) -> _Batch:
+        """The layout of ``ys`` (1-d arrays, at least one)."""
+        order = sorted(range(len(ys)), key=lambda j: -ys[j].shape[0])
+        n = np.array([ys[j].shape[0] for j in order])
+        y = np.zeros((len(ys), int(n[0])))
+        for i, j in enumerate(order):
+            y[i, :n[i]] = ys[j]
+        return cls(order, n, y, np.sum(n[None, :] > np.arange(int(n[0]))[:, None], axis=1))
+
+    def unsort(self, rows: Sequence) -> list:
+        """Per-row results back in the input order."""
+        out: list = [None] * len(rows)
+        for i, j in enumerate(self.order):
+            out[j] = rows[i]
+        return out
+
+
 def _ses_search(ys: Sequence[np.ndarray], l0s: Sequence[float]
                 ) -> list[tuple[float, float, np.ndarray]]:
     """:func:`_fit_ses` with a fixed initial level and no interventions, for many series at once.
@@ -354,15 +382,10 @@ def _ses_search(ys: Sequence[np.ndarray], l0s: Sequence[float]
     prefix of rows); every element sees the operations of the one-series recursion in the same
     order (the sums over time accumulate step by step, as numpy sums a ``(T, G)`` column).
     """
-    order = sorted(range(len(ys)), key=lambda j: -ys[j].shape[0])  # stable: longest first
-    ys = [ys[j] for j in order]
-    n = np.array([y.shape[0] for y in ys])
-    S, T = len(ys), int(n[0])
-    Y = np.zeros((S, T))
-    for j, y in enumerate(ys):
-        Y[j, :y.shape[0]] = y
-    l0 = np.array([float(l0s[j]) for j in order])[:, None]
-    active = np.sum(n[None, :] > np.arange(T)[:, None], axis=1)  # series longer than t
+    batch = _Batch.of(ys)
+    n, Y, active = batch.n, batch.y, batch.active
+    S, T = Y.shape
+    l0 = np.array([float(l0s[j]) for j in batch.order])[:, None]
     rows = np.arange(S)
     alphas = np.broadcast_to(_ALPHA_GRID, (S, _ALPHA_GRID.shape[0]))
     for _ in range(3):
@@ -384,12 +407,13 @@ def _ses_search(ys: Sequence[np.ndarray], l0s: Sequence[float]
         m = int(active[t])
         errs[:m, t:t + 1] = Y[:m, t:t + 1] - lev[:m]
         lev[:m] = lev[:m] + alpha[:m] * errs[:m, t:t + 1]
-    out: list = [None] * S
-    for i, j in enumerate(order):
+    out = []
+    for i in range(S):
         e = errs[i, :n[i]].copy()
         a = float(alpha[i, 0])
-        out[j] = (a, float(ys[i][-1] - e[-1] + a * e[-1]), e)  # l_T = yhat_T + alpha e_T
-    return out
+        # l_T = yhat_T + alpha e_T
+        out.append((a, float(Y[i, n[i] - 1] - e[-1] + a * e[-1]), e))
+    return batch.unsort(out)
 
 
 @dataclass(frozen=True)
@@ -568,21 +592,18 @@ def _unit_responses(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     return e_all, sums
 
 
-def _damped_sse_batch(ys: Sequence[np.ndarray], a: np.ndarray, b: np.ndarray, p: np.ndarray,
+def _damped_sse_batch(batch: _Batch, a: np.ndarray, b: np.ndarray, p: np.ndarray,
                       base: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_damped_sse_grid` (no interventions) for many series at once, bit for bit.
 
-    ``ys`` sorted by length, longest first; ``a, b, p`` of shape ``(S, G)``, one grid per series
+    ``batch`` the series (:class:`_Batch`); ``a, b, p`` of shape ``(S, G)``, one grid per row
     (``base``: the shared base grid, whose unit responses come from :func:`_unit_responses`).
     The time loop runs once for all series (a series that has ended drops out of the active
     prefix of rows); every element sees the same operations as in the one-series recursion.
     Returns ``(sse, l0, b0)``, each ``(S, G)``.
     """
-    n = np.array([y.shape[0] for y in ys])
+    n, Y, active = batch.n, batch.y, batch.active
     S, G = a.shape
-    Y = np.zeros((S, int(n[0])))
-    for j, y in enumerate(ys):
-        Y[j, :y.shape[0]] = y
     ab = a * b
     rows = 1 if base else 3  # the data's response, then (refined grids) the unit ones
     lev, tr = np.zeros((rows, S, G)), np.zeros((rows, S, G))
@@ -593,7 +614,6 @@ def _damped_sse_batch(ys: Sequence[np.ndarray], a: np.ndarray, b: np.ndarray, p:
     ptr, fc, e, tmp = (np.empty((rows, S, G)) for _ in range(4))
     if base:
         unit_e, unit_sums = _unit_responses(1 << max(6, int(n[0] - 1).bit_length()))
-    active = np.sum(n[None, :] > np.arange(int(n[0]))[:, None], axis=1)  # series longer than t
     for t in range(int(n[0])):
         m = int(active[t])  # in place on the active rows: the same operations, no temporaries
         L, R, P, F, E, X = (v[:, :m] for v in (lev, tr, ptr, fc, e, tmp))
@@ -627,8 +647,7 @@ def _damped_search(ys: Sequence[np.ndarray], kind: np.ndarray | None = None
     """``(alpha, beta, phi, l0, b0)`` of :class:`DampedTrend`'s least squares on a grid refined
     twice around its best point, for many series without interventions at once (the same
     numbers as one at a time), or for one series whose years have a ``kind`` (:func:`_kinds`)."""
-    order = sorted(range(len(ys)), key=lambda j: -ys[j].shape[0])  # stable: longest first
-    ys = [ys[j] for j in order]
+    batch = _Batch.of(ys)
     S = len(ys)
     a, b, p = (np.broadcast_to(g, (S, g.shape[0])) for g in _DAMP_BASE)
     steps = [_DAMP_ALPHA[1] - _DAMP_ALPHA[0], _DAMP_BETA[1] - _DAMP_BETA[0],
@@ -638,7 +657,7 @@ def _damped_search(ys: Sequence[np.ndarray], kind: np.ndarray | None = None
     rows = np.arange(S)
     for it in range(3):
         if kind is None:
-            sse, l0, b0 = _damped_sse_batch(ys, a, b, p, base=it == 0)
+            sse, l0, b0 = _damped_sse_batch(batch, a, b, p, base=it == 0)
         else:
             sse, init = _damped_sse_grid(ys[0], a[0], b[0], p[0], kind)
             sse, l0, b0 = sse[None, :], init[:1], init[1:]
@@ -651,10 +670,7 @@ def _damped_search(ys: Sequence[np.ndarray], kind: np.ndarray | None = None
         b = np.broadcast_to(grids[1][:, None, :, None], (S, 5, 5, 5)).reshape(S, 125)
         p = np.broadcast_to(grids[2][:, None, None, :], (S, 5, 5, 5)).reshape(S, 125)
         steps = [st / 2.0 for st in steps]
-    out: list = [None] * S
-    for i, j in enumerate(order):
-        out[j] = tuple(float(v[i]) for v in best)
-    return out
+    return batch.unsort([tuple(float(v[i]) for v in best) for i in range(S)])
 
 
 @dataclass(frozen=True)
