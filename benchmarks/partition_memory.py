@@ -24,15 +24,15 @@ from khforecast.batch.parquet_out import TABLES, StreamingParquetSink
 from khforecast.engine.model_choices import load_model_choices
 from khforecast.observations.communes import CommuneData, commune_codes, province_of
 from khforecast.observations.provinces import load_places
+from scale import status_mib  # benchmarks/
 
 
-def _status_mib(field: str) -> float:
-    """A ``/proc/self/status`` memory field (``VmHWM``, ``VmRSS``) in MiB."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+def _peak() -> float:
+    """This process's peak RSS so far, MiB (Linux only: ``VmHWM``)."""
+    peak = status_mib("VmHWM")
+    if peak is None:
+        raise SystemExit("partition_memory.py reads /proc/self/status: Linux only")
+    return peak
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
     frame_mib: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory(prefix="khf-partition-") as tmp:
         sink = StreamingParquetSink(tmp, province_of, {"illustrative": True, "benchmark": True})
-        before = _status_mib("VmHWM")
+        before = _peak()
         for unit in plan_units(mine, spec, per_unit=args.chunk, make_observations=recipe,
                                partition_of=province_of):
             result = run_unit(unit)
@@ -69,9 +69,9 @@ def main() -> None:
             for table, frame in zip(TABLES, (result.forecasts, result.assessment, result.sample)):
                 rows[table] += len(frame)
                 frame_mib[table] += frame.memory_usage(deep=True).sum() / 2**20
-        buffering = _status_mib("VmHWM")
+        buffering = _peak()
         sink.commit()
-        written = _status_mib("VmHWM")
+        written = _peak()
     print("buffered: " + ", ".join(f"{t} {rows[t]:,} rows ({frame_mib[t]:.0f} MiB)" for t in TABLES)
           + f"; {sum(frame_mib.values()):.0f} MiB as pandas frames")
     print(f"peak RSS of this process: {before:.0f} MiB before the units, {buffering:.0f} MiB "

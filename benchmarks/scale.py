@@ -47,6 +47,18 @@ def _digest(root: Path) -> str:
     return h.hexdigest()
 
 
+def status_mib(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (``VmHWM``, ``VmRSS``) in MiB; None without /proc."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def _peak_rss_mib() -> float:
     """This process's own peak resident set, MiB: ``VmHWM`` where Linux has it.
 
@@ -54,27 +66,11 @@ def _peak_rss_mib() -> float:
     worker (spawned by its nanny in this process) would report this process's size at the
     time it was started, not its own (measured: 314 MiB for a child whose own peak was 14).
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    peak = status_mib("VmHWM")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, else KiB
-
-
-def _rss_mib() -> float:
-    """This process's resident set now, MiB (``VmRSS``; 0 where /proc is missing)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 def _cpu_s() -> float:
@@ -178,7 +174,8 @@ def main() -> None:
                       f"workers' CPU {cpu:.0f} s ({n / cpu:.1f} series per CPU-second, "
                       f"{cpu / wall / w:.0%} of their wall time on a core), peak RSS per worker "
                       f"{', '.join(f'{r:.0f}' for r in rss)} MiB, client RSS now "
-                      f"{_rss_mib():.0f} MiB; load average {load_before} -> {_load()}", flush=True)
+                      f"{status_mib('VmRSS') or 0:.0f} MiB; load average {load_before} -> "
+                      f"{_load()}", flush=True)
                 for child in out.iterdir():  # keep the disk use of a big run bounded
                     if child.is_dir():
                         for f in child.rglob("*.parquet"):
