@@ -9,7 +9,7 @@ from khforecast.engine import evaluation
 from khforecast.engine.calibration.backtest import N_OBS_BUCKETS, backtest
 from khforecast.engine.calibration.derive import code_fingerprint, models_fingerprint
 from khforecast.engine.pool import load_pool
-from khforecast.engine.predictive import HORIZONS, load_pooled_calibration
+from khforecast.engine.predictive import HORIZONS, TRENDS, load_pooled_calibration
 
 
 def test_shipped_calibration_loads_and_has_out_of_sample_coverage_in_band():
@@ -62,9 +62,11 @@ def _synthetic_cells(n: int = 24000, seed: int = 0) -> pd.DataFrame:
     n_train = np.where(short, rng.integers(3, 5, n), rng.integers(12, 21, n))
     trend = 0.05 * h  # model median minus the last value, modelling scale
     noise = rng.normal(0.0, 1.0, n) * np.where(short, 0.2, 0.1) * np.sqrt(h)
+    trend_class = np.array(TRENDS)[rng.integers(0, len(TRENDS), n)]
     return pd.DataFrame({
         "panel": "p", "series_id": np.arange(n).astype(str), "origin": 2010, "n_train": n_train,
-        "domain": "positive", "shape": np.where(rng.random(n) < 0.5, "smooth", "noisy"),
+        "domain": "positive", "trend": trend_class,
+        "shape": np.where(trend_class == "noisy", "noisy", "smooth"),
         "near": "far", "horizon": h, "z": noise - trend, "z_last": -trend, "w": 0.05,
         "move": 0.1, "value": 1.0, "median": 1.0})
 

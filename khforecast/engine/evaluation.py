@@ -35,9 +35,9 @@ from khforecast.engine.calibration.backtest import backtest
 from khforecast.engine.calibration.derive import models_fingerprint
 from khforecast.engine.pool import PoolSeries, load_pool, thin
 from khforecast.engine.predictive import (BANDS, DEPART_LEVELS, HORIZONS, LENGTH_EDGES, LEVELS,
-                                          NEAR, WIDTH_EDGES, PooledCalibration, bound_of,
-                                          history_shape, length_class, percent_move_floor,
-                                          width_class)
+                                          NEAR, TRENDS, WIDTH_EDGES, PooledCalibration,
+                                          bound_of, history_shape, history_trend, length_class,
+                                          percent_move_floor, width_class)
 from khforecast.engine.scales import Scale, fit_scale
 
 __all__ = ["COVERAGE_LEVELS", "PanelStats", "attach_features", "pool_stats", "coverage_table", "derive", "fit_pooled",
@@ -57,7 +57,8 @@ def _hgroup(h: int) -> str:
 def attach_features(bt: pd.DataFrame, series: Sequence[PoolSeries]) -> pd.DataFrame:
     """Back-test cells (successful ones) with the history features the engine uses.
 
-    Adds ``family, move`` (rms yearly change on the modelling scale), ``shape``, ``w`` (the
+    Adds ``family, move`` (rms yearly change on the modelling scale), ``shape``, ``trend``
+    (:func:`~khforecast.engine.predictive.history_trend`), ``w`` (the
     models' own spread at that horizon), ``bound`` (0 / 100 when the last training value of a
     percent sits on it, else NaN), ``run`` (years on it), ``near`` (``on`` / ``near`` /
     ``far``) and ``hgroup``.
@@ -76,9 +77,10 @@ def attach_features(bt: pd.DataFrame, series: Sequence[PoolSeries]) -> pd.DataFr
             z = fit_scale(train, s.domain).forward(train)
             move, shape = history_shape(z)
             b, run = bound_of(train, s.domain)
-            cache[key] = (s.family, move, shape, np.nan if b is None else b, run)
+            cache[key] = (s.family, move, shape, history_trend(z), np.nan if b is None else b,
+                          run)
         feats.append(cache[key])
-    f = pd.DataFrame(feats, columns=["family", "move", "shape", "bound", "run"])
+    f = pd.DataFrame(feats, columns=["family", "move", "shape", "trend", "bound", "run"])
     df = pd.concat([df, f], axis=1)
     df["w"] = (df["d900"] - df["d100"]) / _IQ80
     last = df["last_value"].to_numpy()
@@ -253,23 +255,23 @@ DAMPING_GRID = np.round(np.arange(0.0, 1.2001, 0.05), 2)
 
 
 def _fit_damping(df: pd.DataFrame) -> dict[str, tuple[float, ...]]:
-    """Per domain (and ``all``), shape and length class: the damping factor ``d`` with the least
-    mean absolute error of ``last + d x (model median - last)`` on the modelling scale."""
+    """Per domain (and ``all``), trend class and length class: the damping factor ``d`` with the
+    least mean absolute error of ``last + d x (model median - last)`` on the modelling scale."""
     z, zl = df["z"].to_numpy(), df["z_last"].to_numpy()
     lc = length_class(df["n_train"].to_numpy())
-    dom, shape = df["domain"].to_numpy(), df["shape"].to_numpy()
+    dom, trend = df["domain"].to_numpy(), df["trend"].to_numpy()
     out: dict[str, tuple[float, ...]] = {}
     for d in ("all", *sorted(set(dom))):
-        for sh in ("smooth", "noisy"):
+        for t in TRENDS:
             row = []
             for k in range(len(LENGTH_EDGES) + 1):
-                sel = (shape == sh) & (lc == k) & ((dom == d) | (d == "all"))
+                sel = (trend == t) & (lc == k) & ((dom == d) | (d == "all"))
                 if sel.sum() < MIN_CELLS:
-                    row.append(out[f"all|{sh}"][k] if d != "all" else 1.0)
+                    row.append(out[f"all|{t}"][k] if d != "all" else 1.0)
                     continue
                 err = [np.mean(np.abs(z[sel] + (g - 1.0) * zl[sel])) for g in DAMPING_GRID]
                 row.append(float(DAMPING_GRID[int(np.argmin(err))]))
-            out[f"{d}|{sh}"] = tuple(row)
+            out[f"{d}|{t}"] = tuple(row)
     return out
 
 
@@ -277,7 +279,7 @@ def _damped(df: pd.DataFrame, damping: Mapping[str, Sequence[float]]) -> pd.Data
     """``df`` with ``z`` and ``z_last`` measured from the damped median (the engine's centre);
     ``shift`` is that median minus the models' (modelling scale)."""
     lc = length_class(df["n_train"].to_numpy())
-    keys = (df["domain"] + "|" + df["shape"]).to_numpy()
+    keys = (df["domain"] + "|" + df["trend"]).to_numpy()
     lam = np.array([(damping.get(k) or damping["all|" + k.split("|")[1]])[c]
                     for k, c in zip(keys, lc)], dtype=float) if len(df) else np.zeros(0)
     zl = df["z_last"].to_numpy()

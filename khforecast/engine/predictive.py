@@ -59,6 +59,9 @@ from khforecast.engine.models import FittedSeries, SimResult, simulate_on_scale
 from khforecast.engine.ranks import (PredictiveResult, median_and_draws, rank_interp,
                                      round_trip_order, stable_order, unrank)
 from khforecast.engine.scales import Domain, data_resolution, fit_scale
+from khforecast.engine.strata import (BANDS, LENGTH_EDGES, NEAR, NOISE_CUT, STEADY_CUT, TRENDS,
+                                      WIDTH_EDGES, bound_of, history_shape, history_trend,
+                                      length_class, near_of, quantile_band, width_class)
 
 __all__ = [
     "HORIZONS",
@@ -67,6 +70,9 @@ __all__ = [
     "PooledCalibration",
     "bound_of",
     "history_shape",
+    "history_trend",
+    "STEADY_CUT",
+    "TRENDS",
     "near_of",
     "BANDS",
     "quantile_band",
@@ -91,70 +97,7 @@ LEVELS: tuple[float, ...] = (
     0.9975, 0.999)
 #: quantile levels of the distance from a bound of a series that left it
 DEPART_LEVELS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
-#: a history is "noisy" when sd(yearly change) / rms(yearly change) on the modelling scale is at
-#: least this: then the year-to-year noise is as large as the trend (a pure trend gives 0)
-NOISE_CUT = 0.7
 _IQ80 = 2 * 1.2815515655446004
-
-
-def history_shape(z: np.ndarray) -> tuple[float, str]:
-    """(typical yearly movement, ``"smooth"``/``"noisy"``) of a history on the modelling scale."""
-    dz = np.diff(np.asarray(z, dtype=float))
-    if dz.size == 0:
-        return 0.0, "smooth"
-    rms = float(np.sqrt(np.mean(dz ** 2)))
-    if rms <= 0:
-        return 0.0, "smooth"
-    noise = float(np.std(dz)) / rms
-    return rms, "noisy" if noise >= NOISE_CUT else "smooth"
-
-
-#: upper edges of the width classes: the error scale per year, s_h / sqrt(h), on the modelling
-#: scale (pooled back-tests: the smaller a series' own scale, the heavier its standardised
-#: errors' tails, e.g. 99.5 % quantile 33 below 0.017, 2.8 above 0.29 for positive series)
-WIDTH_EDGES: tuple[float, ...] = (0.02, 0.05, 0.12, 0.3)
-
-
-def width_class(s: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Index 0..len(WIDTH_EDGES) of the width class of error scales ``s`` at horizons ``h``."""
-    return np.searchsorted(np.asarray(WIDTH_EDGES), np.asarray(s) / np.sqrt(np.asarray(h)))
-
-
-#: lower edges of the history-length classes 5-7, 8-11 and 12+ points (below 5: 3-4 points).
-#: The shorter the history, the less its own scale s_h says: pooled back-tests give 3-4 point
-#: histories a 95 % range of the standardised error about 1.5 times that of 12-20 point ones
-LENGTH_EDGES: tuple[int, ...] = (5, 8, 12)
-
-
-def length_class(n: np.ndarray | int) -> np.ndarray:
-    """Index 0..len(LENGTH_EDGES) of the length class of histories of ``n`` points."""
-    return np.searchsorted(np.asarray(LENGTH_EDGES), np.asarray(n), side="right")
-
-
-#: a percent within this many points of 0 or 100 is "near" a bound (its errors on the logit
-#: scale behave differently: the pool shows them wider)
-NEAR = 5.0
-
-
-def near_of(last: float, domain: str) -> str:
-    """``"near"`` for a percent within :data:`NEAR` points of 0 or 100, else ``"far"``."""
-    return "near" if domain == "percent" and min(last, 100.0 - last) < NEAR else "far"
-
-
-#: the strata of the error quantiles by place in the domain: ``near`` a bound (a percent within
-#: :data:`NEAR` points of 0 or 100), ``mid`` (any other percent) and ``far`` (positive and real
-#: series). Percents away from a bound get their own quantiles: held out a family at a time,
-#: their errors run above the damped median (pooled median of the standardised error +0.3 to
-#: +0.6 at 3-10 years), which quantiles shared with the positive series did not carry
-BANDS: tuple[str, ...] = ("near", "mid", "far")
-
-
-def quantile_band(domain: str, near: str) -> str:
-    """The quantile band (:data:`BANDS`) of a series: ``near`` as given, else ``mid`` for a
-    percent, ``far`` for the others."""
-    if near == "near":
-        return "near"
-    return "mid" if domain == "percent" else "far"
 
 
 def percent_move_floor(points: float, z_last: np.ndarray | float) -> np.ndarray:
@@ -185,16 +128,6 @@ def width_scale(model_width: np.ndarray, move: float, min_move: float) -> np.nda
     w = np.asarray(model_width, dtype=float)
     m = max(float(move), float(min_move))
     return np.sqrt(w ** 2 + m ** 2 * np.arange(1, w.shape[0] + 1))
-
-
-def bound_of(y: np.ndarray, domain: str) -> tuple[float | None, int]:
-    """(the bound the last value sits on, how many trailing values sit on it): percent 0 / 100."""
-    y = np.asarray(y, dtype=float)
-    if domain != "percent" or y.size == 0 or y[-1] not in (0.0, 100.0):
-        return None, 0
-    b = float(y[-1])
-    run = int(np.argmax(y[::-1] != b)) if np.any(y != b) else int(y.size)
-    return b, run
 
 
 def _sorted_quantiles(columns: Callable[[np.ndarray], np.ndarray], n: int,
@@ -241,9 +174,10 @@ class PooledCalibration:
         pool): ``s_h`` is multiplied by this for a history of that length class
         (:func:`length_class`) before the quantiles apply.
     damping
-        ``{"<domain>|<shape>": (len(LENGTH_EDGES) + 1,)}``: the share of the models' projected
+        ``{"<domain>|<trend>": (len(LENGTH_EDGES) + 1,)}``: the share of the models' projected
         change (median minus last value, modelling scale) that the pooled back-tests bear out,
-        by length class (short noisy histories: about none of it).
+        by trend class (:func:`history_trend`) and length class (short noisy histories: about
+        none of it; steady ones most of it).
     ratio_up
         ``(HORIZONS,)`` log of the 99.9 % quantile of the pooled positive series' h-year ratios.
     stay
@@ -275,9 +209,10 @@ class PooledCalibration:
         c = int(length_class(n))
         return np.array([rows[min(k, HORIZONS) - 1][c] for k in range(1, h + 1)])
 
-    def damping_of(self, domain: str, shape: str, n: int) -> float:
-        """The damping factor of a history (``all`` domains' for a domain not in the pool)."""
-        row = self.damping.get(f"{domain}|{shape}", self.damping[f"all|{shape}"])
+    def damping_of(self, domain: str, trend: str, n: int) -> float:
+        """The damping factor of a history of ``n`` points in trend class ``trend``
+        (:func:`history_trend`; ``all`` domains' for a domain not in the pool)."""
+        row = self.damping.get(f"{domain}|{trend}", self.damping[f"all|{trend}"])
         return float(row[int(length_class(n))])
 
     def ratio_cap(self, h: int) -> float:
@@ -319,7 +254,8 @@ class PooledCalibration:
         w = (q90 - q10) / _IQ80
         move, shape = history_shape(history_z)
         # the models' projected change, damped as the pool bears it out (ranks unchanged)
-        med = med + (self.damping_of(domain, shape, history_z.shape[0]) - 1.0) * (
+        med = med + (self.damping_of(domain, history_trend(history_z), history_z.shape[0])
+                     - 1.0) * (
             med - float(history_z[-1]))
         s = width_scale(w, move, move_floor(self.min_move, domain, float(history_z[-1])))
         wc = width_class(s, np.arange(1, h + 1))
@@ -362,10 +298,11 @@ class PooledCalibration:
     def to_json(self) -> str:
         """Serialise deterministically (sorted keys, fixed float precision)."""
         doc = {
-            "format": 5,
+            "format": 6,
             "levels": list(LEVELS),
             "depart_levels": list(DEPART_LEVELS),
             "noise_cut": NOISE_CUT,
+            "steady_cut": STEADY_CUT,
             "quantiles": {k: [round(float(v), 5) for v in q] for k, q in self.quantiles.items()},
             "min_move": {k: round(float(v), 6) for k, v in self.min_move.items()},
             "length_edges": list(LENGTH_EDGES),
@@ -384,8 +321,10 @@ class PooledCalibration:
         """Parse the JSON written by :meth:`to_json` (clear error naming the file otherwise)."""
         try:
             doc = json.loads(text)
-            if doc.get("format") != 5:
-                raise ValueError(f"format {doc.get('format')!r}, expected 5")
+            if doc.get("format") != 6:
+                raise ValueError(f"format {doc.get('format')!r}, expected 6")
+            if doc["noise_cut"] != NOISE_CUT or doc["steady_cut"] != STEADY_CUT:
+                raise ValueError("history-shape cuts differ from this version's")
             if tuple(doc["levels"]) != LEVELS or tuple(doc["depart_levels"]) != DEPART_LEVELS:
                 raise ValueError("quantile levels differ from this version's")
             if tuple(doc["length_edges"]) != LENGTH_EDGES:
@@ -398,16 +337,16 @@ class PooledCalibration:
                 raise ValueError(f"expected, per domain and 'all', {HORIZONS} rows of "
                                  f"{len(LENGTH_EDGES) + 1} positive length factors")
             damping = {k: tuple(float(x) for x in v) for k, v in doc["damping"].items()}
-            if any(f"all|{sh}" not in damping for sh in ("smooth", "noisy")) or any(
+            if any(f"all|{t}" not in damping for t in TRENDS) or any(
                     len(v) != len(LENGTH_EDGES) + 1 for v in damping.values()):
-                raise ValueError("expected damping factors per domain, shape and length class")
+                raise ValueError("expected damping factors per domain, trend and length class")
             q = {k: tuple(float(x) for x in v) for k, v in doc["quantiles"].items()}
             cal = cls(q, {k: float(v) for k, v in doc["min_move"].items()}, lf, damping,
                       tuple(float(v) for v in doc["ratio_up"]),
                       {k: tuple(float(x) for x in v) for k, v in doc["stay"].items()},
                       tuple(tuple(float(x) for x in r) for r in doc["depart"]), doc.get("meta", {}))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise KhforecastError(f"{source}: expected a khforecast calibration file (format 5), "
+            raise KhforecastError(f"{source}: expected a khforecast calibration file (format 6), "
                                   f"could not read it ({exc})") from exc
         want = {f"{h}|{s}|{n}|{w}" for h in range(1, HORIZONS + 1) for s in ("smooth", "noisy")
                 for n in BANDS for w in range(len(WIDTH_EDGES) + 1)}
