@@ -40,7 +40,7 @@ from khforecast.engine.predictive import (BANDS, DEPART_LEVELS, HORIZONS, LENGTH
                                           percent_move_floor, width_class)
 from khforecast.engine.scales import Scale, fit_scale
 
-__all__ = ["COVERAGE_LEVELS", "PanelStats", "attach_features", "pool_stats", "coverage_table", "derive", "fit_pooled",
+__all__ = ["COVERAGE_LEVELS", "PanelStats", "attach_features", "pool_stats", "coverage_table", "damped_centre", "derive", "fit_damping", "fit_pooled",
            "held_out_calibrations", "out_of_sample", "pit_histogram", "prob_at_least", "score",
            "strata_table", "stratified_table"]
 
@@ -254,7 +254,7 @@ def _length_rows(u: np.ndarray, h: np.ndarray, lc: np.ndarray, ref_u: np.ndarray
 DAMPING_GRID = np.round(np.arange(0.0, 1.2001, 0.05), 2)
 
 
-def _fit_damping(df: pd.DataFrame) -> dict[str, tuple[float, ...]]:
+def fit_damping(df: pd.DataFrame) -> dict[str, tuple[float, ...]]:
     """Per domain (and ``all``), trend class and length class: the damping factor ``d`` with the
     least mean absolute error of ``last + d x (model median - last)`` on the modelling scale."""
     z, zl = df["z"].to_numpy(), df["z_last"].to_numpy()
@@ -275,7 +275,7 @@ def _fit_damping(df: pd.DataFrame) -> dict[str, tuple[float, ...]]:
     return out
 
 
-def _damped(df: pd.DataFrame, damping: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+def damped_centre(df: pd.DataFrame, damping: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     """``df`` with ``z`` and ``z_last`` measured from the damped median (the engine's centre);
     ``shift`` is that median minus the models' (modelling scale)."""
     lc = length_class(df["n_train"].to_numpy())
@@ -324,8 +324,8 @@ def fit_pooled(cells: pd.DataFrame, stats: Mapping[str, PanelStats], meta: dict 
                ) -> PooledCalibration:
     """Fit the calibration from back-test cells (:func:`attach_features`) and :func:`pool_stats`."""
     free = cells[cells["near"] != "on"]
-    damping = _fit_damping(free)
-    free = _damped(free, damping)
+    damping = fit_damping(free)
+    free = damped_centre(free, damping)
     mm = _min_move(free)
     s = _scale(free, mm)
     h = free["horizon"].to_numpy()
@@ -375,7 +375,7 @@ def score(cells: pd.DataFrame, cal: PooledCalibration, rng: np.random.Generator 
     measured from the damped median there (``shift``: it minus the models' median).
     """
     rng = rng or np.random.default_rng(0)
-    df = _damped(cells, cal.damping)
+    df = damped_centre(cells, cal.damping)
     n = len(df)
     pit = np.full(n, np.nan)
     lo = {a: np.full(n, np.nan) for a in COVERAGE_LEVELS}
@@ -454,7 +454,7 @@ def prob_at_least(cells: pd.DataFrame, threshold: np.ndarray, cal: PooledCalibra
     s = _scale(cells, cal.min_move)
     wc = width_class(s, cells["horizon"].to_numpy())
     s = s * _factor(cells, cal.length_factor)
-    shift = _damped(cells, cal.damping)["shift"].to_numpy()
+    shift = damped_centre(cells, cal.damping)["shift"].to_numpy()
     bands = _bands(cells)
     for i, r in enumerate(cells.itertuples(index=False)):
         if r.near == "on":
