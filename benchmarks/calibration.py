@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     full = load_pool()
     if args.cells is not None and args.cells.is_file():
         cells = pd.read_pickle(args.cells)
+        missing = {"family", "shape", "trend", "near", "w"} - set(cells.columns)
+        if missing:
+            raise SystemExit(f"{args.cells}: back-test cells of an older khforecast (no column "
+                             f"{', '.join(sorted(missing))}); delete the file to rebuild it")
     else:
         series = thin(full, args.max_series, args.seed)
         bt = backtest(series, n_sims=args.sims, seed=args.seed, max_cases=args.max_cases,
