@@ -9,8 +9,10 @@ back-tests bore out (``PooledCalibration.damping``). On the held-out end of the 
 yearly training parts (their last 6 training points, as ``accuracy.py``'s design check; the
 test parts are not read), this prints the sMAPE, MASE and OWA of the engine's median with the
 shipped damping and with every damping factor set to one value (0.75, and 1.0 = none), so
-one can see whether business series want more of the trend than the social pool. For
-reporting only: nothing shipped is chosen from it.
+one can see whether business series want more of the trend than the social pool; with
+``--statsforecast-python``, statsforecast's AutoETS, AutoTheta and their combination on the same
+windows, as ``accuracy.py`` runs them on the test part. For reporting only: nothing shipped is
+chosen from it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ import sys
 
 import numpy as np
 
-from accuracy import H, SEED, load, mase, mase_scale, naive, scores, smape  # benchmarks/
+from accuracy import (H, SEED, load, mase, mase_scale, naive, scores, smape,  # benchmarks/
+                      statsforecast_rows)
 from khforecast.engine.predictive import (PooledCalibration, load_pooled_calibration,
                                           predictive_paths)
 
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--m4-limit", type=int, default=2300, help="M4 series, evenly spaced")
     p.add_argument("--sims", type=int, default=1000)
+    p.add_argument("--statsforecast-python", default=None,
+                   help="a Python with statsforecast: its references on the same windows")
     args = p.parse_args(argv)
     print("command: python benchmarks/train_damping.py "
           + " ".join(sys.argv[1:] if argv is None else argv))
@@ -58,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({len(train)} series): naive sMAPE {ref[0]:.3f}, MASE {ref[1]:.3f}")
         for name, c in variants.items():
             s = scores(held, medians(train, args.sims, c), None, None, scale, ref)
-            print(f"  {name:18s} sMAPE {s['sMAPE']:7.3f}  MASE {s['MASE']:6.3f}  OWA {s['OWA']:.3f}",
+            print(f"  {name:24s} sMAPE {s['sMAPE']:7.3f}  MASE {s['MASE']:6.3f}  OWA {s['OWA']:.3f}",
                   flush=True)
+        if args.statsforecast_python:
+            for name, s in statsforecast_rows(args.statsforecast_python, train, held, scale,
+                                              ref).items():
+                print(f"  {name:24s} sMAPE {s['sMAPE']:7.3f}  MASE {s['MASE']:6.3f}  "
+                      f"OWA {s['OWA']:.3f}", flush=True)
     return 0
 
 
