@@ -42,6 +42,7 @@ from khforecast.engine import evaluation as E
 from khforecast.assess.escap import escap_projection
 from khforecast.engine.calibration.backtest import backtest
 from khforecast.engine.pool import load_pool, thin
+from khforecast.engine.strata import TRENDS
 
 _FMT = {"float_format": lambda v: f"{v:.3f}", "index": False}
 
@@ -123,15 +124,15 @@ def _centre_table(cells: pd.DataFrame, n_boot: int = 1000) -> None:
     series = pd.factorize(free["panel"] + "/" + free["series_id"].astype(str))[0]
     rng = np.random.default_rng(0)
     groups = {"all": np.ones(len(free), bool), **{t: (free["trend"] == t).to_numpy()
-                                                  for t in ("steady", "smooth", "noisy")},
+                                                  for t in TRENDS},
               "percent": (free["domain"] == "percent").to_numpy(),
               "positive": (free["domain"] == "positive").to_numpy()}
     print(f"{'cells':9s} {'n':>6s} " + " ".join(f"{k:>32s}" for k in err)
           + "   shipped vs format 5 [95 % interval]")
     for name, m in groups.items():
         new, old = err["damped by trend class (shipped)"][m], err["damped by shape (format 5)"][m]
-        diff = pd.Series(new - old).groupby(series[m]).sum().to_numpy()
-        count = np.bincount(pd.factorize(series[m])[0]).astype(float)
+        by_series = pd.Series(new - old).groupby(series[m])
+        diff, count = by_series.sum().to_numpy(), by_series.size().to_numpy().astype(float)
         boot = [diff[i].sum() / count[i].sum()
                 for i in (rng.integers(0, len(diff), len(diff)) for _ in range(n_boot))]
         lo, hi = np.quantile(boot, [0.025, 0.975]) / old.mean() * 100

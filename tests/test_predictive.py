@@ -13,7 +13,7 @@ from khforecast.cli import main
 from khforecast.engine.forecaster import Forecaster
 from khforecast.engine.models import simulate_paths
 from khforecast.engine.predictive import (LEVELS, PooledCalibration, at_precision, bound_of,
-                                   history_shape, history_trend, load_pooled_calibration,
+                                   history_classes, history_shape, load_pooled_calibration,
                                    percent_move_floor,
                                    predictive_paths, width_class, width_scale)
 from khforecast.engine.ranks import draw_quantiles
@@ -92,7 +92,7 @@ def test_engine_marginals_are_the_calibrated_quantiles():
     s = width_scale(w, move, cal.min_move["positive"])
     q = cal.error_quantiles(4, shape, "far", int(width_class(s, np.arange(1, 5))[3]))
     med = np.median(raw[:, 3])
-    trend = history_trend(np.log(y))
+    trend = history_classes(np.log(y))[2]
     centre = med + (cal.damping_of("positive", trend, len(y)) - 1) * (med - np.log(y[-1]))
     s = s * cal.length_factors("positive", 4, len(y))
     want = centre + s[3] * np.interp([0.1, 0.5, 0.9], LEVELS, q)
@@ -106,7 +106,8 @@ def test_steady_trends_keep_more_of_the_projected_change_than_noisy_ones():
     steady = np.log(np.array([44.7, 41.6, 38.1, 34.4, 30.7, 27.3, 24.4, 21.9, 19.6, 17.7]))
     wobbly = np.log(np.array([40.0, 42.1, 43.0, 45.2, 46.1, 48.0, 49.3, 51.0, 52.2]))
     noisy = np.log(np.array([3.46, 3.49, 4.7, 5.72, 3.37, 2.44, 2.5, 2.6, 2.3]))
-    assert [history_trend(z) for z in (steady, wobbly, noisy)] == ["steady", "smooth", "noisy"]
+    trends = [history_classes(z)[2] for z in (steady, wobbly, noisy)]
+    assert trends == ["steady", "smooth", "noisy"]
     assert history_shape(steady)[1] == history_shape(wobbly)[1] == "smooth"
     cal = load_pooled_calibration()
     for n in (4, 9, 14):

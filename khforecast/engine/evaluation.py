@@ -36,7 +36,7 @@ from khforecast.engine.calibration.derive import models_fingerprint
 from khforecast.engine.pool import PoolSeries, load_pool, thin
 from khforecast.engine.predictive import (BANDS, DEPART_LEVELS, HORIZONS, LENGTH_EDGES, LEVELS,
                                           NEAR, TRENDS, WIDTH_EDGES, PooledCalibration,
-                                          bound_of, history_shape, history_trend, length_class,
+                                          bound_of, history_classes, length_class,
                                           percent_move_floor, width_class)
 from khforecast.engine.scales import Scale, fit_scale
 
@@ -58,7 +58,7 @@ def attach_features(bt: pd.DataFrame, series: Sequence[PoolSeries]) -> pd.DataFr
     """Back-test cells (successful ones) with the history features the engine uses.
 
     Adds ``family, move`` (rms yearly change on the modelling scale), ``shape``, ``trend``
-    (:func:`~khforecast.engine.predictive.history_trend`), ``w`` (the
+    (:func:`~khforecast.engine.strata.history_classes`), ``w`` (the
     models' own spread at that horizon), ``bound`` (0 / 100 when the last training value of a
     percent sits on it, else NaN), ``run`` (years on it), ``near`` (``on`` / ``near`` /
     ``far``) and ``hgroup``.
@@ -75,10 +75,9 @@ def attach_features(bt: pd.DataFrame, series: Sequence[PoolSeries]) -> pd.DataFr
             i1 = int(np.searchsorted(s.years, origin))
             train = s.values[i0:i1 + 1]
             z = fit_scale(train, s.domain).forward(train)
-            move, shape = history_shape(z)
+            move, shape, trend = history_classes(z)
             b, run = bound_of(train, s.domain)
-            cache[key] = (s.family, move, shape, history_trend(z), np.nan if b is None else b,
-                          run)
+            cache[key] = (s.family, move, shape, trend, np.nan if b is None else b, run)
         feats.append(cache[key])
     f = pd.DataFrame(feats, columns=["family", "move", "shape", "trend", "bound", "run"])
     df = pd.concat([df, f], axis=1)

@@ -61,7 +61,7 @@ from khforecast.engine.ranks import (PredictiveResult, median_and_draws, rank_in
                                      round_trip_order, stable_order, unrank)
 from khforecast.engine.scales import Domain, data_resolution, fit_scale
 from khforecast.engine.strata import (BANDS, LENGTH_EDGES, NEAR, NOISE_CUT, STEADY_CUT, TRENDS,
-                                      WIDTH_EDGES, bound_of, history_shape, history_trend,
+                                      WIDTH_EDGES, bound_of, history_classes, history_shape,
                                       length_class, near_of, quantile_band, width_class)
 
 __all__ = [
@@ -70,8 +70,8 @@ __all__ = [
     "NOISE_CUT",
     "PooledCalibration",
     "bound_of",
+    "history_classes",
     "history_shape",
-    "history_trend",
     "STEADY_CUT",
     "TRENDS",
     "near_of",
@@ -177,7 +177,7 @@ class PooledCalibration:
     damping
         ``{"<domain>|<trend>": (len(LENGTH_EDGES) + 1,)}``: the share of the models' projected
         change (median minus last value, modelling scale) that the pooled back-tests bear out,
-        by trend class (:func:`history_trend`) and length class (short noisy histories: about
+        by trend class (:func:`history_classes`) and length class (short noisy histories: about
         none of it; steady ones most of it).
     ratio_up
         ``(HORIZONS,)`` log of the 99.9 % quantile of the pooled positive series' h-year ratios.
@@ -212,7 +212,7 @@ class PooledCalibration:
 
     def damping_of(self, domain: str, trend: str, n: int) -> float:
         """The damping factor of a history of ``n`` points in trend class ``trend``
-        (:func:`history_trend`; ``all`` domains' for a domain not in the pool)."""
+        (:func:`history_classes`; ``all`` domains' for a domain not in the pool)."""
         row = self.damping.get(f"{domain}|{trend}", self.damping[f"all|{trend}"])
         return float(row[int(length_class(n))])
 
@@ -253,11 +253,10 @@ class PooledCalibration:
         n, h = paths_shape
         med, q90, q10 = _sorted_quantiles(columns, n, (0.5, 0.9, 0.1))
         w = (q90 - q10) / _IQ80
-        move, shape = history_shape(history_z)
+        move, shape, trend = history_classes(history_z)
         # the models' projected change, damped as the pool bears it out (ranks unchanged)
-        med = med + (self.damping_of(domain, history_trend(history_z), history_z.shape[0])
-                     - 1.0) * (
-            med - float(history_z[-1]))
+        keep = self.damping_of(domain, trend, history_z.shape[0])
+        med = med + (keep - 1.0) * (med - float(history_z[-1]))
         s = width_scale(w, move, move_floor(self.min_move, domain, float(history_z[-1])))
         wc = width_class(s, np.arange(1, h + 1))
         s = s * self.length_factors(domain, h, history_z.shape[0])

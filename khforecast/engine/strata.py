@@ -18,8 +18,8 @@ __all__ = [
     "TRENDS",
     "WIDTH_EDGES",
     "bound_of",
+    "history_classes",
     "history_shape",
-    "history_trend",
     "length_class",
     "near_of",
     "quantile_band",
@@ -39,24 +39,23 @@ STEADY_CUT = 0.2
 TRENDS: tuple[str, ...] = ("steady", "smooth", "noisy")
 
 
-def _noise_ratio(z: np.ndarray) -> tuple[float, float]:
-    """(rms, sd / rms) of the yearly changes of ``z``; (0, 0) for a flat or one-point history."""
+def history_classes(z: np.ndarray) -> tuple[float, str, str]:
+    """(typical yearly movement, shape, trend) of a history on the modelling scale, from one
+    pass over its yearly changes: the rms of the changes; ``"smooth"``/``"noisy"`` by
+    :data:`NOISE_CUT`; the damping class (:data:`TRENDS`), a smooth history ``"steady"`` below
+    :data:`STEADY_CUT`. A flat or one-point history moves 0 and is steady."""
     dz = np.diff(np.asarray(z, dtype=float))
     rms = float(np.sqrt(np.mean(dz ** 2))) if dz.size else 0.0
-    return (rms, float(np.std(dz)) / rms) if rms > 0 else (0.0, 0.0)
+    noise = float(np.std(dz)) / rms if rms > 0 else 0.0
+    if noise >= NOISE_CUT:
+        return rms, "noisy", "noisy"
+    return rms, "smooth", "steady" if noise < STEADY_CUT else "smooth"
 
 
 def history_shape(z: np.ndarray) -> tuple[float, str]:
-    """(typical yearly movement, ``"smooth"``/``"noisy"``) of a history on the modelling scale."""
-    rms, noise = _noise_ratio(z)
-    return rms, "noisy" if noise >= NOISE_CUT else "smooth"
-
-
-def history_trend(z: np.ndarray) -> str:
-    """The damping class of a history on the modelling scale (:data:`TRENDS`): ``"noisy"``
-    as :func:`history_shape`, a smooth one ``"steady"`` below :data:`STEADY_CUT`."""
-    _, noise = _noise_ratio(z)
-    return "noisy" if noise >= NOISE_CUT else "steady" if noise < STEADY_CUT else "smooth"
+    """(typical yearly movement, ``"smooth"``/``"noisy"``) of a history (:func:`history_classes`)."""
+    move, shape, _ = history_classes(z)
+    return move, shape
 
 
 #: upper edges of the width classes: the error scale per year, s_h / sqrt(h), on the modelling
